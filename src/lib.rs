@@ -1,0 +1,13 @@
+//! hotpatch: put Tonel source changes into a running Smalltalk image, or rebuild it when a change
+//! cannot go live safely.
+//!
+//! The data takes one road: Tonel files ─[`tonel`]→ [`model`] ─[`diff`]→ changes ─[`plan`]→
+//! ordered batch ─[`image`]→ agent; [`rebuild`] takes over when a change cannot go live.
+
+pub mod cli;
+pub mod diff;
+pub mod image;
+pub mod model;
+pub mod plan;
+pub mod rebuild;
+pub mod tonel;
