@@ -1,0 +1,248 @@
+//! The WebSocket client that talks to an agent: connect, authenticate with `hello`, then one
+//! request at a time, each bounded by a timeout.
+
+use super::protocol::*;
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Why talking to an agent failed. Callers branch on the variant (a `stale` answer is retried, a
+/// connection failure may lead to a rebuild, a compile failure is shown to the user).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to the agent at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("the agent at {url} did not answer {what} within {secs:.1} s")]
+    Timeout {
+        url: String,
+        what: &'static str,
+        secs: f64,
+    },
+    #[error("the agent at {url} closed the connection during {what}")]
+    Closed { url: String, what: &'static str },
+    #[error("the agent at {url} broke the protocol during {what}: {detail}")]
+    Protocol {
+        url: String,
+        what: &'static str,
+        detail: String,
+    },
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+}
+
+impl ClientError {
+    /// The agent's error, when the failure is an answer from the agent.
+    pub fn agent(&self) -> Option<&AgentError> {
+        match self {
+            ClientError::Agent(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// True when no agent could be reached at all (nothing listening, refused, timed out while
+    /// connecting): the case in which a rebuild is the only way forward.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ClientError::Connect { .. })
+    }
+}
+
+/// An authenticated connection to one agent.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    url: String,
+    next_id: u64,
+    timeout: Duration,
+    /// What the agent said in answer to `hello`.
+    pub hello: HelloInfo,
+}
+
+impl Client {
+    /// Connects to `url`, authenticates with `token` and returns the client with the agent's
+    /// `hello` answer. `timeout` bounds the connection and every later request.
+    pub async fn connect(url: &str, token: &str, timeout: Duration) -> Result<Client, ClientError> {
+        let connecting = tokio_tungstenite::connect_async(url);
+        let (ws, _response) = match tokio::time::timeout(timeout, connecting).await {
+            Err(_) => {
+                return Err(ClientError::Connect {
+                    url: url.to_owned(),
+                    reason: format!("no answer within {:.1} s", timeout.as_secs_f64()),
+                });
+            }
+            Ok(Err(e)) => {
+                return Err(ClientError::Connect {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                });
+            }
+            Ok(Ok(pair)) => pair,
+        };
+        let mut client = Client {
+            ws,
+            url: url.to_owned(),
+            next_id: 1,
+            timeout,
+            hello: HelloInfo {
+                dialect: String::new(),
+                dialect_version: String::new(),
+                image: String::new(),
+                agent_version: String::new(),
+                protocol: 0,
+                session: String::new(),
+                epoch: 0,
+            },
+        };
+        let hello = Request::Hello {
+            token: token.to_owned(),
+            protocol: PROTOCOL_VERSION,
+            client: format!("hotpatch {}", env!("CARGO_PKG_VERSION")),
+        };
+        client.hello = client.call_as(hello).await?;
+        Ok(client)
+    }
+
+    /// The url this client is connected to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Changes the time limit for later requests (applying a large batch may take longer).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// `ping`: the agent's current session and epoch.
+    pub async fn ping(&mut self) -> Result<PingInfo, ClientError> {
+        self.call_as(Request::Ping).await
+    }
+
+    /// `snapshot` of the given packages (optionally only some classes), or `unchanged` when
+    /// `since_epoch` is the current epoch.
+    pub async fn snapshot(
+        &mut self,
+        packages: Vec<String>,
+        classes: Option<Vec<String>>,
+        since_epoch: Option<u64>,
+    ) -> Result<SnapshotResult, ClientError> {
+        self.call_as(Request::Snapshot {
+            packages,
+            classes,
+            since_epoch,
+        })
+        .await
+    }
+
+    /// `apply` a batch, all or nothing.
+    pub async fn apply(&mut self, batch: Batch) -> Result<ApplyResult, ClientError> {
+        self.call_as(Request::Apply { batch }).await
+    }
+
+    /// `rollback` the last applied batch.
+    pub async fn rollback(&mut self) -> Result<RollbackResult, ClientError> {
+        self.call_as(Request::Rollback).await
+    }
+
+    /// `eval` an expression and answer its printString.
+    pub async fn eval(&mut self, expression: &str) -> Result<String, ClientError> {
+        let r: EvalResult = self
+            .call_as(Request::Eval {
+                expression: expression.to_owned(),
+            })
+            .await?;
+        Ok(r.value)
+    }
+
+    /// Closes the connection politely; errors are of no interest at that point.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+    }
+
+    async fn call_as<T: serde::de::DeserializeOwned>(
+        &mut self,
+        request: Request,
+    ) -> Result<T, ClientError> {
+        let what = request.name();
+        let result = self.call(request).await?;
+        serde_json::from_value(result).map_err(|e| self.protocol_error(what, e.to_string()))
+    }
+
+    /// Sends one request and waits for its answer; answers the `result` of an ok answer.
+    pub async fn call(&mut self, request: Request) -> Result<serde_json::Value, ClientError> {
+        let what = request.name();
+        let id = self.next_id;
+        self.next_id += 1;
+        let text = serde_json::to_string(&Envelope { id, request })
+            .map_err(|e| self.protocol_error(what, e.to_string()))?;
+        let timeout = self.timeout;
+        let exchange = async {
+            self.ws
+                .send(Message::text(text))
+                .await
+                .map_err(|_| self.closed(what))?;
+            self.read_answer(id, what).await
+        };
+        let answer = match tokio::time::timeout(timeout, exchange).await {
+            Ok(answer) => answer?,
+            Err(_) => {
+                return Err(ClientError::Timeout {
+                    url: self.url.clone(),
+                    what,
+                    secs: timeout.as_secs_f64(),
+                });
+            }
+        };
+        if answer.ok {
+            return answer
+                .result
+                .ok_or_else(|| self.protocol_error(what, "ok answer without a result".into()));
+        }
+        match answer.error {
+            Some(e) => Err(ClientError::Agent(e)),
+            None => Err(self.protocol_error(what, "error answer without an error".into())),
+        }
+    }
+
+    async fn read_answer(&mut self, id: u64, what: &'static str) -> Result<Answer, ClientError> {
+        loop {
+            let message = match self.ws.next().await {
+                None | Some(Err(_)) => return Err(self.closed(what)),
+                Some(Ok(m)) => m,
+            };
+            let text = match message {
+                Message::Text(t) => t,
+                Message::Close(_) => return Err(self.closed(what)),
+                // tungstenite answers pings itself; pongs and binary frames carry nothing for us.
+                _ => continue,
+            };
+            let answer: Answer = serde_json::from_str(text.as_str())
+                .map_err(|e| self.protocol_error(what, format!("answer is not valid JSON: {e}")))?;
+            match answer.id {
+                Some(got) if got == id => return Ok(answer),
+                // An error about an unparseable request comes without an id; ours was sent
+                // by serde_json, so such an answer is still about this request.
+                None => return Ok(answer),
+                Some(got) => {
+                    return Err(
+                        self.protocol_error(what, format!("answer has id {got}, expected {id}"))
+                    );
+                }
+            }
+        }
+    }
+
+    fn closed(&self, what: &'static str) -> ClientError {
+        ClientError::Closed {
+            url: self.url.clone(),
+            what,
+        }
+    }
+
+    fn protocol_error(&self, what: &'static str, detail: String) -> ClientError {
+        ClientError::Protocol {
+            url: self.url.clone(),
+            what,
+            detail,
+        }
+    }
+}

@@ -1,0 +1,540 @@
+//! Typed messages of the agent wire protocol (`smalltalk-agent/PROTOCOL.md`, version 1).
+//!
+//! Requests are serialized from [`Request`]; answers are read into [`Answer`] and then into the
+//! typed result of the command that was sent. The tests at the bottom parse every example block
+//! of PROTOCOL.md, so the document and these types cannot drift apart silently.
+
+use crate::model::{ClassDef, ClassKind, Extension, MethodDef, MethodKey, Package, Side};
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this client speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A request with its envelope id, as sent on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: u64,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// One command to the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    Hello {
+        token: String,
+        protocol: u32,
+        client: String,
+    },
+    Ping,
+    Snapshot {
+        packages: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        classes: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since_epoch: Option<u64>,
+    },
+    Apply {
+        batch: Batch,
+    },
+    Rollback,
+    Eval {
+        expression: String,
+    },
+}
+
+impl Request {
+    /// The command name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "hello",
+            Request::Ping => "ping",
+            Request::Snapshot { .. } => "snapshot",
+            Request::Apply { .. } => "apply",
+            Request::Rollback => "rollback",
+            Request::Eval { .. } => "eval",
+        }
+    }
+}
+
+/// A batch of ops applied all or nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub id: String,
+    pub epoch: u64,
+    pub ops: Vec<Op>,
+}
+
+/// One step of a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    DefineClass {
+        class: WireClass,
+    },
+    PutMethod {
+        class_name: String,
+        side: Side,
+        protocol: String,
+        source: String,
+    },
+    Classify {
+        class_name: String,
+        side: Side,
+        selector: String,
+        protocol: String,
+    },
+    RemoveMethod {
+        class_name: String,
+        side: Side,
+        selector: String,
+    },
+    RemoveClass {
+        name: String,
+    },
+}
+
+/// A class definition as the agent sends and receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WireClass {
+    #[serde(default)]
+    pub kind: ClassKind,
+    pub name: String,
+    #[serde(default)]
+    pub superclass: Option<String>,
+    #[serde(default)]
+    pub layout: Option<String>,
+    #[serde(default)]
+    pub inst_vars: Vec<String>,
+    #[serde(default)]
+    pub class_vars: Vec<String>,
+    #[serde(default)]
+    pub pools: Vec<String>,
+    #[serde(default)]
+    pub class_inst_vars: Vec<String>,
+    #[serde(default)]
+    pub traits: Option<String>,
+    #[serde(default)]
+    pub class_traits: Option<String>,
+    #[serde(default)]
+    pub package: String,
+    #[serde(default)]
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub methods: Vec<WireMethod>,
+    /// Direct subclasses in the image (all packages); only in snapshots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subclasses: Vec<String>,
+}
+
+/// A method as the agent sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WireMethod {
+    pub class_name: String,
+    #[serde(default)]
+    pub side: Side,
+    pub selector: String,
+    #[serde(default)]
+    pub protocol: String,
+    pub source: String,
+    /// False when the agent could only decompile the method.
+    #[serde(default = "yes")]
+    pub source_exact: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An answer from the agent, before its result is read as a command's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    pub id: Option<u64>,
+    pub ok: bool,
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
+    #[serde(default)]
+    pub error: Option<AgentError>,
+}
+
+/// Error kinds the client branches on (PROTOCOL.md, "Envelope").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Unauthorized,
+    BadRequest,
+    UnknownCommand,
+    UnsupportedProtocol,
+    CompileFailed,
+    Stale,
+    ApplyFailed,
+    NothingToRollback,
+    EvalFailed,
+    Internal,
+    /// A kind this client does not know (a newer agent).
+    #[serde(other)]
+    Other,
+}
+
+/// An error answered by the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentError {
+    pub kind: ErrorKind,
+    #[serde(default)]
+    pub message: String,
+    /// `compile_failed`: every method that did not compile.
+    #[serde(default)]
+    pub errors: Vec<CompileError>,
+    /// `stale`: the image's current epoch.
+    #[serde(default)]
+    pub epoch: Option<u64>,
+    /// `apply_failed`: index of the op that failed.
+    #[serde(default)]
+    pub op: Option<usize>,
+    /// `unsupported_protocol`: the versions the agent speaks.
+    #[serde(default)]
+    pub supported: Vec<u32>,
+}
+
+impl std::fmt::Display for AgentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = serde_json::to_value(self.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "error".into());
+        write!(f, "agent answered {kind}: {}", self.message)
+    }
+}
+
+impl std::error::Error for AgentError {}
+
+/// One method that did not compile; `line`/`column` are 1-based, inside the method source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompileError {
+    pub op: usize,
+    pub class_name: String,
+    #[serde(default)]
+    pub side: Side,
+    #[serde(default)]
+    pub selector: Option<String>,
+    pub message: String,
+    #[serde(default)]
+    pub line: u32,
+    #[serde(default)]
+    pub column: u32,
+}
+
+/// Result of `hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloInfo {
+    pub dialect: String,
+    #[serde(default)]
+    pub dialect_version: String,
+    #[serde(default)]
+    pub image: String,
+    #[serde(default)]
+    pub agent_version: String,
+    pub protocol: u32,
+    pub session: String,
+    pub epoch: u64,
+}
+
+/// Result of `ping`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingInfo {
+    pub epoch: u64,
+    pub session: String,
+}
+
+/// Result of `snapshot`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotResult {
+    pub session: String,
+    pub epoch: u64,
+    #[serde(default)]
+    pub unchanged: bool,
+    #[serde(default)]
+    pub packages: Vec<WirePackage>,
+}
+
+/// A package as the agent lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WirePackage {
+    pub name: String,
+    #[serde(default)]
+    pub classes: Vec<WireClass>,
+    #[serde(default)]
+    pub extensions: Vec<WireExtension>,
+}
+
+/// Extension methods of a package on one class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WireExtension {
+    pub class_name: String,
+    #[serde(default)]
+    pub methods: Vec<WireMethod>,
+}
+
+/// Result of `apply`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyResult {
+    pub batch: String,
+    pub epoch: u64,
+    #[serde(default)]
+    pub replayed: bool,
+    #[serde(default)]
+    pub initialized: Vec<String>,
+    #[serde(default)]
+    pub millis: u64,
+}
+
+/// Result of `rollback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackResult {
+    pub batch: String,
+    pub epoch: u64,
+}
+
+/// Result of `eval`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvalResult {
+    pub value: String,
+}
+
+impl From<&ClassDef> for WireClass {
+    fn from(c: &ClassDef) -> Self {
+        WireClass {
+            kind: c.kind,
+            name: c.name.clone(),
+            superclass: c.superclass.clone(),
+            layout: c.layout.clone(),
+            inst_vars: c.inst_vars.clone(),
+            class_vars: c.class_vars.clone(),
+            pools: c.pools.clone(),
+            class_inst_vars: c.class_inst_vars.clone(),
+            traits: c.traits.clone(),
+            class_traits: c.class_traits.clone(),
+            package: c.package.clone(),
+            tag: c.tag.clone(),
+            comment: c.comment.clone(),
+            methods: Vec::new(),
+            subclasses: Vec::new(),
+        }
+    }
+}
+
+impl From<WireMethod> for MethodDef {
+    fn from(m: WireMethod) -> Self {
+        MethodDef {
+            class_name: m.class_name,
+            side: m.side,
+            selector: m.selector,
+            protocol: m.protocol,
+            source: m.source,
+            span: None,
+        }
+    }
+}
+
+impl From<WireClass> for ClassDef {
+    fn from(c: WireClass) -> Self {
+        ClassDef {
+            kind: c.kind,
+            name: c.name,
+            superclass: c.superclass,
+            layout: c.layout,
+            inst_vars: c.inst_vars,
+            class_vars: c.class_vars,
+            pools: c.pools,
+            class_inst_vars: c.class_inst_vars,
+            traits: c.traits,
+            class_traits: c.class_traits,
+            package: c.package,
+            tag: c.tag,
+            comment: c.comment,
+            methods: c.methods.into_iter().map(MethodDef::from).collect(),
+            origin: None,
+        }
+    }
+}
+
+impl From<WirePackage> for Package {
+    fn from(p: WirePackage) -> Self {
+        let mut classes: Vec<ClassDef> = p.classes.into_iter().map(ClassDef::from).collect();
+        classes.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut extensions: Vec<Extension> = p
+            .extensions
+            .into_iter()
+            .map(|e| Extension {
+                class_name: e.class_name,
+                methods: e.methods.into_iter().map(MethodDef::from).collect(),
+                origin: None,
+            })
+            .collect();
+        extensions.sort_by(|a, b| a.class_name.cmp(&b.class_name));
+        Package {
+            name: p.name,
+            tags: Vec::new(),
+            classes,
+            extensions,
+            path: None,
+        }
+    }
+}
+
+impl SnapshotResult {
+    /// Direct subclasses the image reported, by superclass name.
+    pub fn subclasses(&self) -> std::collections::HashMap<String, Vec<String>> {
+        self.packages
+            .iter()
+            .flat_map(|p| p.classes.iter())
+            .filter(|c| !c.subclasses.is_empty())
+            .map(|c| (c.name.clone(), c.subclasses.clone()))
+            .collect()
+    }
+
+    /// The snapshot as model packages.
+    pub fn into_packages(self) -> Vec<Package> {
+        self.packages.into_iter().map(Package::from).collect()
+    }
+}
+
+impl Op {
+    /// The method this op concerns, if it is a method op.
+    pub fn method_key(&self) -> Option<MethodKey> {
+        match self {
+            Op::Classify {
+                class_name,
+                side,
+                selector,
+                ..
+            }
+            | Op::RemoveMethod {
+                class_name,
+                side,
+                selector,
+            } => Some(MethodKey {
+                class_name: class_name.clone(),
+                side: *side,
+                selector: selector.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `<!-- example: NAME -->` JSON block of PROTOCOL.md, by name.
+    fn examples() -> Vec<(String, String)> {
+        let doc = include_str!("../../smalltalk-agent/PROTOCOL.md");
+        let mut out = Vec::new();
+        let mut lines = doc.lines();
+        while let Some(line) = lines.next() {
+            let Some(name) = line
+                .trim()
+                .strip_prefix("<!-- example: ")
+                .and_then(|s| s.strip_suffix(" -->"))
+            else {
+                continue;
+            };
+            let mut json = String::new();
+            let mut inside = false;
+            for l in lines.by_ref() {
+                if l.starts_with("```json") {
+                    inside = true;
+                } else if l.starts_with("```") && inside {
+                    break;
+                } else if inside {
+                    json.push_str(l);
+                    json.push('\n');
+                }
+            }
+            out.push((name.to_owned(), json));
+        }
+        out
+    }
+
+    #[test]
+    fn every_protocol_example_parses_into_its_type() {
+        let examples = examples();
+        assert!(
+            examples.len() >= 17,
+            "found only {} examples",
+            examples.len()
+        );
+        for (name, json) in examples {
+            let value: serde_json::Value = serde_json::from_str(&json)
+                .unwrap_or_else(|e| panic!("example {name} is not JSON: {e}"));
+            if name.ends_with("-request") {
+                let env: Envelope = serde_json::from_value(value.clone())
+                    .unwrap_or_else(|e| panic!("request example {name}: {e}"));
+                // What we would send for it is the example itself.
+                assert_eq!(serde_json::to_value(&env).unwrap(), value, "{name}");
+                continue;
+            }
+            let answer: Answer = serde_json::from_value(value)
+                .unwrap_or_else(|e| panic!("answer example {name}: {e}"));
+            if !answer.ok {
+                assert!(answer.error.is_some(), "{name} has no error");
+                assert_ne!(
+                    answer.error.as_ref().map(|e| e.kind),
+                    Some(ErrorKind::Other)
+                );
+                continue;
+            }
+            let result = answer.result.expect("ok answer has a result");
+            let command = name.split('-').next().unwrap_or_default();
+            let parsed = match command {
+                "hello" => serde_json::from_value::<HelloInfo>(result).map(|_| ()),
+                "ping" => serde_json::from_value::<PingInfo>(result).map(|_| ()),
+                "snapshot" => serde_json::from_value::<SnapshotResult>(result).map(|_| ()),
+                "apply" => serde_json::from_value::<ApplyResult>(result).map(|_| ()),
+                "rollback" => serde_json::from_value::<RollbackResult>(result).map(|_| ()),
+                "eval" => serde_json::from_value::<EvalResult>(result).map(|_| ()),
+                other => panic!("example {name}: unknown command {other}"),
+            };
+            parsed.unwrap_or_else(|e| panic!("result of {name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn snapshot_example_becomes_model_packages() {
+        let (_, json) = examples()
+            .into_iter()
+            .find(|(n, _)| n == "snapshot-answer")
+            .unwrap();
+        let answer: Answer = serde_json::from_str(&json).unwrap();
+        let snap: SnapshotResult = serde_json::from_value(answer.result.unwrap()).unwrap();
+        let packages = snap.into_packages();
+        assert_eq!(packages[0].classes[0].name, "SampleCounter");
+        assert_eq!(packages[0].classes[0].methods[1].side, Side::Class);
+        assert_eq!(packages[0].extensions[0].methods[0].selector, "shout");
+    }
+
+    #[test]
+    fn compile_errors_carry_positions() {
+        let (_, json) = examples()
+            .into_iter()
+            .find(|(n, _)| n == "apply-compile-failed")
+            .unwrap();
+        let answer: Answer = serde_json::from_str(&json).unwrap();
+        let err = answer.error.unwrap();
+        assert_eq!(err.kind, ErrorKind::CompileFailed);
+        assert_eq!((err.errors[0].line, err.errors[0].column), (2, 20));
+    }
+
+    #[test]
+    fn unknown_error_kinds_are_tolerated() {
+        let a: Answer = serde_json::from_str(
+            r#"{"id":1,"ok":false,"error":{"kind":"brand_new","message":"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(a.error.unwrap().kind, ErrorKind::Other);
+    }
+}
