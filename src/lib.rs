@@ -5,6 +5,7 @@
 //! ordered batch ─[`image`]→ agent; [`rebuild`] takes over when a change cannot go live.
 
 pub mod cli;
+pub mod config;
 pub mod diff;
 pub mod image;
 pub mod model;

@@ -1,0 +1,394 @@
+//! `hotpatch.toml`: where the sources are, which packages hotpatch owns, and the targets (live
+//! images) it pushes to. Found by walking up from the current directory, or named with
+//! `--config` / `HOTPATCH_CONFIG`; every setting can be overridden on the command line or by an
+//! environment variable (see [`Overrides`]).
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file name looked for.
+pub const FILE_NAME: &str = "hotpatch.toml";
+
+/// The file as written (all paths relative to the file's directory).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    source: Option<String>,
+    #[serde(default)]
+    packages: Vec<String>,
+    default_target: Option<String>,
+    #[serde(default)]
+    targets: BTreeMap<String, RawTarget>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    url: Option<String>,
+    token_env: Option<String>,
+    timeout_secs: Option<f64>,
+    apply_timeout_secs: Option<f64>,
+    rebuild: Option<RebuildConfig>,
+}
+
+/// What to do when a push contains a change that cannot go live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnNeedsRebuild {
+    /// Apply nothing, explain why, exit non-zero (the default: a rebuild restarts the app).
+    #[default]
+    Refuse,
+    /// Fall back to `hotpatch rebuild`.
+    Rebuild,
+}
+
+/// How a fresh image is built and swapped in for a target (see `src/rebuild/`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RebuildConfig {
+    #[serde(default)]
+    pub on_needs_rebuild: OnNeedsRebuild,
+    /// The VM executable.
+    pub vm: Option<PathBuf>,
+    /// Arguments put before the image name (e.g. `-vm-display-null`).
+    #[serde(default)]
+    pub vm_args: Vec<String>,
+    /// The clean base image to build from; never modified.
+    pub base_image: Option<PathBuf>,
+    /// `filein` (chunk export, any image) or `tonel` (Pharo's Tonel loader, no network).
+    pub loader: Option<String>,
+    /// The image the application runs from; replaced atomically, the previous one kept as backup.
+    pub image: Option<PathBuf>,
+    /// The command that restarts the application (`systemctl restart app`, `monit restart app`…).
+    pub restart: Option<String>,
+    /// The agent's Tonel sources to load into the new image (default: the bundled agent).
+    pub agent_source: Option<PathBuf>,
+    /// Smalltalk run at the end of the build, after loading (e.g. to register the app).
+    pub post_load: Option<String>,
+    pub build_timeout_secs: Option<f64>,
+    pub health_timeout_secs: Option<f64>,
+    /// Loopback port used to verify a freshly built image before it goes live.
+    pub verify_port: Option<u16>,
+}
+
+/// A live image hotpatch can push to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    /// `ws://host:port/` of the agent.
+    pub url: String,
+    /// The environment variable holding the agent's token.
+    pub token_env: String,
+    /// Time limit for connecting and for each ordinary request.
+    pub timeout: Duration,
+    /// Time limit for `apply` and `rollback`, which may compile many methods.
+    pub apply_timeout: Duration,
+    pub rebuild: RebuildConfig,
+}
+
+impl Target {
+    /// The token from the environment; an error that says which variable to set.
+    pub fn token(&self) -> Result<String> {
+        match std::env::var(&self.token_env) {
+            Ok(t) if !t.is_empty() => Ok(t),
+            _ => bail!(
+                "target '{}': the agent token is read from the environment variable {}, which is not set \
+                 (export {}=<the token the agent was started with>)",
+                self.name,
+                self.token_env,
+                self.token_env
+            ),
+        }
+    }
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The config file, when one was found.
+    pub file: Option<PathBuf>,
+    /// The directory relative paths are resolved against.
+    pub root: PathBuf,
+    /// The Tonel source directory.
+    pub source: PathBuf,
+    /// Packages hotpatch owns; empty means every package found in `source`.
+    pub packages: Vec<String>,
+    pub default_target: Option<String>,
+    pub targets: BTreeMap<String, Target>,
+}
+
+/// Settings given on the command line or in the environment; they win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub source: Option<PathBuf>,
+    pub target: Option<String>,
+    pub url: Option<String>,
+    pub token_env: Option<String>,
+}
+
+impl Overrides {
+    /// Fills unset fields from `HOTPATCH_CONFIG`, `HOTPATCH_SOURCE`, `HOTPATCH_TARGET`,
+    /// `HOTPATCH_URL` and `HOTPATCH_TOKEN_ENV`.
+    pub fn with_env(mut self) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        self.config = self.config.or_else(|| var("HOTPATCH_CONFIG").map(PathBuf::from));
+        self.source = self.source.or_else(|| var("HOTPATCH_SOURCE").map(PathBuf::from));
+        self.target = self.target.or_else(|| var("HOTPATCH_TARGET"));
+        self.url = self.url.or_else(|| var("HOTPATCH_URL"));
+        self.token_env = self.token_env.or_else(|| var("HOTPATCH_TOKEN_ENV"));
+        self
+    }
+}
+
+/// The default token variable when neither the file nor an override names one.
+pub const DEFAULT_TOKEN_ENV: &str = "HOTPATCH_TOKEN";
+
+impl Config {
+    /// Loads the configuration: the file named by `overrides.config`, else the nearest
+    /// `hotpatch.toml` from `cwd` upwards, else defaults (sources in `cwd/src`).
+    pub fn load(cwd: &Path, overrides: &Overrides) -> Result<Config> {
+        let file = match &overrides.config {
+            Some(p) => Some(cwd.join(p)),
+            None => find_upwards(cwd),
+        };
+        let (raw, root) = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?;
+                let raw: RawConfig = toml::from_str(&text)
+                    .with_context(|| format!("{}: invalid configuration", path.display()))?;
+                let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                (raw, root)
+            }
+            None => (RawConfig::default(), cwd.to_path_buf()),
+        };
+        Self::resolve(raw, root, file, cwd, overrides)
+    }
+
+    /// Parses a config file's text (for tests and `init`'s check of its own template).
+    pub fn from_str(text: &str, root: &Path) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text).context("invalid configuration")?;
+        Self::resolve(raw, root.to_path_buf(), None, root, &Overrides::default())
+    }
+
+    fn resolve(
+        raw: RawConfig,
+        root: PathBuf,
+        file: Option<PathBuf>,
+        cwd: &Path,
+        overrides: &Overrides,
+    ) -> Result<Config> {
+        let source = match &overrides.source {
+            Some(s) => cwd.join(s),
+            None => root.join(raw.source.as_deref().unwrap_or("src")),
+        };
+        let mut targets = BTreeMap::new();
+        for (name, t) in raw.targets {
+            let seconds = |v: Option<f64>, default: f64, what: &str| -> Result<Duration> {
+                let v = v.unwrap_or(default);
+                if !(v.is_finite() && v > 0.0) {
+                    bail!("target '{name}': {what} must be a positive number of seconds");
+                }
+                Ok(Duration::from_secs_f64(v))
+            };
+            let mut rebuild = t.rebuild.unwrap_or_default();
+            for p in [&mut rebuild.vm, &mut rebuild.base_image, &mut rebuild.image]
+                .into_iter()
+                .chain([&mut rebuild.agent_source])
+            {
+                if let Some(path) = p.as_mut() {
+                    *path = root.join(&*path);
+                }
+            }
+            let target = Target {
+                url: t
+                    .url
+                    .with_context(|| format!("target '{name}' has no url (e.g. url = \"ws://127.0.0.1:7071/\")"))?,
+                token_env: t.token_env.unwrap_or_else(|| DEFAULT_TOKEN_ENV.into()),
+                timeout: seconds(t.timeout_secs, 10.0, "timeout_secs")?,
+                apply_timeout: seconds(t.apply_timeout_secs, 120.0, "apply_timeout_secs")?,
+                rebuild,
+                name: name.clone(),
+            };
+            targets.insert(name, target);
+        }
+        if let Some(d) = &raw.default_target
+            && !targets.contains_key(d)
+        {
+            bail!("default_target = '{d}' names no [targets.{d}] section");
+        }
+        Ok(Config {
+            file,
+            root,
+            source,
+            packages: raw.packages,
+            default_target: raw.default_target,
+            targets,
+        })
+    }
+
+    /// The target to talk to: `--target`/`HOTPATCH_TARGET`, else `default_target`, else the only
+    /// one; `--url` alone makes an ad-hoc target. Overrides of url and token variable apply.
+    pub fn target(&self, overrides: &Overrides) -> Result<Target> {
+        let name = overrides
+            .target
+            .clone()
+            .or_else(|| self.default_target.clone())
+            .or_else(|| (self.targets.len() == 1).then(|| self.targets.keys().next().cloned()).flatten());
+        let mut target = match name {
+            Some(name) => match self.targets.get(&name) {
+                Some(t) => t.clone(),
+                None if overrides.url.is_some() => ad_hoc(&name),
+                None => bail!(
+                    "no target named '{name}' in {} (known: {})",
+                    self.describe_file(),
+                    self.target_names()
+                ),
+            },
+            None if overrides.url.is_some() => ad_hoc("default"),
+            None if self.targets.is_empty() => bail!(
+                "no target configured: add a [targets.NAME] section with a url to {}, or pass --url ws://HOST:PORT/",
+                self.describe_file()
+            ),
+            None => bail!(
+                "several targets configured ({}): choose one with --target NAME or set default_target",
+                self.target_names()
+            ),
+        };
+        if let Some(url) = &overrides.url {
+            target.url = url.clone();
+        }
+        if let Some(var) = &overrides.token_env {
+            target.token_env = var.clone();
+        }
+        Ok(target)
+    }
+
+    fn target_names(&self) -> String {
+        self.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
+    fn describe_file(&self) -> String {
+        match &self.file {
+            Some(f) => f.display().to_string(),
+            None => format!("{FILE_NAME} (none found; `hotpatch init` writes one)"),
+        }
+    }
+}
+
+fn ad_hoc(name: &str) -> Target {
+    Target {
+        name: name.to_owned(),
+        url: String::new(),
+        token_env: DEFAULT_TOKEN_ENV.into(),
+        timeout: Duration::from_secs(10),
+        apply_timeout: Duration::from_secs(120),
+        rebuild: RebuildConfig::default(),
+    }
+}
+
+fn find_upwards(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(FILE_NAME))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The commented starting file `hotpatch init` writes.
+pub const TEMPLATE: &str = r#"# hotpatch.toml: how hotpatch finds your sources and your running images.
+# Every setting can be overridden: --source / HOTPATCH_SOURCE, --target / HOTPATCH_TARGET,
+# --url / HOTPATCH_URL, --token-env / HOTPATCH_TOKEN_ENV, --config / HOTPATCH_CONFIG.
+
+# The Tonel source directory (the folder holding one folder per package), relative to this file.
+source = "src"
+
+# The packages hotpatch owns in the image: diff and push only look at these. Leave empty to own
+# every package found under `source`.
+packages = []
+
+# The target used when --target is not given (optional when there is only one target).
+default_target = "local"
+
+[targets.local]
+# Where the hotpatch agent listens inside the running image.
+url = "ws://127.0.0.1:7071/"
+# The environment variable that holds the agent's token. Never write the token itself here.
+token_env = "HOTPATCH_TOKEN"
+# Time limits in seconds: connecting and ordinary requests; applying a batch.
+timeout_secs = 10
+apply_timeout_secs = 120
+
+# What to do when a change cannot be applied live (see `hotpatch rebuild`).
+[targets.local.rebuild]
+# "refuse" (default): apply nothing and explain; "rebuild": build a fresh image and restart.
+on_needs_rebuild = "refuse"
+# vm = "/usr/lib/squeak/4.10.2.2614+20120917~dfsg/squeakvm"
+# vm_args = ["-vm-display-null", "-vm-sound-null"]
+# base_image = "base/Base.image"        # clean image to build from; never modified
+# loader = "filein"                     # "filein" (any image) or "tonel" (Pharo)
+# image = "/srv/app/app.image"          # the image the application runs from
+# restart = "systemctl restart app"     # how the supervisor restarts the application
+# build_timeout_secs = 600
+# health_timeout_secs = 60
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_is_a_valid_config() {
+        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        assert_eq!(c.source, Path::new("/p/src"));
+        let t = c.target(&Overrides::default()).unwrap();
+        assert_eq!(t.url, "ws://127.0.0.1:7071/");
+        assert_eq!(t.token_env, "HOTPATCH_TOKEN");
+        assert_eq!(t.rebuild.on_needs_rebuild, OnNeedsRebuild::Refuse);
+    }
+
+    #[test]
+    fn overrides_win_over_the_file() {
+        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let o = Overrides {
+            url: Some("ws://127.0.0.1:9/".into()),
+            token_env: Some("OTHER".into()),
+            ..Default::default()
+        };
+        let t = c.target(&o).unwrap();
+        assert_eq!((t.url.as_str(), t.token_env.as_str()), ("ws://127.0.0.1:9/", "OTHER"));
+    }
+
+    #[test]
+    fn unknown_target_is_named_with_the_known_ones() {
+        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let o = Overrides {
+            target: Some("prod".into()),
+            ..Default::default()
+        };
+        let e = c.target(&o).unwrap_err().to_string();
+        assert!(e.contains("'prod'") && e.contains("local"), "{e}");
+    }
+
+    #[test]
+    fn several_targets_need_a_choice() {
+        let text = "[targets.a]\nurl='ws://x/'\n[targets.b]\nurl='ws://y/'\n";
+        let c = Config::from_str(text, Path::new("/p")).unwrap();
+        let e = c.target(&Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("--target"), "{e}");
+    }
+
+    #[test]
+    fn misspelt_keys_are_errors() {
+        assert!(Config::from_str("sorce = 'x'", Path::new("/p")).is_err());
+    }
+
+    #[test]
+    fn bad_default_target_is_an_error() {
+        let e = Config::from_str("default_target='x'", Path::new("/p")).unwrap_err();
+        assert!(e.to_string().contains("[targets.x]"));
+    }
+}
