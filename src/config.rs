@@ -135,8 +135,12 @@ impl Overrides {
     /// `HOTPATCH_URL` and `HOTPATCH_TOKEN_ENV`.
     pub fn with_env(mut self) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        self.config = self.config.or_else(|| var("HOTPATCH_CONFIG").map(PathBuf::from));
-        self.source = self.source.or_else(|| var("HOTPATCH_SOURCE").map(PathBuf::from));
+        self.config = self
+            .config
+            .or_else(|| var("HOTPATCH_CONFIG").map(PathBuf::from));
+        self.source = self
+            .source
+            .or_else(|| var("HOTPATCH_SOURCE").map(PathBuf::from));
         self.target = self.target.or_else(|| var("HOTPATCH_TARGET"));
         self.url = self.url.or_else(|| var("HOTPATCH_URL"));
         self.token_env = self.token_env.or_else(|| var("HOTPATCH_TOKEN_ENV"));
@@ -205,9 +209,9 @@ impl Config {
                 }
             }
             let target = Target {
-                url: t
-                    .url
-                    .with_context(|| format!("target '{name}' has no url (e.g. url = \"ws://127.0.0.1:7071/\")"))?,
+                url: t.url.with_context(|| {
+                    format!("target '{name}' has no url (e.g. url = \"ws://127.0.0.1:7071/\")")
+                })?,
                 token_env: t.token_env.unwrap_or_else(|| DEFAULT_TOKEN_ENV.into()),
                 timeout: seconds(t.timeout_secs, 10.0, "timeout_secs")?,
                 apply_timeout: seconds(t.apply_timeout_secs, 120.0, "apply_timeout_secs")?,
@@ -238,7 +242,11 @@ impl Config {
             .target
             .clone()
             .or_else(|| self.default_target.clone())
-            .or_else(|| (self.targets.len() == 1).then(|| self.targets.keys().next().cloned()).flatten());
+            .or_else(|| {
+                (self.targets.len() == 1)
+                    .then(|| self.targets.keys().next().cloned())
+                    .flatten()
+            });
         let mut target = match name {
             Some(name) => match self.targets.get(&name) {
                 Some(t) => t.clone(),
@@ -359,7 +367,10 @@ mod tests {
             ..Default::default()
         };
         let t = c.target(&o).unwrap();
-        assert_eq!((t.url.as_str(), t.token_env.as_str()), ("ws://127.0.0.1:9/", "OTHER"));
+        assert_eq!(
+            (t.url.as_str(), t.token_env.as_str()),
+            ("ws://127.0.0.1:9/", "OTHER")
+        );
     }
 
     #[test]

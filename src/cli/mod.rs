@@ -1,34 +1,119 @@
 //! Command-line front end: parses arguments, calls the library, prints. Thin by design: every
-//! command is a function that takes its options and returns an outcome; printing happens here.
+//! command is a function that takes its options and returns an exit code; the work itself is in
+//! the library ([`crate::ops`] and the pipeline modules), printing happens here.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+mod init;
+mod status;
 
 /// Exit codes shared by every command (documented in the README).
 pub mod exit {
-    /// Success; for `diff`, nothing differs.
+    /// Success; for `diff`, nothing differs; for `push`, applied or nothing to push.
     pub const OK: i32 = 0;
     /// `diff`: something differs.
     pub const DIFFERENCES: i32 = 1;
-    /// Usage, configuration or source errors (nothing was sent to an image).
+    /// Usage, configuration or source errors: nothing was sent to an image.
     pub const ERROR: i32 = 2;
+    /// A change needs a rebuild and the configuration (or `--no-rebuild`) refuses it; the image
+    /// is unchanged.
+    pub const NEEDS_REBUILD: i32 = 3;
+    /// The agent refused the batch (compile errors, or the image kept changing under us); the
+    /// image is unchanged.
+    pub const REJECTED: i32 = 4;
+    /// The agent could not be reached or broke off; safe to retry.
+    pub const UNREACHABLE: i32 = 5;
+    /// A rebuild failed; the previous image is running.
+    pub const REBUILD_FAILED: i32 = 6;
 }
 
 #[derive(Parser, Debug)]
 #[command(
     name = "hotpatch",
     version,
-    about = "Push Tonel source changes into a running Smalltalk image"
+    about = "Push Tonel source changes into a running Smalltalk image, or rebuild it when a change cannot go live"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Options every command that reads the configuration or talks to a target accepts.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Common {
+    /// The config file (default: the nearest hotpatch.toml upwards) [env: HOTPATCH_CONFIG]
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// The target (a [targets.NAME] section) [env: HOTPATCH_TARGET]
+    #[arg(long, short = 't', global = true)]
+    pub target: Option<String>,
+    /// The agent's url, overriding the target's (ws://HOST:PORT/) [env: HOTPATCH_URL]
+    #[arg(long, global = true)]
+    pub url: Option<String>,
+    /// The environment variable that holds the token [env: HOTPATCH_TOKEN_ENV]
+    #[arg(long, global = true)]
+    pub token_env: Option<String>,
+    /// The Tonel source directory, overriding the config's [env: HOTPATCH_SOURCE]
+    #[arg(long, global = true)]
+    pub source: Option<PathBuf>,
+}
+
+impl Common {
+    /// The overrides these options (and the environment) make to the config file.
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            config: self.config.clone(),
+            source: self.source.clone(),
+            target: self.target.clone(),
+            url: self.url.clone(),
+            token_env: self.token_env.clone(),
+        }
+        .with_env()
+    }
+
+    /// Loads the configuration relative to the current directory.
+    pub fn load(&self) -> anyhow::Result<(crate::config::Config, crate::config::Overrides)> {
+        let overrides = self.overrides();
+        let cwd = std::env::current_dir()?;
+        Ok((crate::config::Config::load(&cwd, &overrides)?, overrides))
+    }
+}
+
 #[derive(Subcommand, Debug)]
-pub enum Command {}
+pub enum Command {
+    /// Write a commented hotpatch.toml in the current directory
+    Init(init::InitArgs),
+    /// Connect to a target's agent and print what it says about the image
+    Status(status::StatusArgs),
+}
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Status(args) => status::run(args),
+    }
+}
+
+/// Prints an error with its chain of causes, the way every command reports failure.
+pub fn report_error(error: &anyhow::Error) {
+    eprintln!("hotpatch: error: {error:#}");
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("hotpatch: error: cannot encode the JSON output: {e}"),
+    }
+}
+
+/// A single-threaded runtime: one connection at a time needs no more, and it starts faster,
+/// which matters for the editor save hook.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
