@@ -5,7 +5,9 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod export;
 mod init;
+mod inspect;
 mod status;
 
 /// Exit codes shared by every command (documented in the README).
@@ -82,6 +84,10 @@ impl Common {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Summarise a Tonel repository (or list every error in it); --json for the full model
+    Inspect(inspect::InspectArgs),
+    /// Export a Tonel repository as a chunk-format file-in (--format st)
+    Export(export::ExportArgs),
     /// Write a commented hotpatch.toml in the current directory
     Init(init::InitArgs),
     /// Connect to a target's agent and print what it says about the image
@@ -92,6 +98,8 @@ pub enum Command {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Init(args) => init::run(args),
         Command::Status(args) => status::run(args),
     }

@@ -1,1 +1,110 @@
-//! (filled in by its issue)
+//! The Tonel engine: reads Tonel repositories (every format version Pharo has written) into the
+//! shared [`crate::model`], writes Tonel v3 back the way Pharo 12/13 does, and exports chunk
+//! format (file-in) for old Squeak images ([`chunk`]).
+//!
+//! # Layout on disk
+//!
+//! A repository is a directory holding one folder per package (usually `src/`), optionally with a
+//! `.properties` file (`{ #format : #tonel }`). Each package folder has a `package.st`
+//! (`Package { #name : 'Pkg', #tags : [ 'Core' ] }`) and one file per class (`Foo.class.st`),
+//! trait (`TFoo.trait.st`) and extended class (`Bar.extension.st`).
+//!
+//! [`read_repository`] accepts the package directory itself, a repository root containing
+//! `src/` (or the directory named by `srcDirectory` in `.project`), or a single package folder.
+//!
+//! # File grammar
+//!
+//! ```text
+//! file      := ws [ '"' comment '"' ] ws Type ws ston-map ws { method ws }
+//! Type      := 'Class' | 'Trait' | 'Extension' | 'Package'
+//! method    := [ ston-map ws ] ClassName [ ws ('class' | 'classSide') ] ws '>>' ws pattern ws '[' body ']'
+//! ```
+//!
+//! Headers are STON (parsed by [`ston`]): v1 writes symbols (`#name : #Foo`,
+//! `#category : #'Foo-Core'`, `{ #category : #accessing }`), v2/v3 write strings and v3 adds
+//! `#package` / `#tag`. A v1/v2 `#category` is split into package (the folder's `package.st`
+//! name) and tag. The class comment has `""` for `"`.
+//!
+//! Method bodies are delimited with Smalltalk's lexical rules, not by counting brackets:
+//! strings (`'it''s ]'`), comments (`"]"`), character literals (`$]`, `$'`, `$"`, `$$`),
+//! symbols (`#'a]'`, `#+`), literal arrays (`#( ] #[ foo: )`, where only parentheses nest) and
+//! byte arrays (`#[1 2]`) are skipped as units.
+//!
+//! # Method source: Pharo's rule
+//!
+//! The source handed to the compiler is what Pharo's `TonelParser` builds
+//! (`TonelParser>>method`, `cleanSelector:`, `TonelSourceScanner>>scan` and
+//! `removeFrom:enclosingStart:end:clean: #right`):
+//!
+//! 1. **Declaration**: the text between `>>` and the body's `[`, with exactly ONE trailing space
+//!    removed (if there is one) and leading separators trimmed. So `Foo >> at: i put: v [` gives
+//!    `at: i put: v`; a tab or newline before `[` is kept.
+//! 2. **Body**: the text after `[` up to the matching `]`, untouched on the left (the newline
+//!    right after `[` stays), and cleaned on the right: walking back from `]`, separators are
+//!    dropped until ONE line ending has been dropped or a non-separator is met. So
+//!    `[\n\t^ 1\n]` gives `\n\t^ 1`, `[\n\t^ 1 \n\t\n]` gives `\n\t^ 1 \n\t` and `[ ^ 1 ]` gives
+//!    ` ^ 1`. Pharo counts the platform line ending's length; we count a `\r\n` pair as one line
+//!    ending on every platform.
+//! 3. **source = declaration + body**, with line endings normalised to `\n` (Pharo converts them
+//!    to its internal CR; [`crate::model::same_text`] treats both as equal).
+//!
+//! The writer is the inverse (`TonelWriter>>writeMethodDefinition:`): it splits the source after
+//! the method pattern and writes `Class >> declaration [body\n]`, so `read(write(m)) == m` for
+//! every source that starts with its pattern. Because the declaration and body are contiguous
+//! file text except for that one space, line N of `source` is file line
+//! `source_first_body_line + N - 2` ([`crate::model::MethodSpan`]).
+//!
+//! Class comments follow the same clean on both sides (`TonelCommentScanner`).
+
+pub mod chunk;
+mod reader;
+mod repository;
+pub mod ston;
+mod text;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use crate::model::{ClassDef, Extension, Package};
+
+pub use repository::{locate_packages_dir, read_repository};
+pub use writer::{write_class_file, write_extension_file, write_package_file, write_repository};
+
+/// A Tonel syntax error with the file position it was found at.
+///
+/// Displays as `path:line:col: message`, where the message says what was expected and what was
+/// found, so editors and terminals can jump to it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[error("{}:{line}:{column}: {message}", path.display())]
+pub struct TonelError {
+    /// The file the error is in.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// What was expected, what was found.
+    pub message: String,
+}
+
+/// What one Tonel file defines.
+// One value per file, moved straight into the repository: boxing the class would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParsedFile {
+    /// A `Class { ... }` or `Trait { ... }` file with its methods.
+    Class(ClassDef),
+    /// An `Extension { ... }` file.
+    Extension(Extension),
+    /// A `package.st`: name and tags only (no classes).
+    Package(Package),
+}
+
+/// Parses one Tonel file. The file kind comes from its content (`Class`, `Trait`, `Extension`,
+/// `Package`), not its name.
+///
+/// For v1/v2 class files (no `#package`), the class's `package` is the whole `#category` and
+/// `tag` is `None`; [`read_repository`] splits the category using the folder's package name.
+pub fn parse_file(path: &Path, text: &str) -> Result<ParsedFile, TonelError> {
+    reader::parse(path, text).map(|p| p.file)
+}

@@ -1,0 +1,587 @@
+//! Parses one Tonel file (`.class.st`, `.trait.st`, `.extension.st`, `package.st`) into model
+//! definitions. See the module doc of [`crate::tonel`] for the grammar and Pharo's body rule.
+
+use std::path::Path;
+
+use super::ston::{self, Ston};
+use super::text::{
+    LineIndex, clean_left, clean_right, describe, find_body_end, is_binary_char, is_ident_char,
+    is_ident_start, is_separator, to_lf_string,
+};
+use super::{ParsedFile, TonelError};
+use crate::model::{ClassDef, ClassKind, Extension, MethodDef, MethodSpan, Origin, Package, Side};
+
+/// What one file parse yields, plus the legacy category when the file predates `#package`
+/// (Tonel v1/v2): the repository reader splits it into package and tag using the folder's
+/// package name.
+pub(crate) struct Parsed {
+    pub file: ParsedFile,
+    pub legacy_category: Option<String>,
+}
+
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Parsed, TonelError> {
+    let mut p = FileParser::new(path, text.as_bytes());
+    p.file()
+}
+
+struct FileParser<'a> {
+    path: &'a Path,
+    bytes: &'a [u8],
+    lines: LineIndex,
+    /// Whether the file has any `\r`; if not, sources are copied without line-ending work.
+    has_cr: bool,
+    i: usize,
+}
+
+/// Where a method header's pieces sit.
+struct Header {
+    class_name: String,
+    side: Side,
+    selector: String,
+    /// Start of the declaration text (after `>>` and leading separators).
+    decl_start: usize,
+    /// End of the declaration text (Pharo drops one space before `[`).
+    decl_end: usize,
+    /// Offset of the body's `[`.
+    open: usize,
+}
+
+impl<'a> FileParser<'a> {
+    fn new(path: &'a Path, bytes: &'a [u8]) -> FileParser<'a> {
+        FileParser {
+            path,
+            bytes,
+            lines: LineIndex::new(bytes),
+            has_cr: bytes.contains(&b'\r'),
+            i: 0,
+        }
+    }
+
+    fn error(&self, offset: usize, message: impl Into<String>) -> TonelError {
+        let pos = self.lines.pos(self.bytes, offset);
+        TonelError {
+            path: self.path.to_path_buf(),
+            line: pos.line,
+            column: pos.column,
+            message: message.into(),
+        }
+    }
+
+    fn expected(&self, offset: usize, what: &str) -> TonelError {
+        self.error(
+            offset,
+            format!("expected {what}, found {}", describe(self.bytes, offset)),
+        )
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.i).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while self.i < self.bytes.len() && is_separator(self.bytes[self.i]) {
+            self.i += 1;
+        }
+    }
+
+    fn text(&self, from: usize, to: usize) -> String {
+        if self.has_cr {
+            to_lf_string(&self.bytes[from..to])
+        } else {
+            String::from_utf8_lossy(&self.bytes[from..to]).into_owned()
+        }
+    }
+
+    fn file(&mut self) -> Result<Parsed, TonelError> {
+        if self.bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            self.i = 3;
+        }
+        self.skip_ws();
+        let comment = if self.peek() == Some(b'"') {
+            Some(self.class_comment()?)
+        } else {
+            None
+        };
+        self.skip_ws();
+        let type_at = self.i;
+        let word = self.identifier();
+        let kind = match word.as_str() {
+            "Class" => Some(ClassKind::Class),
+            "Trait" => Some(ClassKind::Trait),
+            "Extension" | "Package" => None,
+            _ => {
+                return Err(self.expected(
+                    type_at,
+                    "'Class {', 'Trait {', 'Extension {' or 'Package {'",
+                ));
+            }
+        };
+        self.skip_ws();
+        let map_at = self.i;
+        if self.peek() != Some(b'{') {
+            return Err(self.expected(map_at, &format!("'{{' opening the {word} definition")));
+        }
+        let (map, after) =
+            ston::parse_value(self.bytes, self.i).map_err(|e| self.error(e.offset, e.message))?;
+        self.i = after;
+        let origin = Origin {
+            path: self.path.to_path_buf(),
+            line: self.lines.line(type_at),
+        };
+        match word.as_str() {
+            "Package" => {
+                let package = self.package_def(&map, map_at)?;
+                self.skip_ws();
+                if self.i < self.bytes.len() {
+                    return Err(self.expected(self.i, "end of file after the package definition"));
+                }
+                Ok(Parsed {
+                    file: ParsedFile::Package(package),
+                    legacy_category: None,
+                })
+            }
+            "Extension" => {
+                let class_name = self.required_text(&map, "name", map_at, "Extension")?;
+                let methods = self.methods(None)?;
+                Ok(Parsed {
+                    file: ParsedFile::Extension(Extension {
+                        class_name,
+                        methods,
+                        origin: Some(origin),
+                    }),
+                    legacy_category: None,
+                })
+            }
+            _ => {
+                let kind = kind.unwrap_or_default();
+                let (mut class, legacy_category) = self.class_def(kind, &map, map_at)?;
+                class.comment = comment;
+                class.origin = Some(origin);
+                class.methods = self.methods(Some(&class.name))?;
+                Ok(Parsed {
+                    file: ParsedFile::Class(class),
+                    legacy_category,
+                })
+            }
+        }
+    }
+
+    fn identifier(&mut self) -> String {
+        let start = self.i;
+        if self.peek().is_some_and(is_ident_start) {
+            while self.peek().is_some_and(is_ident_char) {
+                self.i += 1;
+            }
+        }
+        String::from_utf8_lossy(&self.bytes[start..self.i]).into_owned()
+    }
+
+    /// The `"..."` before the definition: `""` unescaped, then Pharo's clean on both sides
+    /// (one leading and one trailing line ending, with the separators next to them, dropped).
+    fn class_comment(&mut self) -> Result<String, TonelError> {
+        let open = self.i;
+        let close = super::text::skip_comment(self.bytes, open)
+            .map_err(|e| self.error(e.offset, e.message))?;
+        self.i = close;
+        let inner = &self.bytes[open + 1..close - 1];
+        let unescaped: Vec<u8>;
+        let inner = if inner.windows(2).any(|w| w == b"\"\"") {
+            let mut v = Vec::with_capacity(inner.len());
+            let mut k = 0;
+            while k < inner.len() {
+                v.push(inner[k]);
+                k += if inner[k] == b'"' { 2 } else { 1 };
+            }
+            unescaped = v;
+            &unescaped[..]
+        } else {
+            inner
+        };
+        let s = clean_left(inner, 0, inner.len());
+        let e = clean_right(inner, s, inner.len());
+        Ok(to_lf_string(&inner[s..e]))
+    }
+
+    fn required_text(
+        &self,
+        map: &Ston,
+        key: &str,
+        at: usize,
+        what: &str,
+    ) -> Result<String, TonelError> {
+        match map.get(key) {
+            Some(v) => v.as_text().map(str::to_string).ok_or_else(|| {
+                self.error(
+                    at,
+                    format!("expected #{key} to be a string or symbol in the {what} definition, found {v:?}"),
+                )
+            }),
+            None => Err(self.error(
+                at,
+                format!("expected #{key} in the {what} definition, found none"),
+            )),
+        }
+    }
+
+    fn optional_text(
+        &self,
+        map: &Ston,
+        key: &str,
+        at: usize,
+    ) -> Result<Option<String>, TonelError> {
+        match map.get(key) {
+            None | Some(Ston::Nil) => Ok(None),
+            Some(v) => match v.as_text() {
+                Some(t) => Ok(Some(t.to_string())),
+                None => Err(self.error(
+                    at,
+                    format!("expected #{key} to be a string or symbol, found {v:?}"),
+                )),
+            },
+        }
+    }
+
+    fn names(&self, map: &Ston, key: &str, at: usize) -> Result<Vec<String>, TonelError> {
+        match map.get(key) {
+            None | Some(Ston::Nil) => Ok(Vec::new()),
+            Some(Ston::List(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_text().map(str::to_string).ok_or_else(|| {
+                        self.error(
+                            at,
+                            format!("expected the items of #{key} to be strings, found {v:?}"),
+                        )
+                    })
+                })
+                .collect(),
+            // A space-separated string, as old hand-written files sometimes have.
+            Some(Ston::Str(s)) => Ok(s.split_whitespace().map(str::to_string).collect()),
+            Some(v) => Err(self.error(at, format!("expected #{key} to be a list, found {v:?}"))),
+        }
+    }
+
+    fn package_def(&self, map: &Ston, at: usize) -> Result<Package, TonelError> {
+        Ok(Package {
+            name: self.required_text(map, "name", at, "Package")?,
+            tags: self.names(map, "tags", at)?,
+            path: self.path.parent().map(Path::to_path_buf),
+            ..Default::default()
+        })
+    }
+
+    fn class_def(
+        &self,
+        kind: ClassKind,
+        map: &Ston,
+        at: usize,
+    ) -> Result<(ClassDef, Option<String>), TonelError> {
+        let what = if kind == ClassKind::Trait {
+            "Trait"
+        } else {
+            "Class"
+        };
+        let name = self.required_text(map, "name", at, what)?;
+        let superclass = match kind {
+            ClassKind::Trait => None,
+            ClassKind::Class => match self.optional_text(map, "superclass", at)? {
+                Some(s) if s != "nil" => Some(s),
+                _ => None,
+            },
+        };
+        // `#type` is what every Tonel version writes; `#layout` is accepted for layout classes
+        // written by newer tools.
+        let layout = match self.optional_text(map, "type", at)? {
+            Some(t) if t != "normal" => Some(t),
+            Some(_) => None,
+            None => self.optional_text(map, "layout", at)?,
+        };
+        let mut inst_vars = self.names(map, "instVars", at)?;
+        inst_vars.extend(self.names(map, "slots", at)?);
+        let mut class_inst_vars = self.names(map, "classInstVars", at)?;
+        class_inst_vars.extend(self.names(map, "classSlots", at)?);
+        let category = self.optional_text(map, "category", at)?;
+        let package = self.optional_text(map, "package", at)?;
+        let tag = self.optional_text(map, "tag", at)?;
+        let (package, tag, legacy) = match package {
+            Some(p) => (p, tag.filter(|t| !t.is_empty()), None),
+            None => (category.clone().unwrap_or_default(), None, category),
+        };
+        Ok((
+            ClassDef {
+                kind,
+                name,
+                superclass,
+                layout,
+                inst_vars,
+                class_vars: self.names(map, "classVars", at)?,
+                pools: self.names(map, "pools", at)?,
+                class_inst_vars,
+                traits: self.optional_text(map, "traits", at)?,
+                class_traits: self.optional_text(map, "classTraits", at)?,
+                package,
+                tag,
+                comment: None,
+                methods: Vec::new(),
+                origin: None,
+            },
+            legacy,
+        ))
+    }
+
+    /// Reads method definitions to the end of the file. `owner` is the class a class/trait file
+    /// defines (its methods must be its own); extension files take any class.
+    fn methods(&mut self, owner: Option<&str>) -> Result<Vec<MethodDef>, TonelError> {
+        let mut methods = Vec::new();
+        loop {
+            self.skip_ws();
+            if self.i >= self.bytes.len() {
+                return Ok(methods);
+            }
+            let mut protocol = String::new();
+            if self.peek() == Some(b'{') {
+                let meta_at = self.i;
+                let (meta, after) = ston::parse_value(self.bytes, self.i)
+                    .map_err(|e| self.error(e.offset, e.message))?;
+                if !matches!(meta, Ston::Map(_)) {
+                    return Err(
+                        self.expected(meta_at, "a method metadata map '{ #category : ... }'")
+                    );
+                }
+                protocol = self
+                    .optional_text(&meta, "category", meta_at)?
+                    .unwrap_or_default();
+                self.i = after;
+                self.skip_ws();
+            }
+            let header_at = self.i;
+            let header = self.header()?;
+            if let Some(owner) = owner
+                && header.class_name != owner
+            {
+                return Err(self.error(
+                    header_at,
+                    format!(
+                        "expected a method of {owner} (this file defines {owner}), found a method of {}",
+                        header.class_name
+                    ),
+                ));
+            }
+            let close = find_body_end(self.bytes, header.open).map_err(|e| {
+                let message = if e.offset == header.open {
+                    format!(
+                        "expected ']' closing the body of {}>>{} that starts here, found end of file",
+                        header.class_name, header.selector
+                    )
+                } else {
+                    e.message
+                };
+                self.error(e.offset, message)
+            })?;
+            let body_start = header.open + 1;
+            let body_end = clean_right(self.bytes, body_start, close);
+            let mut source =
+                String::with_capacity(header.decl_end - header.decl_start + body_end - body_start);
+            source.push_str(&self.text(header.decl_start, header.decl_end));
+            source.push_str(&self.text(body_start, body_end));
+            let span = MethodSpan {
+                header: self.lines.pos(self.bytes, header_at),
+                body: self.lines.pos(self.bytes, body_start),
+                end: self.lines.pos(self.bytes, close),
+                source_first_body_line: self.lines.line(header.decl_start) + 1,
+            };
+            methods.push(MethodDef {
+                class_name: header.class_name,
+                side: header.side,
+                selector: header.selector,
+                protocol,
+                source,
+                span: Some(span),
+            });
+            self.i = close + 1;
+        }
+    }
+
+    /// `Foo >> sel`, `Foo class >> sel`, `TFoo classSide >> sel`, up to the body's `[`.
+    fn header(&mut self) -> Result<Header, TonelError> {
+        let name_at = self.i;
+        let class_name = self.identifier();
+        if class_name.is_empty() {
+            return Err(self.expected(
+                name_at,
+                "a method definition ('{ #category : ... }' or 'ClassName >> selector [')",
+            ));
+        }
+        self.skip_ws();
+        let mut side = Side::Instance;
+        if self.peek().is_some_and(is_ident_start) {
+            let word_at = self.i;
+            let word = self.identifier();
+            if word == "class" || word == "classSide" {
+                side = Side::Class;
+            } else {
+                return Err(self.expected(word_at, "'>>', 'class >>' or 'classSide >>'"));
+            }
+            self.skip_ws();
+        }
+        if !self.bytes[self.i.min(self.bytes.len())..].starts_with(b">>") {
+            return Err(self.expected(self.i, "'>>' after the class name"));
+        }
+        self.i += 2;
+        let after_arrows = self.i;
+        self.skip_ws();
+        let decl_start = self.i;
+        let selector = self.method_pattern(&class_name)?;
+        self.skip_ws();
+        let open = self.i;
+        if self.peek() != Some(b'[') {
+            return Err(self.expected(
+                open,
+                &format!("'[' starting the body of {class_name}>>{selector}"),
+            ));
+        }
+        // Pharo's `cleanSelector:`: the text between `>>` and `[`, minus ONE trailing space,
+        // trimmed on the left.
+        let mut decl_end = open;
+        if decl_end > after_arrows && self.bytes[decl_end - 1] == b' ' {
+            decl_end -= 1;
+        }
+        Ok(Header {
+            class_name,
+            side,
+            selector,
+            decl_start,
+            decl_end: decl_end.max(decl_start),
+            open,
+        })
+    }
+
+    /// Parses a unary, binary or keyword method pattern and returns the selector.
+    fn method_pattern(&mut self, class_name: &str) -> Result<String, TonelError> {
+        let at = self.i;
+        match self.peek() {
+            Some(b) if is_ident_start(b) => {
+                let first = self.identifier();
+                if self.peek() != Some(b':') {
+                    return Ok(first);
+                }
+                let mut selector = first;
+                loop {
+                    // at ':' of a keyword
+                    self.i += 1;
+                    selector.push(':');
+                    self.skip_ws();
+                    self.argument(class_name, &selector)?;
+                    let save = self.i;
+                    self.skip_ws();
+                    if self.peek().is_some_and(is_ident_start) {
+                        let kw_at = self.i;
+                        let kw = self.identifier();
+                        if self.peek() == Some(b':') {
+                            selector.push_str(&kw);
+                            continue;
+                        }
+                        return Err(self.expected(
+                            kw_at,
+                            &format!("a keyword or '[' after {class_name}>>{selector}"),
+                        ));
+                    }
+                    self.i = save;
+                    return Ok(selector);
+                }
+            }
+            Some(b) if is_binary_char(b) => {
+                while self.peek().is_some_and(is_binary_char) {
+                    self.i += 1;
+                }
+                let selector = String::from_utf8_lossy(&self.bytes[at..self.i]).into_owned();
+                self.skip_ws();
+                self.argument(class_name, &selector)?;
+                Ok(selector)
+            }
+            _ => Err(self.expected(at, &format!("a selector after '{class_name} >>'"))),
+        }
+    }
+
+    fn argument(&mut self, class_name: &str, selector: &str) -> Result<(), TonelError> {
+        let at = self.i;
+        if self.identifier().is_empty() {
+            return Err(self.expected(at, &format!("an argument name in {class_name}>>{selector}")));
+        }
+        Ok(())
+    }
+}
+
+/// Splits a legacy system category (`Kernel-Objects`) into the folder's package and a tag.
+pub(crate) fn split_category(category: &str, package: &str) -> Option<String> {
+    category
+        .strip_prefix(package)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> ParsedFile {
+        parse(Path::new("t.st"), text)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .file
+    }
+
+    fn class(text: &str) -> ClassDef {
+        match parse_ok(text) {
+            ParsedFile::Class(c) => c,
+            other => panic!("not a class: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn source_is_declaration_plus_body_without_final_line_ending() {
+        let c =
+            class("Class { #name : 'A' }\n\n{ #category : 'x' }\nA >> foo: a bar: b [\n\t^ a\n]\n");
+        let m = &c.methods[0];
+        assert_eq!(m.selector, "foo:bar:");
+        assert_eq!(m.source, "foo: a bar: b\n\t^ a");
+        assert_eq!(m.protocol, "x");
+        let span = m.span.unwrap();
+        assert_eq!(span.header.line, 4);
+        assert_eq!(span.source_first_body_line, 5);
+        assert_eq!((span.end.line, span.end.column), (6, 1));
+    }
+
+    #[test]
+    fn selectors_of_every_shape() {
+        let c = class(
+            "Class { #name : 'A' }\nA >> + x [ ]\nA >> ==> x [ ]\nA >> , x [ ]\nA class >> y [ ]\nA >> at:i put:v [ ]\n",
+        );
+        let sels: Vec<_> = c
+            .methods
+            .iter()
+            .map(|m| (m.selector.as_str(), m.side))
+            .collect();
+        assert_eq!(
+            sels,
+            vec![
+                ("+", Side::Instance),
+                ("==>", Side::Instance),
+                (",", Side::Instance),
+                ("y", Side::Class),
+                ("at:put:", Side::Instance)
+            ]
+        );
+        assert_eq!(c.methods[0].source, "+ x");
+    }
+
+    #[test]
+    fn category_split() {
+        assert_eq!(
+            split_category("Kernel-Objects", "Kernel"),
+            Some("Objects".into())
+        );
+        assert_eq!(split_category("Kernel", "Kernel"), None);
+        assert_eq!(split_category("KernelX", "Kernel"), None);
+    }
+}

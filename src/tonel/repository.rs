@@ -1,0 +1,265 @@
+//! Reading a whole repository: locating the package directory, walking package folders and
+//! parsing every file in parallel, then assembling packages in name order.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use rayon::prelude::*;
+
+use super::reader::{self, split_category};
+use super::ston::{self, Ston};
+use super::{ParsedFile, TonelError};
+use crate::model::{Package, Repository};
+
+/// Finds the directory that holds the package folders.
+///
+/// Accepts, in this order: a single package folder (it has a `package.st`), a directory whose
+/// subfolders are packages, a repository root whose `.project` names a `srcDirectory`, or a
+/// repository root with a `src/` folder. Returns the directory and whether it is a single
+/// package.
+pub fn locate_packages_dir(root: &Path) -> anyhow::Result<(PathBuf, bool)> {
+    if !root.is_dir() {
+        bail!("{}: not a directory", root.display());
+    }
+    if root.join("package.st").is_file() {
+        return Ok((root.to_path_buf(), true));
+    }
+    if has_package_folders(root)? {
+        return Ok((root.to_path_buf(), false));
+    }
+    if let Some(src) = project_src_directory(root) {
+        let dir = root.join(src);
+        if dir.is_dir() {
+            return Ok((dir, false));
+        }
+    }
+    let src = root.join("src");
+    if src.is_dir() {
+        return Ok((src, false));
+    }
+    // An empty or non-Tonel directory reads as an empty repository.
+    Ok((root.to_path_buf(), false))
+}
+
+fn has_package_folders(dir: &Path) -> anyhow::Result<bool> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        if entry.path().join("package.st").is_file() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `.project` is STON like `{ 'srcDirectory' : 'src' }`.
+fn project_src_directory(root: &Path) -> Option<String> {
+    let text = std::fs::read(root.join(".project")).ok()?;
+    let (v, _) = ston::parse_value(&text, 0).ok()?;
+    v.get("srcDirectory")?.as_text().map(str::to_string)
+}
+
+/// `.properties` is STON like `{ #format : #tonel }`; `#version` wins when present.
+fn read_format(dirs: &[&Path]) -> Option<String> {
+    for dir in dirs {
+        if let Ok(text) = std::fs::read(dir.join(".properties"))
+            && let Ok((v, _)) = ston::parse_value(&text, 0)
+        {
+            let version = v.get("version").and_then(Ston::as_text);
+            let format = v.get("format").and_then(Ston::as_text);
+            if let Some(f) = version.or(format) {
+                return Some(f.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Reads a Tonel repository (see [`locate_packages_dir`] for what `root` may be).
+///
+/// The outer error is only for an unreadable root. Every file is parsed even when others fail:
+/// the returned errors list each broken file (one error per file, the first one in it), so a
+/// single run reports everything wrong with the repository. Packages, classes and extensions
+/// come out in name order; methods in file order.
+pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelError>)> {
+    let (dir, single) = locate_packages_dir(root)?;
+    let package_dirs: Vec<PathBuf> = if single {
+        vec![dir.clone()]
+    } else {
+        let mut dirs = Vec::new();
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+            let path = entry.path();
+            if path.is_dir() && !is_hidden(&path) && contains_st_files(&path) {
+                dirs.push(path);
+            }
+        }
+        dirs.sort();
+        dirs
+    };
+    let format = read_format(&[&dir, root]);
+
+    // One flat list of files so rayon can balance work across packages of different sizes.
+    let mut files: Vec<(usize, PathBuf)> = Vec::new();
+    let mut errors = Vec::new();
+    for (index, pdir) in package_dirs.iter().enumerate() {
+        let entries = match std::fs::read_dir(pdir) {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(io_error(pdir, &e));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "st") && path.is_file() {
+                files.push((index, path));
+            }
+        }
+    }
+    files.sort();
+
+    let parsed: Vec<(usize, Result<reader::Parsed, TonelError>)> = files
+        .par_iter()
+        .map(|(index, path)| (*index, read_and_parse(path)))
+        .collect();
+
+    let mut packages: Vec<Package> = package_dirs
+        .iter()
+        .map(|p| Package {
+            name: p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: Some(p.clone()),
+            ..Default::default()
+        })
+        .collect();
+    let mut has_package_st = vec![false; packages.len()];
+    // Legacy categories wait until every package.st has given the package its real name.
+    let mut legacy: Vec<(usize, usize, String)> = Vec::new();
+    for (index, result) in parsed {
+        match result {
+            Err(e) => errors.push(e),
+            Ok(p) => match p.file {
+                ParsedFile::Package(pkg) => {
+                    packages[index].name = pkg.name;
+                    packages[index].tags = pkg.tags;
+                    has_package_st[index] = true;
+                }
+                ParsedFile::Class(class) => {
+                    if let Some(category) = p.legacy_category {
+                        legacy.push((index, packages[index].classes.len(), category));
+                    }
+                    packages[index].classes.push(class);
+                }
+                ParsedFile::Extension(ext) => packages[index].extensions.push(ext),
+            },
+        }
+    }
+    for (index, class_index, category) in legacy {
+        let name = packages[index].name.clone();
+        let class = &mut packages[index].classes[class_index];
+        class.package = name.clone();
+        class.tag = split_category(&category, &name);
+    }
+    for (index, pkg) in packages.iter_mut().enumerate() {
+        if !has_package_st[index]
+            && let Some(path) = &pkg.path
+        {
+            errors.push(TonelError {
+                path: path.join("package.st"),
+                line: 1,
+                column: 1,
+                message: "expected a package.st in this package folder, found none".to_string(),
+            });
+        }
+        pkg.classes.sort_by(|a, b| a.name.cmp(&b.name));
+        pkg.extensions
+            .sort_by(|a, b| a.class_name.cmp(&b.class_name));
+    }
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    errors.extend(duplicate_definitions(&packages));
+    errors.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+
+    Ok((
+        Repository {
+            root: dir,
+            format,
+            packages,
+        },
+        errors,
+    ))
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+}
+
+fn contains_st_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "st"))
+    })
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> TonelError {
+    TonelError {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: format!("expected a readable file, found an I/O error: {e}"),
+    }
+}
+
+fn read_and_parse(path: &Path) -> Result<reader::Parsed, TonelError> {
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.valid_up_to();
+            let pos = super::text::LineIndex::new(&bytes).pos(&bytes, at);
+            return Err(TonelError {
+                path: path.to_path_buf(),
+                line: pos.line,
+                column: pos.column,
+                message: format!(
+                    "expected UTF-8 text, found the invalid byte 0x{:02X}",
+                    bytes[at]
+                ),
+            });
+        }
+    };
+    reader::parse(path, text)
+}
+
+/// A class defined in two files (or twice across packages) is an error in both places.
+fn duplicate_definitions(packages: &[Package]) -> Vec<TonelError> {
+    let mut seen: HashMap<&str, &crate::model::ClassDef> = HashMap::new();
+    let mut errors = Vec::new();
+    for class in packages.iter().flat_map(|p| p.classes.iter()) {
+        if let Some(first) = seen.insert(&class.name, class)
+            && let Some(origin) = &class.origin
+        {
+            let other = first
+                .origin
+                .as_ref()
+                .map(|o| format!("{}:{}", o.path.display(), o.line))
+                .unwrap_or_default();
+            errors.push(TonelError {
+                path: origin.path.clone(),
+                line: origin.line,
+                column: 1,
+                message: format!(
+                    "expected one definition of {}, found a second one (first at {other})",
+                    class.name
+                ),
+            });
+        }
+    }
+    errors
+}

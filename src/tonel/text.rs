@@ -1,0 +1,442 @@
+//! Byte-level helpers shared by the reader: file positions, Smalltalk lexical rules (strings,
+//! comments, character literals, symbols, literal arrays) and the whitespace rules Pharo's Tonel
+//! reader applies around method bodies and class comments.
+//!
+//! Everything works on `&[u8]` and byte offsets so that scanning a large tree does no per-char
+//! allocation; offsets are turned into 1-based line/column only when a position is reported.
+
+use crate::model::Pos;
+
+/// Maps byte offsets of one file to 1-based line/column positions.
+///
+/// A line ends at `\n`, `\r\n` or a lone `\r` (old Squeak files use CR). Columns count characters
+/// (UTF-8 code points), not bytes, as the model's [`Pos`] asks.
+pub(crate) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(bytes: &[u8]) -> LineIndex {
+        let mut starts = Vec::with_capacity(bytes.len() / 32 + 1);
+        starts.push(0);
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => starts.push(i + 1),
+                b'\r' if bytes.get(i + 1) != Some(&b'\n') => starts.push(i + 1),
+                _ => {}
+            }
+            i += 1;
+        }
+        LineIndex { starts }
+    }
+
+    /// 1-based line of a byte offset.
+    pub(crate) fn line(&self, offset: usize) -> u32 {
+        // partition_point gives the number of line starts <= offset.
+        self.starts.partition_point(|&s| s <= offset) as u32
+    }
+
+    /// 1-based line and character column of a byte offset.
+    pub(crate) fn pos(&self, bytes: &[u8], offset: usize) -> Pos {
+        let line = self.line(offset);
+        let start = self.starts[(line as usize).saturating_sub(1)];
+        let end = offset.min(bytes.len());
+        let chars = bytes[start..end]
+            .iter()
+            .filter(|&&b| (b & 0xC0) != 0x80)
+            .count();
+        Pos {
+            line,
+            column: chars as u32 + 1,
+        }
+    }
+}
+
+/// Pharo's `Character>>isSeparator`: space, tab, LF, FF, CR.
+pub(crate) fn is_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c)
+}
+
+/// Letters, digits, `_` and any non-ASCII byte (Pharo accepts Unicode letters in identifiers).
+pub(crate) fn is_ident_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+pub(crate) fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
+/// Characters that make up binary selectors (`+`, `->`, `==>`, `,`, `~=` …).
+pub(crate) fn is_binary_char(b: u8) -> bool {
+    matches!(
+        b,
+        b'+' | b'-'
+            | b'*'
+            | b'/'
+            | b'\\'
+            | b'~'
+            | b'<'
+            | b'>'
+            | b'='
+            | b'@'
+            | b','
+            | b'%'
+            | b'|'
+            | b'&'
+            | b'?'
+            | b'!'
+    )
+}
+
+/// Length in bytes of the UTF-8 character starting at `bytes[i]` (1 for invalid bytes).
+pub(crate) fn char_len(bytes: &[u8], i: usize) -> usize {
+    let b = bytes[i];
+    let n = if b < 0x80 {
+        1
+    } else if b >= 0xF0 {
+        4
+    } else if b >= 0xE0 {
+        3
+    } else if b >= 0xC0 {
+        2
+    } else {
+        1
+    };
+    n.min(bytes.len() - i)
+}
+
+/// Describes what sits at `i` for an error message ("found ...").
+pub(crate) fn describe(bytes: &[u8], i: usize) -> String {
+    if i >= bytes.len() {
+        return "end of file".to_string();
+    }
+    match bytes[i] {
+        b'\n' | b'\r' => "end of line".to_string(),
+        b' ' => "a space".to_string(),
+        b'\t' => "a tab".to_string(),
+        _ => {
+            let n = char_len(bytes, i);
+            let s = String::from_utf8_lossy(&bytes[i..i + n]);
+            format!("'{s}'")
+        }
+    }
+}
+
+/// A lexical failure inside Smalltalk code: what was expected and where the construct began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LexError {
+    /// Offset the error is reported at (the opening delimiter of the unterminated construct,
+    /// or the end of input).
+    pub offset: usize,
+    pub message: String,
+}
+
+/// Skips a `'...'` string (with `''` escapes) starting at the opening quote; returns the offset
+/// just after the closing quote.
+pub(crate) fn skip_string(bytes: &[u8], start: usize) -> Result<usize, LexError> {
+    skip_quoted(bytes, start, b'\'', "string")
+}
+
+/// Skips a `"..."` comment (with `""` escapes) starting at the opening quote.
+pub(crate) fn skip_comment(bytes: &[u8], start: usize) -> Result<usize, LexError> {
+    skip_quoted(bytes, start, b'"', "comment")
+}
+
+fn skip_quoted(bytes: &[u8], start: usize, quote: u8, what: &str) -> Result<usize, LexError> {
+    let mut i = start + 1;
+    loop {
+        match bytes[i.min(bytes.len())..].iter().position(|&b| b == quote) {
+            None => {
+                return Err(LexError {
+                    offset: start,
+                    message: format!(
+                        "expected a closing {} for the {what} that starts here, found end of file",
+                        if quote == b'"' { "'\"'" } else { "quote" }
+                    ),
+                });
+            }
+            Some(p) => {
+                let q = i + p;
+                if bytes.get(q + 1) == Some(&quote) {
+                    i = q + 2;
+                } else {
+                    return Ok(q + 1);
+                }
+            }
+        }
+    }
+}
+
+/// Skips `#...` at `start` (the `#`): symbols (`#foo:bar:`, `#+`, `#'a b'`, `##foo`), literal
+/// arrays `#( ... )` and byte arrays `#[ ... ]`. Returns the offset after the literal.
+pub(crate) fn skip_hash_literal(bytes: &[u8], start: usize) -> Result<usize, LexError> {
+    let mut i = start;
+    while bytes.get(i) == Some(&b'#') {
+        i += 1;
+    }
+    match bytes.get(i) {
+        Some(b'\'') => skip_string(bytes, i),
+        Some(b'(') => skip_literal_array(bytes, i),
+        Some(b'[') => skip_byte_array(bytes, i),
+        Some(&b) if is_ident_start(b) => {
+            while i < bytes.len() && (is_ident_char(bytes[i]) || bytes[i] == b':') {
+                i += 1;
+            }
+            Ok(i)
+        }
+        Some(&b) if is_binary_char(b) => {
+            while i < bytes.len() && is_binary_char(bytes[i]) {
+                i += 1;
+            }
+            Ok(i)
+        }
+        // A lone `#` (or `#]` inside a literal array) is left for the caller to step over.
+        _ => Ok(i),
+    }
+}
+
+/// Skips a literal array starting at its `(`. Inside, only parentheses nest: `]`, `[`, `#]`
+/// and keywords are plain elements, as in Pharo's scanner. Strings, comments, quoted symbols
+/// and character literals are skipped so their parentheses do not count.
+fn skip_literal_array(bytes: &[u8], open: usize) -> Result<usize, LexError> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' => {
+                depth += 1;
+                i += 1;
+            }
+            b')' => {
+                depth -= 1;
+                i += 1;
+                if depth == 0 {
+                    return Ok(i);
+                }
+            }
+            b'\'' => i = skip_string(bytes, i)?,
+            b'"' => i = skip_comment(bytes, i)?,
+            b'$' => i = skip_char_literal(bytes, i),
+            b'#' if bytes.get(i + 1) == Some(&b'\'') => i = skip_string(bytes, i + 1)?,
+            _ => i += 1,
+        }
+    }
+    Err(LexError {
+        offset: open,
+        message: "expected ')' closing the literal array that starts here, found end of file"
+            .to_string(),
+    })
+}
+
+/// Skips a byte array `#[ 1 2 3 ]` starting at its `[`.
+fn skip_byte_array(bytes: &[u8], open: usize) -> Result<usize, LexError> {
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b']' => return Ok(i + 1),
+            b'"' => i = skip_comment(bytes, i)?,
+            _ => i += 1,
+        }
+    }
+    Err(LexError {
+        offset: open,
+        message: "expected ']' closing the byte array that starts here, found end of file"
+            .to_string(),
+    })
+}
+
+/// Skips a character literal `$x` (any character, including `$'`, `$"`, `$$`, `$ ` and
+/// multi-byte UTF-8 characters). A `$` at end of input is skipped alone.
+pub(crate) fn skip_char_literal(bytes: &[u8], start: usize) -> usize {
+    let i = start + 1;
+    if i >= bytes.len() {
+        return i;
+    }
+    i + char_len(bytes, i)
+}
+
+/// Finds the `]` that closes the method body whose `[` is at `open`, following Smalltalk's
+/// lexical rules (nested blocks, strings, comments, character literals, symbols, literal and
+/// byte arrays). Returns the offset of the closing `]`.
+pub(crate) fn find_body_end(bytes: &[u8], open: usize) -> Result<usize, LexError> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(i);
+                }
+                i += 1;
+            }
+            b'\'' => i = skip_string(bytes, i)?,
+            b'"' => i = skip_comment(bytes, i)?,
+            b'$' => i = skip_char_literal(bytes, i),
+            b'#' => {
+                let next = skip_hash_literal(bytes, i)?;
+                // Always make progress, even on a lone `#`.
+                i = next.max(i + 1);
+            }
+            _ => i += 1,
+        }
+    }
+    Err(LexError {
+        offset: open,
+        message: "expected ']' closing the method body that starts here, found end of file"
+            .to_string(),
+    })
+}
+
+/// Pharo's right-hand clean of a method body or comment (`TonelParser>>removeFrom:...clean:`):
+/// walking back from `end` (exclusive), drop separators until one line ending has been dropped
+/// or a non-separator is reached. A `\r\n` pair counts as one line ending. Returns the new end.
+pub(crate) fn clean_right(bytes: &[u8], start: usize, end: usize) -> usize {
+    let mut e = end;
+    while e > start && is_separator(bytes[e - 1]) {
+        let b = bytes[e - 1];
+        e -= 1;
+        if b == b'\n' {
+            if e > start && bytes[e - 1] == b'\r' {
+                e -= 1;
+            }
+            break;
+        }
+        if b == b'\r' {
+            break;
+        }
+    }
+    e
+}
+
+/// Pharo's left-hand clean (used for class comments): drop separators from `start` until one
+/// line ending has been dropped or a non-separator is reached.
+pub(crate) fn clean_left(bytes: &[u8], start: usize, end: usize) -> usize {
+    let mut s = start;
+    while s < end && is_separator(bytes[s]) {
+        let b = bytes[s];
+        s += 1;
+        if b == b'\r' {
+            if s < end && bytes[s] == b'\n' {
+                s += 1;
+            }
+            break;
+        }
+        if b == b'\n' {
+            break;
+        }
+    }
+    s
+}
+
+/// Copies `bytes` into a `String`, turning `\r\n` and lone `\r` into `\n`. Invalid UTF-8 is
+/// replaced (the caller has already validated the file, so this is a no-op in practice).
+pub(crate) fn to_lf_string(bytes: &[u8]) -> String {
+    if !bytes.contains(&b'\r') {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\r' {
+            out.push(b'\n');
+            if bytes.get(i + 1) == Some(&b'\n') {
+                i += 1;
+            }
+        } else {
+            out.push(bytes[i]);
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(src: &str) -> &str {
+        let b = src.as_bytes();
+        let open = src.find('[').unwrap();
+        let end = find_body_end(b, open).unwrap();
+        &src[open + 1..end]
+    }
+
+    #[test]
+    fn brackets_inside_literals_do_not_count() {
+        assert_eq!(body("[ $] ]"), " $] ");
+        assert_eq!(body("[ $[ ]"), " $[ ");
+        assert_eq!(body("[ ']' ]"), " ']' ");
+        assert_eq!(body("[ \"]\" ]"), " \"]\" ");
+        assert_eq!(body("[ #(#] #[ foo: ) ]"), " #(#] #[ foo: ) ");
+        assert_eq!(body("[ #[1 2 3] ]"), " #[1 2 3] ");
+        assert_eq!(body("[ $' ]"), " $' ");
+        assert_eq!(body("[ $\" ]"), " $\" ");
+        assert_eq!(body("[ $$ ]"), " $$ ");
+        assert_eq!(body("[ $$] ]"), " $$");
+        assert_eq!(body("[ #'a]b' ]"), " #'a]b' ");
+        assert_eq!(body("[ [:x|[:y | x]] value ]"), " [:x|[:y | x]] value ");
+        assert_eq!(body("[ #( $) ) ]"), " #( $) ) ");
+        assert_eq!(body("[ 'it''s ]' ]"), " 'it''s ]' ");
+        assert_eq!(body("[ $é ]"), " $é ");
+    }
+
+    #[test]
+    fn unterminated_constructs_report_their_start() {
+        let e = find_body_end(b"[ 'abc ]", 0).unwrap_err();
+        assert_eq!(e.offset, 2);
+        let e = find_body_end(b"[ \"abc ]", 0).unwrap_err();
+        assert_eq!(e.offset, 2);
+        let e = find_body_end(b"[ [ ]", 0).unwrap_err();
+        assert_eq!(e.offset, 0);
+        let e = find_body_end(b"[ #( ]", 0).unwrap_err();
+        assert_eq!(e.offset, 3);
+    }
+
+    #[test]
+    fn clean_right_drops_one_line_ending() {
+        let s = b"\n\t^ 1 \n\t\n";
+        assert_eq!(clean_right(s, 0, s.len()), s.len() - 1);
+        let s = b"\n\t^ 1\r\n";
+        assert_eq!(clean_right(s, 0, s.len()), 5);
+        let s = b" ^ 1 \t";
+        assert_eq!(clean_right(s, 0, s.len()), 4);
+        let s = b"\n";
+        assert_eq!(clean_right(s, 0, s.len()), 0);
+    }
+
+    #[test]
+    fn clean_left_drops_one_line_ending() {
+        let s = b"\n\nfoo";
+        assert_eq!(clean_left(s, 0, s.len()), 1);
+        let s = b"  foo";
+        assert_eq!(clean_left(s, 0, s.len()), 2);
+        let s = b"\r\nfoo";
+        assert_eq!(clean_left(s, 0, s.len()), 2);
+    }
+
+    #[test]
+    fn positions_count_characters_and_all_line_endings() {
+        let s = "ab\r\ncé\rx\ny".as_bytes();
+        let idx = LineIndex::new(s);
+        assert_eq!(idx.pos(s, 0), Pos { line: 1, column: 1 });
+        assert_eq!(idx.pos(s, 4), Pos { line: 2, column: 1 });
+        // 'x' after "cé\r": line 3.
+        let x = s.iter().position(|&b| b == b'x').unwrap();
+        assert_eq!(idx.pos(s, x), Pos { line: 3, column: 1 });
+        let y = s.len() - 1;
+        assert_eq!(idx.pos(s, y), Pos { line: 4, column: 1 });
+        // column after a 2-byte char
+        assert_eq!(idx.pos(s, 7), Pos { line: 2, column: 3 });
+    }
+
+    #[test]
+    fn lf_conversion() {
+        assert_eq!(to_lf_string(b"a\r\nb\rc\n"), "a\nb\nc\n");
+    }
+}
