@@ -56,19 +56,25 @@ pub struct Changes {
 pub enum ClassAspect {
     /// Class ↔ trait.
     Kind,
+    /// The superclass (or its absence, for a root class).
     Superclass,
     /// The layout type (`#type` in Tonel): pointers, variable, bytes, words, …
     Layout,
+    /// Instance variables, in order (order decides slot positions).
     InstVars,
     /// Compared as a set: class variables live in a dictionary, their order means nothing.
     ClassVars,
+    /// Class-side instance variables, in order.
     ClassInstVars,
+    /// Shared pools, in order.
     Pools,
     /// The package or the tag, compared as the system category `Package-Tag`.
     Category,
     /// An empty comment and no comment are the same; line endings don't count.
     Comment,
+    /// The trait composition (compared without whitespace; `{}` is none).
     Traits,
+    /// The class-side trait composition (same comparison).
     ClassTraits,
 }
 
@@ -132,13 +138,22 @@ impl ClassAspect {
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum ClassChange {
     /// Defined locally, missing in the image.
-    Added { new: ClassDef },
+    Added {
+        /// The local definition.
+        new: ClassDef,
+    },
     /// In the image, no longer defined locally.
-    Removed { old: ClassDef },
-    /// Defined on both sides, differently; `aspects` is never empty.
-    Changed {
-        aspects: Vec<ClassAspect>,
+    Removed {
+        /// The image's definition.
         old: ClassDef,
+    },
+    /// Defined on both sides, differently.
+    Changed {
+        /// What differs, in [`ClassAspect::ALL`] order; never empty.
+        aspects: Vec<ClassAspect>,
+        /// The image's definition.
+        old: ClassDef,
+        /// The local definition.
         new: ClassDef,
     },
 }
@@ -173,7 +188,9 @@ impl ClassChange {
 /// extensions list it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OwnedMethod {
+    /// The owning package's name.
     pub package: String,
+    /// The method as that side defines it.
     pub method: MethodDef,
 }
 
@@ -182,13 +199,29 @@ pub struct OwnedMethod {
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum MethodChange {
     /// Defined locally, missing in the image.
-    Added { new: OwnedMethod },
+    Added {
+        /// The local method.
+        new: OwnedMethod,
+    },
     /// In the image, in one of the compared packages, no longer defined locally.
-    Removed { old: OwnedMethod },
+    Removed {
+        /// The image's method.
+        old: OwnedMethod,
+    },
     /// The source differs (beyond line endings); the protocol may differ too.
-    Changed { old: OwnedMethod, new: OwnedMethod },
+    Changed {
+        /// The image's method.
+        old: OwnedMethod,
+        /// The local method.
+        new: OwnedMethod,
+    },
     /// Same source, another protocol: only needs reclassifying.
-    Moved { old: OwnedMethod, new: OwnedMethod },
+    Moved {
+        /// The image's method (its protocol is the old one).
+        old: OwnedMethod,
+        /// The local method (its protocol is the new one).
+        new: OwnedMethod,
+    },
 }
 
 impl MethodChange {
@@ -240,12 +273,19 @@ impl MethodChange {
 /// How many changes of each kind, for a one-line summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub struct ChangeCounts {
+    /// [`ClassChange::Added`] count.
     pub classes_added: usize,
+    /// [`ClassChange::Removed`] count.
     pub classes_removed: usize,
+    /// [`ClassChange::Changed`] count.
     pub classes_changed: usize,
+    /// [`MethodChange::Added`] count.
     pub methods_added: usize,
+    /// [`MethodChange::Removed`] count.
     pub methods_removed: usize,
+    /// [`MethodChange::Changed`] count.
     pub methods_changed: usize,
+    /// [`MethodChange::Moved`] count.
     pub methods_moved: usize,
 }
 

@@ -53,41 +53,51 @@ pub fn render_summary(changes: &Changes) -> String {
 
 fn summary_line(item: &Item<'_>) -> String {
     match item {
-        Item::Class(ClassChange::Added { new }) => {
-            format!("+ {} {}", kind_label(new.kind), new.name)
+        Item::Class(change) => change.summary(),
+        Item::Method(change) => change.summary(),
+    }
+}
+
+impl ClassChange {
+    /// The change as one summary line: `+ class Foo`, `- trait TBar`,
+    /// `~ class Foo (superclass, inst vars)`.
+    pub fn summary(&self) -> String {
+        match self {
+            ClassChange::Added { new } => format!("+ {} {}", kind_label(new.kind), new.name),
+            ClassChange::Removed { old } => format!("- {} {}", kind_label(old.kind), old.name),
+            ClassChange::Changed { aspects, new, .. } => {
+                let labels: Vec<&str> = aspects.iter().map(|a| a.label()).collect();
+                format!(
+                    "~ {} {} ({})",
+                    kind_label(new.kind),
+                    new.name,
+                    labels.join(", ")
+                )
+            }
         }
-        Item::Class(ClassChange::Removed { old }) => {
-            format!("- {} {}", kind_label(old.kind), old.name)
-        }
-        Item::Class(ClassChange::Changed { aspects, new, .. }) => {
-            let labels: Vec<&str> = aspects.iter().map(|a| a.label()).collect();
-            format!(
-                "~ {} {} ({})",
-                kind_label(new.kind),
-                new.name,
-                labels.join(", ")
-            )
-        }
-        Item::Method(change) => {
-            let key = change.key();
-            match change {
-                MethodChange::Added { .. } => format!("+ {key}"),
-                MethodChange::Removed { .. } => format!("- {key}"),
-                MethodChange::Changed { old, new }
-                    if old.method.protocol != new.method.protocol =>
-                {
-                    format!(
-                        "~ {key} ({} -> {})",
-                        old.method.protocol, new.method.protocol
-                    )
-                }
-                MethodChange::Changed { .. } => format!("~ {key}"),
-                MethodChange::Moved { old, new } => {
-                    format!(
-                        "> {key} ({} -> {})",
-                        old.method.protocol, new.method.protocol
-                    )
-                }
+    }
+}
+
+impl MethodChange {
+    /// The change as one summary line: `+ Foo>>bar`, `- Foo class>>baz`, `~ Foo>>bar`,
+    /// `~ Foo>>bar (old -> new protocol)`, `> Foo>>x (accessing -> actions)`.
+    pub fn summary(&self) -> String {
+        let key = self.key();
+        match self {
+            MethodChange::Added { .. } => format!("+ {key}"),
+            MethodChange::Removed { .. } => format!("- {key}"),
+            MethodChange::Changed { old, new } if old.method.protocol != new.method.protocol => {
+                format!(
+                    "~ {key} ({} -> {})",
+                    old.method.protocol, new.method.protocol
+                )
+            }
+            MethodChange::Changed { .. } => format!("~ {key}"),
+            MethodChange::Moved { old, new } => {
+                format!(
+                    "> {key} ({} -> {})",
+                    old.method.protocol, new.method.protocol
+                )
             }
         }
     }
