@@ -9,6 +9,7 @@ pub mod config;
 pub mod diff;
 pub mod image;
 pub mod model;
+pub mod ops;
 pub mod plan;
 pub mod rebuild;
 pub mod tonel;

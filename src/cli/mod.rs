@@ -5,9 +5,12 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod diff;
 mod export;
 mod init;
 mod inspect;
+mod push;
+mod rollback;
 mod status;
 
 /// Exit codes shared by every command (documented in the README).
@@ -92,6 +95,12 @@ pub enum Command {
     Init(init::InitArgs),
     /// Connect to a target's agent and print what it says about the image
     Status(status::StatusArgs),
+    /// Show what differs between the sources and the live image (exit 1 when something does)
+    Diff(diff::DiffArgs),
+    /// Apply what differs to the live image, all or nothing
+    Push(push::PushArgs),
+    /// Undo the last batch applied to the live image
+    Rollback(rollback::RollbackArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -102,6 +111,9 @@ pub fn main() -> i32 {
         Command::Export(args) => export::run(&args),
         Command::Init(args) => init::run(args),
         Command::Status(args) => status::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Push(args) => push::run(args),
+        Command::Rollback(args) => rollback::run(args),
     }
 }
 

@@ -71,7 +71,8 @@ pub struct Batch {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     DefineClass {
-        class: WireClass,
+        // Boxed: a class definition is ten times the size of the other ops.
+        class: Box<WireClass>,
     },
     PutMethod {
         class_name: String,
@@ -422,6 +423,36 @@ impl Op {
                 selector: selector.clone(),
             }),
             _ => None,
+        }
+    }
+}
+
+/// The wire form of a planned step (plan → wire is the last stage before the agent).
+impl From<&crate::plan::Step> for Op {
+    fn from(step: &crate::plan::Step) -> Self {
+        use crate::plan::Step;
+        match step {
+            Step::DefineClass(class) => Op::DefineClass {
+                class: Box::new(WireClass::from(class)),
+            },
+            Step::PutMethod(m) => Op::PutMethod {
+                class_name: m.class_name.clone(),
+                side: m.side,
+                protocol: m.protocol.clone(),
+                source: m.source.clone(),
+            },
+            Step::Classify { key, protocol } => Op::Classify {
+                class_name: key.class_name.clone(),
+                side: key.side,
+                selector: key.selector.clone(),
+                protocol: protocol.clone(),
+            },
+            Step::RemoveMethod(key) => Op::RemoveMethod {
+                class_name: key.class_name.clone(),
+                side: key.side,
+                selector: key.selector.clone(),
+            },
+            Step::RemoveClass(name) => Op::RemoveClass { name: name.clone() },
         }
     }
 }

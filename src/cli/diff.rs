@@ -1,0 +1,89 @@
+//! `hotpatch diff [PATHS…]`: what differs between the sources and the live image.
+//! Exit code 0 when nothing differs, 1 when something does (like `git diff --exit-code`),
+//! 2 and more for errors.
+
+use super::{Common, exit, print_json, runtime};
+use crate::diff::{render_stat, render_summary, render_unified};
+use crate::image::Client;
+use crate::ops::compare::{Comparison, SnapshotCache, compare};
+use crate::ops::local::{self, SourceError};
+use crate::ops::push::PushFailure;
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Package folders or class/extension files to compare (default: every owned package)
+    pub paths: Vec<PathBuf>,
+    /// Only a per-class count of changes
+    #[arg(long)]
+    pub stat: bool,
+    /// The changes as JSON (the diff module's `Changes` schema)
+    #[arg(long)]
+    pub json: bool,
+    /// No ANSI colours (also when NO_COLOR is set or stdout is not a terminal)
+    #[arg(long)]
+    pub no_color: bool,
+    /// Ignore the snapshot cache
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+pub fn run(args: DiffArgs) -> i32 {
+    let outcome = (|| -> Result<(Comparison, String), PushFailure> {
+        let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
+        let target = config.target(&overrides).map_err(PushFailure::Config)?;
+        let local = local::load(&config, &args.paths).map_err(PushFailure::Source)?;
+        let token = target.token().map_err(PushFailure::Config)?;
+        let cache = (!args.no_cache).then(|| SnapshotCache::new(&config.root, &target.name));
+        let rt = runtime().map_err(PushFailure::Config)?;
+        let comparison = rt.block_on(async {
+            let mut client = Client::connect(&target.url, &token, target.timeout).await?;
+            let c = compare(&mut client, &local, cache.as_ref()).await;
+            client.close().await;
+            c
+        })?;
+        Ok((comparison, target.name))
+    })();
+    let (comparison, target) = match outcome {
+        Ok(pair) => pair,
+        Err(failure) => {
+            if let PushFailure::Source(SourceError::Tonel(errors)) = &failure {
+                for e in errors {
+                    eprintln!("{e}");
+                }
+            }
+            eprintln!("hotpatch: error: {failure}");
+            return super::push::failure_code(&failure);
+        }
+    };
+    let changes = &comparison.changes;
+    if args.json {
+        print_json(&serde_json::json!({
+            "target": target,
+            "session": comparison.session,
+            "epoch": comparison.epoch,
+            "counts": changes.counts(),
+            "changes": changes,
+        }));
+    } else if changes.is_empty() {
+        println!("no differences with {target} (epoch {})", comparison.epoch);
+    } else if args.stat {
+        print!("{}", render_stat(changes));
+    } else {
+        let color = !args.no_color
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::io::stdout().is_terminal();
+        print!("{}", render_summary(changes));
+        println!();
+        print!("{}", render_unified(changes, color));
+    }
+    if changes.is_empty() {
+        exit::OK
+    } else {
+        exit::DIFFERENCES
+    }
+}

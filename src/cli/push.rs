@@ -1,0 +1,203 @@
+//! `hotpatch push [PATHS…]`: apply what differs, all or nothing, and say what happened.
+
+use super::{Common, exit, print_json, runtime};
+use crate::ops::local::SourceError;
+use crate::ops::push::{Outcome, PushFailure, PushOptions, PushReport, push};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Package folders or class/extension files to push (default: every owned package)
+    pub paths: Vec<PathBuf>,
+    /// Show what would be applied; send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the outcome as JSON (for deploy jobs)
+    #[arg(long)]
+    pub json: bool,
+    /// Ignore the snapshot cache and ask the image for everything
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Accepted for non-interactive use; push never asks questions
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+pub fn run(args: PushArgs) -> i32 {
+    let outcome = (|| -> Result<PushReport, PushFailure> {
+        let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
+        let target = config.target(&overrides).map_err(PushFailure::Config)?;
+        let options = PushOptions {
+            paths: args.paths.clone(),
+            dry_run: args.dry_run,
+            use_cache: !args.no_cache,
+        };
+        let rt = runtime().map_err(PushFailure::Config)?;
+        rt.block_on(push(&config, &target, &options))
+    })();
+    match outcome {
+        Ok(report) => {
+            let code = match report.outcome {
+                Outcome::NeedsRebuild => exit::NEEDS_REBUILD,
+                _ => exit::OK,
+            };
+            if args.json {
+                print_json(&report);
+            } else {
+                print_report(&report);
+            }
+            code
+        }
+        Err(failure) => {
+            let code = failure_code(&failure);
+            if args.json {
+                print_json(&failure_json(&failure));
+            } else {
+                print_failure(&failure);
+            }
+            code
+        }
+    }
+}
+
+/// The exit code for a failed push (see [`exit`]).
+pub fn failure_code(failure: &PushFailure) -> i32 {
+    match failure {
+        PushFailure::Source(_) | PushFailure::Config(_) => exit::ERROR,
+        PushFailure::Agent(e) if e.agent().is_some() => exit::REJECTED,
+        PushFailure::Agent(_) => exit::UNREACHABLE,
+        PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(_) => {
+            exit::REJECTED
+        }
+    }
+}
+
+fn print_report(r: &PushReport) {
+    let counts = summary_counts(r);
+    match r.outcome {
+        Outcome::NothingToPush => println!(
+            "{} ({}) already matches the sources (epoch {})",
+            r.target, r.url, r.epoch_before
+        ),
+        Outcome::DryRun => {
+            println!("would push to {} ({}): {counts}", r.target, r.url);
+            print_changes(r);
+        }
+        Outcome::Applied => {
+            let replay = if r.replayed {
+                " (already applied earlier; nothing done again)"
+            } else {
+                ""
+            };
+            println!(
+                "pushed to {} ({}) in {} ms: {counts}{replay}",
+                r.target, r.url, r.millis.total
+            );
+            print_changes(r);
+            println!(
+                "epoch {} -> {}, batch {}",
+                r.epoch_before,
+                r.epoch_after,
+                r.batch.as_deref().unwrap_or("-")
+            );
+        }
+        Outcome::NeedsRebuild => {
+            eprintln!(
+                "hotpatch: not pushed: {} change(s) cannot be applied to a running image:",
+                r.needs_rebuild.len()
+            );
+            for reason in &r.needs_rebuild {
+                eprintln!("  - {reason}");
+            }
+            eprintln!(
+                "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`), or set \
+                 on_needs_rebuild = \"rebuild\" for this target."
+            );
+        }
+    }
+}
+
+fn print_changes(r: &PushReport) {
+    for c in &r.changes {
+        let mark = match c.change {
+            "added" => '+',
+            "removed" => '-',
+            "moved" => '>',
+            _ => '~',
+        };
+        let class = if c.what == "class" { "class " } else { "" };
+        println!("  {mark} {class}{}", c.name);
+    }
+}
+
+fn summary_counts(r: &PushReport) -> String {
+    let c = &r.counts;
+    let parts = [
+        (c.classes_added, "class(es) added"),
+        (c.classes_changed, "class(es) changed"),
+        (c.classes_removed, "class(es) removed"),
+        (c.methods_added, "method(s) added"),
+        (c.methods_changed, "method(s) changed"),
+        (c.methods_moved, "method(s) moved"),
+        (c.methods_removed, "method(s) removed"),
+    ];
+    let text: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    if text.is_empty() {
+        "no changes".into()
+    } else {
+        text.join(", ")
+    }
+}
+
+fn print_failure(failure: &PushFailure) {
+    match failure {
+        PushFailure::Source(SourceError::Tonel(errors)) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            eprintln!("hotpatch: error: {failure}");
+        }
+        PushFailure::CompileFailed(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            eprintln!("hotpatch: error: {failure}");
+        }
+        other => eprintln!("hotpatch: error: {other}"),
+    }
+}
+
+fn failure_json(failure: &PushFailure) -> serde_json::Value {
+    let kind = match failure {
+        PushFailure::Source(_) => "source_errors",
+        PushFailure::Config(_) => "config",
+        PushFailure::Agent(e) if e.agent().is_some() => "agent_error",
+        PushFailure::Agent(_) => "unreachable",
+        PushFailure::CompileFailed(_) => "compile_failed",
+        PushFailure::Stale(_) => "stale",
+        PushFailure::ApplyFailed(_) => "apply_failed",
+    };
+    let errors: Vec<serde_json::Value> = match failure {
+        PushFailure::Source(SourceError::Tonel(errors)) => errors
+            .iter()
+            .map(|e| serde_json::json!({"path": e.path, "line": e.line, "column": e.column, "message": e.message}))
+            .collect(),
+        PushFailure::CompileFailed(errors) => errors
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap_or_default())
+            .collect(),
+        _ => Vec::new(),
+    };
+    serde_json::json!({
+        "outcome": "failed",
+        "image_changed": false,
+        "error": { "kind": kind, "message": failure.to_string(), "errors": errors },
+    })
+}

@@ -1,0 +1,156 @@
+//! The local side of a comparison: read the Tonel sources, keep the packages hotpatch owns, and
+//! narrow them to the paths the user named (the editor hook pushes one file).
+
+use crate::config::Config;
+use crate::model::Package;
+use crate::tonel::{self, TonelError};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Why the local sources cannot be used. Nothing is sent to an image in either case.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Tonel syntax errors: every one in the repository, each `path:line:col: message`.
+    #[error("{} error(s) in the Tonel sources; nothing was pushed", .0.len())]
+    Tonel(Vec<TonelError>),
+    /// Anything else (unreadable directory, unknown package, path outside the sources).
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// What part of the image a comparison covers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Scope {
+    /// Packages compared.
+    pub packages: Vec<String>,
+    /// When the user named files: only these classes (and extensions of them) are compared.
+    pub classes: Option<Vec<String>>,
+}
+
+/// The local sources, narrowed to a scope.
+#[derive(Debug, Clone)]
+pub struct LocalSources {
+    pub packages: Vec<Package>,
+    pub scope: Scope,
+}
+
+/// Reads the sources under `config.source` and narrows them to the owned packages and `paths`.
+pub fn load(config: &Config, paths: &[PathBuf]) -> Result<LocalSources, SourceError> {
+    let (repo, errors) = tonel::read_repository(&config.source).map_err(|e| {
+        SourceError::Other(e.context(format!(
+            "cannot read the Tonel sources at {} (set `source` in hotpatch.toml or pass --source)",
+            config.source.display()
+        )))
+    })?;
+    if !errors.is_empty() {
+        return Err(SourceError::Tonel(errors));
+    }
+    let mut packages = owned_packages(repo.packages, &config.packages, &config.source)?;
+    if paths.is_empty() {
+        let scope = Scope {
+            packages: packages.iter().map(|p| p.name.clone()).collect(),
+            classes: None,
+        };
+        return Ok(LocalSources { packages, scope });
+    }
+    let selection = select(&packages, paths)?;
+    packages.retain(|p| selection.packages.contains(&p.name));
+    if let Some(classes) = &selection.classes {
+        for p in &mut packages {
+            p.classes.retain(|c| classes.contains(&c.name));
+            p.extensions.retain(|e| classes.contains(&e.class_name));
+        }
+    }
+    let scope = Scope {
+        packages: packages.iter().map(|p| p.name.clone()).collect(),
+        classes: selection.classes.map(|c| c.into_iter().collect()),
+    };
+    Ok(LocalSources { packages, scope })
+}
+
+fn owned_packages(
+    all: Vec<Package>,
+    owned: &[String],
+    source: &Path,
+) -> Result<Vec<Package>, SourceError> {
+    if owned.is_empty() {
+        return Ok(all);
+    }
+    let found: BTreeSet<&str> = all.iter().map(|p| p.name.as_str()).collect();
+    let absent: Vec<&str> = owned
+        .iter()
+        .map(String::as_str)
+        .filter(|o| !found.contains(o))
+        .collect();
+    if !absent.is_empty() {
+        return Err(SourceError::Other(anyhow::anyhow!(
+            "package(s) {} listed in hotpatch.toml have no folder under {} (found: {}); pushing \
+             would remove them from the image, so nothing was done",
+            absent.join(", "),
+            source.display(),
+            found.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(all
+        .into_iter()
+        .filter(|p| owned.contains(&p.name))
+        .collect())
+}
+
+struct Selection {
+    packages: BTreeSet<String>,
+    /// `None` when only whole packages were named.
+    classes: Option<BTreeSet<String>>,
+}
+
+/// Maps user-given paths (package folders or class/extension files) to packages and classes.
+fn select(packages: &[Package], paths: &[PathBuf]) -> Result<Selection, SourceError> {
+    let mut selected = Selection {
+        packages: BTreeSet::new(),
+        classes: None,
+    };
+    let mut whole_packages = BTreeSet::new();
+    let mut classes = BTreeSet::new();
+    for path in paths {
+        let wanted = std::fs::canonicalize(path).map_err(|e| {
+            SourceError::Other(anyhow::anyhow!("cannot use {}: {e}", path.display()))
+        })?;
+        if let Some(p) = packages
+            .iter()
+            .find(|p| p.path.as_deref().and_then(|d| d.canonicalize().ok()) == Some(wanted.clone()))
+        {
+            whole_packages.insert(p.name.clone());
+            continue;
+        }
+        let mut hit = false;
+        for p in packages {
+            let defined = p.classes.iter().map(|c| (&c.name, &c.origin));
+            let extended = p.extensions.iter().map(|e| (&e.class_name, &e.origin));
+            for (name, origin) in defined.chain(extended) {
+                let same = origin
+                    .as_ref()
+                    .and_then(|o| o.path.canonicalize().ok())
+                    .is_some_and(|o| o == wanted);
+                if same {
+                    selected.packages.insert(p.name.clone());
+                    classes.insert(name.clone());
+                    hit = true;
+                }
+            }
+        }
+        if !hit {
+            return Err(SourceError::Other(anyhow::anyhow!(
+                "{} is neither a package folder nor a class, trait or extension file of the owned packages",
+                path.display()
+            )));
+        }
+    }
+    // A whole package named beside single files: compare that package fully, the files' classes
+    // only in theirs. A snapshot filter is per request, so fall back to whole packages.
+    if whole_packages.is_empty() {
+        selected.classes = Some(classes);
+    } else {
+        selected.packages.extend(whole_packages);
+    }
+    Ok(selected)
+}

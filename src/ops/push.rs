@@ -1,0 +1,351 @@
+//! `hotpatch push`: make the live image match the sources, all or nothing.
+//!
+//! Read and check the sources → snapshot the image → diff → plan → send one batch (with the
+//! epoch it was diffed against and an id derived from its content, so a retried push is
+//! answered from the agent's record instead of being applied twice) → report.
+
+use super::compare::{SnapshotCache, compare};
+use super::local::{self, LocalSources, SourceError};
+use crate::config::{Config, Target};
+use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
+use crate::image::protocol::{AgentError, Batch, CompileError, ErrorKind};
+use crate::image::{Client, ClientError};
+use crate::model::{MethodDef, Side};
+use crate::plan::{self, Plan, PlanContext, Safety, Step};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// Limit the push to these package folders or class files.
+    pub paths: Vec<PathBuf>,
+    /// Show the plan, send nothing.
+    pub dry_run: bool,
+    /// Use the snapshot cache (see [`super::compare`]).
+    pub use_cache: bool,
+}
+
+/// How a push ended, for the user and for `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushReport {
+    pub target: String,
+    pub url: String,
+    pub outcome: Outcome,
+    pub session: String,
+    pub epoch_before: u64,
+    pub epoch_after: u64,
+    /// The batch id, when a batch was sent.
+    pub batch: Option<String>,
+    /// True when the agent had already applied this batch (a retried push).
+    pub replayed: bool,
+    /// The image changed under us once and the push was planned again.
+    pub retried_stale: bool,
+    pub counts: ChangeCounts,
+    /// One line per change, `+ Foo>>bar` style (see `diff::render_summary`).
+    pub changes: Vec<ChangeLine>,
+    /// Changes that cannot go live, with the reason (only when outcome is `needs_rebuild`).
+    pub needs_rebuild: Vec<String>,
+    pub millis: Timings,
+}
+
+/// The end state of a push that did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The image already matched the sources.
+    NothingToPush,
+    /// `--dry-run`: the plan was shown, nothing sent.
+    DryRun,
+    /// The batch was applied.
+    Applied,
+    /// Some change cannot go live; nothing was applied. The caller decides on a rebuild.
+    NeedsRebuild,
+}
+
+/// One change, as shown to the user.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ChangeLine {
+    /// `added`, `changed`, `removed` or `moved`.
+    pub change: &'static str,
+    /// `class` or `method`.
+    pub what: &'static str,
+    /// `Foo`, `Foo>>bar` or `Foo class>>bar`.
+    pub name: String,
+}
+
+/// Milliseconds spent per phase.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    pub read: u64,
+    pub connect: u64,
+    pub snapshot: u64,
+    pub apply: u64,
+    pub total: u64,
+}
+
+/// A compile error mapped back to the Tonel file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LocatedError {
+    pub path: Option<PathBuf>,
+    pub line: u32,
+    pub column: u32,
+    pub method: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for LocatedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.path {
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: {} (in {})",
+                p.display(),
+                self.line,
+                self.column,
+                self.message,
+                self.method
+            ),
+            None => write!(
+                f,
+                "{}: line {} column {}: {}",
+                self.method, self.line, self.column, self.message
+            ),
+        }
+    }
+}
+
+/// Why a push failed. Every variant leaves the image as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum PushFailure {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{0:#}")]
+    Config(anyhow::Error),
+    #[error(transparent)]
+    Agent(ClientError),
+    #[error("{} method(s) did not compile; the image is unchanged", .0.len())]
+    CompileFailed(Vec<LocatedError>),
+    #[error(
+        "the image kept changing while pushing (now at epoch {0}); nothing was applied, try again"
+    )]
+    Stale(u64),
+    #[error("the agent could not apply the batch and undid it; the image is unchanged: {0}")]
+    ApplyFailed(AgentError),
+}
+
+impl From<ClientError> for PushFailure {
+    fn from(e: ClientError) -> Self {
+        PushFailure::Agent(e)
+    }
+}
+
+/// Runs a push against `target`.
+pub async fn push(
+    config: &Config,
+    target: &Target,
+    options: &PushOptions,
+) -> Result<PushReport, PushFailure> {
+    let started = Instant::now();
+    let mut millis = Timings::default();
+    let local = local::load(config, &options.paths)?;
+    millis.read = elapsed(started);
+
+    let token = target.token().map_err(PushFailure::Config)?;
+    let t = Instant::now();
+    let mut client = Client::connect(&target.url, &token, target.timeout).await?;
+    millis.connect = elapsed(t);
+    let cache = options
+        .use_cache
+        .then(|| SnapshotCache::new(&config.root, &target.name));
+
+    let mut retried_stale = false;
+    loop {
+        let t = Instant::now();
+        let comparison = compare(&mut client, &local, cache.as_ref()).await?;
+        millis.snapshot += elapsed(t);
+        let ctx = PlanContext {
+            subclasses: comparison.subclasses.clone(),
+            ..PlanContext::default()
+        };
+        let plan = plan::plan(&comparison.changes, &ctx);
+        let mut report = PushReport {
+            target: target.name.clone(),
+            url: target.url.clone(),
+            outcome: Outcome::NothingToPush,
+            session: comparison.session.clone(),
+            epoch_before: comparison.epoch,
+            epoch_after: comparison.epoch,
+            batch: None,
+            replayed: false,
+            retried_stale,
+            counts: comparison.changes.counts(),
+            changes: change_lines(&comparison.changes),
+            needs_rebuild: rebuild_reasons(&plan),
+            millis,
+        };
+        if comparison.changes.is_empty() {
+            return Ok(finish(report, started, client).await);
+        }
+        if !report.needs_rebuild.is_empty() {
+            report.outcome = Outcome::NeedsRebuild;
+            return Ok(finish(report, started, client).await);
+        }
+        if options.dry_run {
+            report.outcome = Outcome::DryRun;
+            return Ok(finish(report, started, client).await);
+        }
+        let batch = Batch {
+            id: plan::batch_id(&comparison.session, comparison.epoch, &plan.steps),
+            epoch: comparison.epoch,
+            ops: plan
+                .steps
+                .iter()
+                .map(crate::image::protocol::Op::from)
+                .collect(),
+        };
+        report.batch = Some(batch.id.clone());
+        client.set_timeout(target.apply_timeout);
+        let t = Instant::now();
+        let applied = client.apply(batch).await;
+        client.set_timeout(target.timeout);
+        report.millis.apply = elapsed(t);
+        match applied {
+            Ok(result) => {
+                report.outcome = Outcome::Applied;
+                report.epoch_after = result.epoch;
+                report.replayed = result.replayed;
+                return Ok(finish(report, started, client).await);
+            }
+            Err(ClientError::Agent(e)) => match e.kind {
+                ErrorKind::Stale if !retried_stale => {
+                    retried_stale = true;
+                    millis = report.millis;
+                    continue;
+                }
+                ErrorKind::Stale => return Err(PushFailure::Stale(e.epoch.unwrap_or_default())),
+                ErrorKind::CompileFailed => {
+                    return Err(PushFailure::CompileFailed(locate(&e.errors, &plan, &local)));
+                }
+                ErrorKind::ApplyFailed => return Err(PushFailure::ApplyFailed(e)),
+                _ => return Err(PushFailure::Agent(ClientError::Agent(e))),
+            },
+            Err(other) => return Err(other.into()),
+        }
+    }
+}
+
+async fn finish(mut report: PushReport, started: Instant, client: Client) -> PushReport {
+    client.close().await;
+    report.millis.total = elapsed(started);
+    report
+}
+
+fn elapsed(since: Instant) -> u64 {
+    since.elapsed().as_millis().try_into().unwrap_or(u64::MAX)
+}
+
+fn rebuild_reasons(plan: &Plan) -> Vec<String> {
+    plan.verdicts
+        .iter()
+        .filter_map(|v| match &v.safety {
+            Safety::NeedsRebuild { reason, .. } => Some(reason.clone()),
+            Safety::LiveSafe => None,
+        })
+        .collect()
+}
+
+/// The changes as one line each, in the diff's order.
+pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
+    let classes = changes.classes.iter().map(|c| ChangeLine {
+        change: match c {
+            ClassChange::Added { .. } => "added",
+            ClassChange::Removed { .. } => "removed",
+            ClassChange::Changed { .. } => "changed",
+        },
+        what: "class",
+        name: c.name().to_owned(),
+    });
+    let methods = changes.methods.iter().map(|m| ChangeLine {
+        change: match m {
+            MethodChange::Added { .. } => "added",
+            MethodChange::Removed { .. } => "removed",
+            MethodChange::Changed { .. } => "changed",
+            MethodChange::Moved { .. } => "moved",
+        },
+        what: "method",
+        name: m.key().to_string(),
+    });
+    classes.chain(methods).collect()
+}
+
+/// Maps the agent's compile errors (positions inside method sources) to Tonel file positions.
+fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<LocatedError> {
+    errors
+        .iter()
+        .map(|e| {
+            let method = match plan.steps.get(e.op) {
+                Some(Step::PutMethod(m)) => Some(m),
+                _ => None,
+            };
+            let path = method.and_then(|m| file_of(local, m));
+            locate_one(e, method, path)
+        })
+        .collect()
+}
+
+/// The Tonel file that defines `method`: its class's file, or the package's extension file.
+fn file_of(local: &LocalSources, method: &MethodDef) -> Option<PathBuf> {
+    let key = method.key();
+    local.packages.iter().find_map(|p| {
+        let in_class = p
+            .classes
+            .iter()
+            .find(|c| c.name == key.class_name && c.methods.iter().any(|m| m.key() == key))
+            .and_then(|c| c.origin.as_ref());
+        let in_extension = || {
+            p.extensions
+                .iter()
+                .find(|e| {
+                    e.class_name == key.class_name && e.methods.iter().any(|m| m.key() == key)
+                })
+                .and_then(|e| e.origin.as_ref())
+        };
+        in_class.or_else(in_extension).map(|o| o.path.clone())
+    })
+}
+
+fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf>) -> LocatedError {
+    let name = match (method, &e.selector) {
+        (Some(m), _) => m.key().to_string(),
+        (None, Some(sel)) => match e.side {
+            Side::Instance => format!("{}>>{}", e.class_name, sel),
+            Side::Class => format!("{} class>>{}", e.class_name, sel),
+        },
+        (None, None) => e.class_name.clone(),
+    };
+    let (line, column) = match method.and_then(|m| m.span.map(|s| (m, s))) {
+        Some((_, span)) if e.line >= 2 => (span.source_first_body_line + e.line - 2, e.column),
+        Some((m, span)) => {
+            // Line 1 is the declaration, which sits after `Foo >> ` on the header line.
+            let prefix = match m.side {
+                Side::Instance => m.class_name.chars().count() + 4,
+                Side::Class => m.class_name.chars().count() + 10,
+            };
+            let prefix = u32::try_from(prefix).unwrap_or(0);
+            (
+                span.header.line,
+                span.header.column + prefix + e.column.saturating_sub(1),
+            )
+        }
+        None => (e.line, e.column),
+    };
+    LocatedError {
+        path,
+        line,
+        column,
+        method: name,
+        message: e.message.clone(),
+    }
+}
