@@ -194,7 +194,8 @@ impl ClassDef {
             && self.superclass == other.superclass
             && self.layout == other.layout
             && self.inst_vars == other.inst_vars
-            && self.class_vars == other.class_vars
+            // Class variables live in a dictionary: their order means nothing.
+            && sorted(&self.class_vars) == sorted(&other.class_vars)
             && self.pools == other.pools
             && self.class_inst_vars == other.class_inst_vars
             && self.traits == other.traits
@@ -212,6 +213,12 @@ impl Package {
             .flat_map(|c| c.methods.iter())
             .chain(self.extensions.iter().flat_map(|e| e.methods.iter()))
     }
+}
+
+fn sorted(names: &[String]) -> Vec<&str> {
+    let mut v: Vec<&str> = names.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v
 }
 
 /// Text equality where `\r\n`, `\r` and `\n` count as the same line ending.
@@ -259,6 +266,20 @@ mod tests {
         assert_eq!(c.category(), "Sample");
         c.tag = Some("Core".into());
         assert_eq!(c.category(), "Sample-Core");
+    }
+
+    #[test]
+    fn class_variable_order_does_not_matter() {
+        let a = ClassDef {
+            name: "A".into(),
+            class_vars: vec!["X".into(), "Y".into()],
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.class_vars.reverse();
+        assert!(a.same_definition(&b));
+        b.class_vars.pop();
+        assert!(!a.same_definition(&b));
     }
 
     #[test]
