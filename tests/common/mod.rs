@@ -1,0 +1,223 @@
+//! Test harness for integration tests: runs the REAL Squeak VM on the test image (Debian's
+//! Scratch.image, bootstrapped by `smalltalk-agent/testvm/build-test-image.sh`) with the hotpatch
+//! agent filed in, on a free loopback port with a random token. No fakes: every assertion about
+//! the image is made by asking the running image.
+//!
+//! The image is built once per machine (cached under `target/testvm`); each [`Vm`] runs in its own
+//! directory under `target/vm-runs/`, removed when the test passes and kept (with the VM's log)
+//! when it fails.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use hotpatch::image::Client;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn testvm_dir() -> PathBuf {
+    repo().join("target").join("testvm")
+}
+
+/// The test image, built on first use (the build script is idempotent and takes a lock, so
+/// test binaries running at the same time do not build it twice).
+pub fn test_image() -> PathBuf {
+    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            let script = repo().join("smalltalk-agent/testvm/build-test-image.sh");
+            std::fs::create_dir_all(testvm_dir()).expect("create target/testvm");
+            let out = Command::new("flock")
+                .arg(testvm_dir().join(".build.lock"))
+                .arg(&script)
+                .arg(testvm_dir())
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("run flock + build-test-image.sh (util-linux's flock is needed)");
+            assert!(
+                out.status.success(),
+                "building the test image failed; see the messages above. On a fresh machine: \
+                 apt-get install -y squeak-vm scratch xvfb xdotool"
+            );
+            let path = String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or("").to_owned();
+            let path = PathBuf::from(path);
+            assert!(path.is_file(), "build-test-image.sh printed {path:?}, not an image");
+            path
+        })
+        .clone()
+}
+
+/// The agent's file-in for Squeak, generated from its Tonel sources by hotpatch's own exporter.
+pub fn agent_filein() -> String {
+    static FILEIN: OnceLock<String> = OnceLock::new();
+    FILEIN
+        .get_or_init(|| {
+            hotpatch::rebuild::agent_filein(&repo().join("smalltalk-agent/src"))
+                .expect("export the agent's Tonel sources")
+        })
+        .clone()
+}
+
+/// A file-in of a Tonel tree (e.g. the sample app), made by hotpatch's exporter.
+pub fn filein_of(dir: &Path) -> String {
+    let (repo, errors) = hotpatch::tonel::read_repository(dir).expect("read Tonel sources");
+    assert!(errors.is_empty(), "Tonel errors in {}: {errors:?}", dir.display());
+    hotpatch::tonel::chunk::export(&repo)
+}
+
+/// A running VM with the agent listening on loopback.
+pub struct Vm {
+    child: Child,
+    pub dir: PathBuf,
+    pub port: u16,
+    pub token: String,
+    pub url: String,
+}
+
+static RUN_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("read /dev/urandom");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+impl Vm {
+    /// Starts the agent alone.
+    pub fn start() -> Vm {
+        Vm::start_with(&[])
+    }
+
+    /// Starts the agent after filing in `extra` (chunk-format texts, e.g. the sample app).
+    pub fn start_with(extra: &[String]) -> Vm {
+        let image = test_image();
+        let n = RUN_COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = repo()
+            .join("target")
+            .join("vm-runs")
+            .join(format!("{}-{}", std::process::id(), n));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the VM's run directory");
+        let run_image = dir.join("test.image");
+        std::fs::copy(&image, &run_image).expect("copy the test image");
+        let port = free_port();
+        let token = random_hex(16);
+        let mut script = agent_filein();
+        for text in extra {
+            script.push_str("\n");
+            script.push_str(text);
+        }
+        script.push_str(&format!("\nHpAgent startOn: {port} token: '{token}'!\n"));
+        let script_path = dir.join("start.st");
+        std::fs::write(&script_path, script).expect("write start.st");
+        let log = std::fs::File::create(dir.join("vm.out")).expect("create vm.out");
+        let child = Command::new(repo().join("smalltalk-agent/testvm/run-image.sh"))
+            .arg(&run_image)
+            .arg(&script_path)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("start run-image.sh");
+        let vm = Vm {
+            child,
+            url: format!("ws://127.0.0.1:{port}/"),
+            dir,
+            port,
+            token,
+        };
+        vm.wait_until_ready();
+        vm
+    }
+
+    fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let rt = runtime();
+        loop {
+            let attempt = rt.block_on(Client::connect(&self.url, &self.token, Duration::from_secs(5)));
+            match attempt {
+                Ok(c) => {
+                    rt.block_on(c.close());
+                    return;
+                }
+                Err(e) if Instant::now() > deadline => {
+                    panic!("the agent did not come up within 120 s: {e}\n{}", self.logs())
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    /// The VM's output and the image's own log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        for name in ["vm.out", "hotpatch.log"] {
+            if let Ok(text) = std::fs::read_to_string(self.dir.join(name)) {
+                let tail: String = text.chars().rev().take(6000).collect::<Vec<_>>().into_iter().rev().collect();
+                s.push_str(&format!("--- {name} (tail) ---\n{tail}\n"));
+            }
+        }
+        s
+    }
+
+    /// A connected, authenticated client.
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.url, &self.token, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("connect to the agent: {e}\n{}", self.logs()))
+    }
+
+    /// Evaluates `expression` in the image and answers its printString.
+    pub fn eval(&self, expression: &str) -> String {
+        let rt = runtime();
+        rt.block_on(async {
+            let mut c = self.client().await;
+            let v = c
+                .eval(expression)
+                .await
+                .unwrap_or_else(|e| panic!("eval `{expression}`: {e}\n{}", self.logs()));
+            c.close().await;
+            v
+        })
+    }
+
+    /// Whether the VM process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("VM run directory kept for inspection: {}", self.dir.display());
+            eprintln!("{}", self.logs());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A single-threaded tokio runtime for a test.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
