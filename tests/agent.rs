@@ -1,0 +1,482 @@
+//! The agent in a real image (Squeak VM + the Scratch-derived test image), exercised through the
+//! Rust client: every command of PROTOCOL.md and its failure cases. Each assertion about the
+//! image is checked by asking the image (`snapshot`, `eval`), not by trusting an answer.
+
+mod common;
+
+use common::{Vm, runtime};
+use hotpatch::image::protocol::{Batch, ErrorKind, Op, WireClass};
+use hotpatch::image::{Client, ClientError};
+use hotpatch::model::Side;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+fn class(name: &str, inst_vars: &[&str]) -> WireClass {
+    WireClass {
+        name: name.into(),
+        superclass: Some("Object".into()),
+        inst_vars: inst_vars.iter().map(|s| s.to_string()).collect(),
+        package: "HpTest-Core".into(),
+        comment: Some("A test class; \"quoted\" and it's fine.".into()),
+        ..Default::default()
+    }
+}
+
+fn put(class_name: &str, side: Side, protocol: &str, source: &str) -> Op {
+    Op::PutMethod {
+        class_name: class_name.into(),
+        side,
+        protocol: protocol.into(),
+        source: source.into(),
+    }
+}
+
+fn define(c: WireClass) -> Op {
+    Op::DefineClass { class: Box::new(c) }
+}
+
+async fn apply(c: &mut Client, id: &str, ops: Vec<Op>) -> Result<u64, ClientError> {
+    let epoch = c.ping().await?.epoch;
+    let r = c
+        .apply(Batch {
+            id: id.into(),
+            epoch,
+            ops,
+        })
+        .await?;
+    Ok(r.epoch)
+}
+
+async fn snapshot_source(c: &mut Client, class_name: &str, selector: &str) -> Option<String> {
+    let snap = c
+        .snapshot(vec!["HpTest-Core".into()], None, None)
+        .await
+        .expect("snapshot");
+    snap.packages
+        .iter()
+        .flat_map(|p| p.classes.iter())
+        .filter(|k| k.name == class_name)
+        .flat_map(|k| k.methods.iter())
+        .find(|m| m.selector == selector)
+        .map(|m| m.source.clone())
+}
+
+#[test]
+fn hello_ping_and_wrong_token() {
+    let vm = Vm::start();
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        assert_eq!(c.hello.dialect, "squeak");
+        assert_eq!(c.hello.protocol, 1);
+        assert_eq!(c.hello.epoch, 0);
+        assert_eq!(c.hello.session.len(), 16, "session {:?}", c.hello.session);
+        assert!(c.hello.session.chars().all(|ch| ch.is_ascii_hexdigit()));
+        let ping = c.ping().await.expect("ping");
+        assert_eq!(ping.session, c.hello.session);
+        c.close().await;
+
+        let refused = Client::connect(&vm.url, "not-the-token", Duration::from_secs(10)).await;
+        let err = refused.err().expect("a wrong token must be refused");
+        assert_eq!(
+            err.agent().map(|e| e.kind),
+            Some(ErrorKind::Unauthorized),
+            "{err}"
+        );
+
+        // The agent keeps serving after refusing someone.
+        let mut again = vm.client().await;
+        assert_eq!(again.eval("3 + 4").await.expect("eval"), "7");
+    });
+}
+
+#[test]
+fn apply_installs_exact_sources_and_snapshot_returns_them() {
+    let vm = Vm::start();
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        // Sources with the characters that break naive encoders: quotes, bangs, tabs, a
+        // backslash, non-ASCII text and a line ending that is CR LF.
+        let tricky =
+            "greeting\n\t\"it's a \\ test!\"\n\t^ 'héllo wörld ✓', '!' , (String with: $\")";
+        let epoch = apply(
+            &mut c,
+            "b-exact",
+            vec![
+                define(class("HpTestThing", &["a"])),
+                put("HpTestThing", Side::Instance, "greeting", tricky),
+                put(
+                    "HpTestThing",
+                    Side::Class,
+                    "instance creation",
+                    "make\r\n\t^ self new",
+                ),
+            ],
+        )
+        .await
+        .expect("apply");
+        assert_eq!(epoch, 1);
+        assert_eq!(
+            snapshot_source(&mut c, "HpTestThing", "greeting")
+                .await
+                .as_deref(),
+            Some(tricky)
+        );
+        let snap = c
+            .snapshot(vec!["HpTest-Core".into()], None, None)
+            .await
+            .expect("snapshot");
+        let thing = snap.packages[0]
+            .classes
+            .iter()
+            .find(|k| k.name == "HpTestThing")
+            .expect("class in snapshot");
+        assert_eq!(thing.inst_vars, vec!["a"]);
+        assert_eq!(thing.superclass.as_deref(), Some("Object"));
+        assert_eq!(
+            thing.comment.as_deref(),
+            Some("A test class; \"quoted\" and it's fine.")
+        );
+        let make = thing
+            .methods
+            .iter()
+            .find(|m| m.selector == "make" && m.side == Side::Class)
+            .expect("class-side method");
+        assert_eq!(make.protocol, "instance creation");
+        assert!(hotpatch::model::same_text(
+            &make.source,
+            "make\n\t^ self new"
+        ));
+        // The image runs it.
+        let value = c
+            .eval("HpTestThing make greeting size")
+            .await
+            .expect("eval");
+        // 15 characters; the Squeak platform keeps text as UTF-8 bytes (é, ö: 2 bytes, ✓: 3).
+        assert_eq!(
+            value, "19",
+            "the method answers the string it was written with"
+        );
+
+        // since_epoch equal to the current epoch: nothing is listed.
+        let unchanged = c
+            .snapshot(vec!["HpTest-Core".into()], None, Some(1))
+            .await
+            .expect("snapshot since");
+        assert!(unchanged.unchanged && unchanged.packages.is_empty());
+    });
+}
+
+#[test]
+fn compile_error_changes_nothing_and_points_at_the_error() {
+    let vm = Vm::start();
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        apply(
+            &mut c,
+            "b-base",
+            vec![
+                define(class("HpTestThing", &[])),
+                put("HpTestThing", Side::Instance, "answer", "answer\n\t^ 42"),
+            ],
+        )
+        .await
+        .expect("apply");
+        let before = c.ping().await.unwrap().epoch;
+        let result = apply(
+            &mut c,
+            "b-broken",
+            vec![
+                define(class("HpTestThing", &["extra"])),
+                put("HpTestThing", Side::Instance, "answer", "answer\n\t^ extra"),
+                put(
+                    "HpTestThing",
+                    Side::Instance,
+                    "broken",
+                    "broken\n\t^ 1 + + 2",
+                ),
+            ],
+        )
+        .await;
+        let err = result.err().expect("a compile error must fail the batch");
+        let agent = err
+            .agent()
+            .unwrap_or_else(|| panic!("expected an agent error, got {err}"));
+        assert_eq!(agent.kind, ErrorKind::CompileFailed, "{agent:?}");
+        assert_eq!(agent.errors.len(), 1, "{:?}", agent.errors);
+        let e = &agent.errors[0];
+        assert_eq!(e.op, 2);
+        assert_eq!(e.selector.as_deref(), Some("broken"));
+        assert_eq!(e.line, 2, "{e:?}");
+        assert!(
+            (6..=10).contains(&e.column),
+            "column {} for `^ 1 + + 2`",
+            e.column
+        );
+        // Nothing changed: epoch, shape and methods are as before.
+        assert_eq!(c.ping().await.unwrap().epoch, before);
+        assert_eq!(c.eval("HpTestThing instVarNames size").await.unwrap(), "0");
+        assert_eq!(c.eval("HpTestThing new answer").await.unwrap(), "42");
+        assert_eq!(
+            c.eval("HpTestThing new respondsTo: #broken").await.unwrap(),
+            "false"
+        );
+    });
+}
+
+#[test]
+fn stale_epoch_replayed_batch_and_rollback() {
+    let vm = Vm::start();
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        let batch = Batch {
+            id: "b-one".into(),
+            epoch: 0,
+            ops: vec![
+                define(class("HpTestThing", &[])),
+                put("HpTestThing", Side::Instance, "v", "v\n\t^ 1"),
+            ],
+        };
+        let first = c.apply(batch.clone()).await.expect("apply");
+        assert_eq!((first.epoch, first.replayed), (1, false));
+        // The same batch again (a retried push): the recorded result, nothing done twice.
+        let again = c.apply(batch.clone()).await.expect("replay");
+        assert_eq!((again.epoch, again.replayed), (1, true));
+        assert_eq!(c.ping().await.unwrap().epoch, 1);
+
+        // A batch made against an old epoch is refused.
+        let stale = c
+            .apply(Batch {
+                id: "b-two".into(),
+                epoch: 0,
+                ops: vec![put("HpTestThing", Side::Instance, "v", "v\n\t^ 2")],
+            })
+            .await
+            .err()
+            .expect("stale");
+        let agent = stale.agent().expect("agent error");
+        assert_eq!((agent.kind, agent.epoch), (ErrorKind::Stale, Some(1)));
+        assert_eq!(c.eval("HpTestThing new v").await.unwrap(), "1");
+
+        // Change the method, then roll back: the old source and behaviour come back exactly.
+        c.apply(Batch {
+            id: "b-three".into(),
+            epoch: 1,
+            ops: vec![put(
+                "HpTestThing",
+                Side::Instance,
+                "v",
+                "v\n\t\"two\"\n\t^ 2",
+            )],
+        })
+        .await
+        .expect("apply change");
+        assert_eq!(c.eval("HpTestThing new v").await.unwrap(), "2");
+        let back = c.rollback().await.expect("rollback");
+        assert_eq!((back.batch.as_str(), back.epoch), ("b-three", 3));
+        assert_eq!(c.eval("HpTestThing new v").await.unwrap(), "1");
+        assert_eq!(
+            snapshot_source(&mut c, "HpTestThing", "v").await.as_deref(),
+            Some("v\n\t^ 1")
+        );
+        // Rolling back the batch that created the class removes it.
+        c.rollback().await.expect("second rollback");
+        assert_eq!(
+            c.eval("Smalltalk includesKey: #HpTestThing").await.unwrap(),
+            "false"
+        );
+        let empty = c.rollback().await.err().expect("nothing left");
+        assert_eq!(
+            empty.agent().map(|e| e.kind),
+            Some(ErrorKind::NothingToRollback)
+        );
+    });
+}
+
+#[test]
+fn eval_errors_are_answers() {
+    let vm = Vm::start();
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        let err = c.eval("1/0").await.err().expect("ZeroDivide");
+        assert_eq!(err.agent().map(|e| e.kind), Some(ErrorKind::EvalFailed));
+        let err = c.eval("1 +").await.err().expect("syntax error");
+        assert_eq!(err.agent().map(|e| e.kind), Some(ErrorKind::EvalFailed));
+        assert_eq!(c.eval("'still' , ' here'").await.unwrap(), "'still here'");
+    });
+}
+
+/// Raw socket helpers for frames no well-behaved client would send.
+mod raw {
+    use super::*;
+    use std::net::TcpStream;
+
+    pub fn connect(port: u16) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("tcp connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// Performs the opening handshake; answers the server's response head.
+    pub fn handshake(s: &mut TcpStream) -> String {
+        let req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        s.write_all(req.as_bytes()).unwrap();
+        read_head(s)
+    }
+
+    pub fn read_head(s: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match s.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => break,
+            }
+        }
+        String::from_utf8_lossy(&head).into_owned()
+    }
+
+    /// A masked client frame.
+    pub fn frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x12u8, 0x34, 0x56, 0x78];
+        let mut f = vec![(if fin { 0x80 } else { 0 }) | opcode];
+        match payload.len() {
+            n if n < 126 => f.push(0x80 | n as u8),
+            n if n < 65536 => {
+                f.push(0x80 | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(0x80 | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    }
+
+    /// Reads one server frame: (opcode, payload). `None` when the connection closed.
+    pub fn read_frame(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+        let mut h = [0u8; 2];
+        s.read_exact(&mut h).ok()?;
+        let mut len = (h[1] & 0x7f) as u64;
+        if len == 126 {
+            let mut b = [0u8; 2];
+            s.read_exact(&mut b).ok()?;
+            len = u16::from_be_bytes(b) as u64;
+        } else if len == 127 {
+            let mut b = [0u8; 8];
+            s.read_exact(&mut b).ok()?;
+            len = u64::from_be_bytes(b);
+        }
+        let mut payload = vec![0u8; len as usize];
+        s.read_exact(&mut payload).ok()?;
+        Some((h[0] & 0x0f, payload))
+    }
+
+    pub fn text(s: &mut TcpStream, json: &str) {
+        s.write_all(&frame(1, true, json.as_bytes())).unwrap();
+    }
+
+    pub fn answer(s: &mut TcpStream) -> serde_json::Value {
+        loop {
+            let (op, payload) = read_frame(s).expect("an answer frame");
+            if op == 1 {
+                return serde_json::from_slice(&payload).expect("answer is JSON");
+            }
+        }
+    }
+
+    /// Reads until the server closes; answers the close frame's code if one came.
+    pub fn close_code(s: &mut TcpStream) -> Option<u16> {
+        while let Some((op, payload)) = read_frame(s) {
+            if op == 8 {
+                return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+            }
+        }
+        None
+    }
+}
+
+#[test]
+fn bad_input_never_kills_the_agent() {
+    let vm = Vm::start();
+
+    // Not HTTP at all.
+    let mut s = raw::connect(vm.port);
+    s.write_all(b"\x00\x01garbage\r\n\r\n").unwrap();
+    let head = raw::read_head(&mut s);
+    assert!(
+        head.is_empty() || head.starts_with("HTTP/1.1 400"),
+        "{head:?}"
+    );
+
+    // A correct handshake gets the RFC 6455 accept value for the RFC's sample key.
+    let mut s = raw::connect(vm.port);
+    let head = raw::handshake(&mut s);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRK+xOo="), "{head}");
+    // Before hello: anything else is refused and the connection closed.
+    raw::text(&mut s, r#"{"id": 1, "cmd": "ping"}"#);
+    let a = raw::answer(&mut s);
+    assert_eq!(a["error"]["kind"], "unauthorized", "{a}");
+    raw::close_code(&mut s);
+
+    // Authenticated, then: invalid JSON, unknown command, wrong types, a fragmented message,
+    // a ping; each gets its answer and the connection stays usable.
+    let mut s = raw::connect(vm.port);
+    raw::handshake(&mut s);
+    let hello = format!(
+        r#"{{"id": 1, "cmd": "hello", "token": "{}", "protocol": 1, "client": "raw"}}"#,
+        vm.token
+    );
+    raw::text(&mut s, &hello);
+    assert_eq!(raw::answer(&mut s)["ok"], true);
+    raw::text(&mut s, "{not json");
+    let a = raw::answer(&mut s);
+    assert_eq!(
+        (a["id"].clone(), a["error"]["kind"].clone()),
+        (serde_json::Value::Null, "bad_request".into()),
+        "{a}"
+    );
+    raw::text(&mut s, r#"{"id": 2, "cmd": "frobnicate"}"#);
+    assert_eq!(raw::answer(&mut s)["error"]["kind"], "unknown_command");
+    raw::text(&mut s, r#"{"id": 3, "cmd": "snapshot", "packages": 7}"#);
+    assert_eq!(raw::answer(&mut s)["error"]["kind"], "bad_request");
+    let msg = br#"{"id": 4, "cmd": "eval", "expression": "6 * 7"}"#;
+    s.write_all(&raw::frame(1, false, &msg[..10])).unwrap();
+    s.write_all(&raw::frame(9, true, b"are you there")).unwrap(); // ping between fragments
+    s.write_all(&raw::frame(0, true, &msg[10..])).unwrap();
+    let (op, payload) = raw::read_frame(&mut s).expect("pong");
+    assert_eq!((op, payload.as_slice()), (10, b"are you there".as_slice()));
+    let a = raw::answer(&mut s);
+    assert_eq!(
+        (a["id"].as_u64(), a["result"]["value"].as_str()),
+        (Some(4), Some("42")),
+        "{a}"
+    );
+
+    // A frame header announcing an enormous payload is refused with 1009, unread.
+    let mut huge = vec![0x81u8, 0x80 | 127];
+    huge.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    huge.extend_from_slice(&[1, 2, 3, 4]);
+    s.write_all(&huge).unwrap();
+    assert_eq!(raw::close_code(&mut s), Some(1009));
+
+    // An unmasked client frame is a protocol error (1002).
+    let mut s = raw::connect(vm.port);
+    raw::handshake(&mut s);
+    s.write_all(&[0x81, 0x02, b'h', b'i']).unwrap();
+    assert_eq!(raw::close_code(&mut s), Some(1002));
+
+    // A connection dropped in the middle of a message.
+    let mut s = raw::connect(vm.port);
+    raw::handshake(&mut s);
+    let f = raw::frame(1, true, br#"{"id": 1, "cmd": "hello", "token": "x"}"#);
+    s.write_all(&f[..f.len() / 2]).unwrap();
+    drop(s);
+
+    // After all that the agent serves a normal client.
+    assert_eq!(vm.eval("1 + 1"), "2");
+}
