@@ -43,9 +43,17 @@ pub fn test_image() -> PathBuf {
                 "building the test image failed; see the messages above. On a fresh machine: \
                  apt-get install -y squeak-vm scratch xvfb xdotool"
             );
-            let path = String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or("").to_owned();
+            let path = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .to_owned();
             let path = PathBuf::from(path);
-            assert!(path.is_file(), "build-test-image.sh printed {path:?}, not an image");
+            assert!(
+                path.is_file(),
+                "build-test-image.sh printed {path:?}, not an image"
+            );
             path
         })
         .clone()
@@ -65,7 +73,11 @@ pub fn agent_filein() -> String {
 /// A file-in of a Tonel tree (e.g. the sample app), made by hotpatch's exporter.
 pub fn filein_of(dir: &Path) -> String {
     let (repo, errors) = hotpatch::tonel::read_repository(dir).expect("read Tonel sources");
-    assert!(errors.is_empty(), "Tonel errors in {}: {errors:?}", dir.display());
+    assert!(
+        errors.is_empty(),
+        "Tonel errors in {}: {errors:?}",
+        dir.display()
+    );
     hotpatch::tonel::chunk::export(&repo)
 }
 
@@ -105,10 +117,11 @@ impl Vm {
     pub fn start_with(extra: &[String]) -> Vm {
         let image = test_image();
         let n = RUN_COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = repo()
-            .join("target")
-            .join("vm-runs")
-            .join(format!("{}-{}", std::process::id(), n));
+        let dir =
+            repo()
+                .join("target")
+                .join("vm-runs")
+                .join(format!("{}-{}", std::process::id(), n));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the VM's run directory");
         let run_image = dir.join("test.image");
@@ -148,14 +161,21 @@ impl Vm {
         let deadline = Instant::now() + Duration::from_secs(120);
         let rt = runtime();
         loop {
-            let attempt = rt.block_on(Client::connect(&self.url, &self.token, Duration::from_secs(5)));
+            let attempt = rt.block_on(Client::connect(
+                &self.url,
+                &self.token,
+                Duration::from_secs(5),
+            ));
             match attempt {
                 Ok(c) => {
                     rt.block_on(c.close());
                     return;
                 }
                 Err(e) if Instant::now() > deadline => {
-                    panic!("the agent did not come up within 120 s: {e}\n{}", self.logs())
+                    panic!(
+                        "the agent did not come up within 120 s: {e}\n{}",
+                        self.logs()
+                    )
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(200)),
             }
@@ -167,7 +187,14 @@ impl Vm {
         let mut s = String::new();
         for name in ["vm.out", "hotpatch.log"] {
             if let Ok(text) = std::fs::read_to_string(self.dir.join(name)) {
-                let tail: String = text.chars().rev().take(6000).collect::<Vec<_>>().into_iter().rev().collect();
+                let tail: String = text
+                    .chars()
+                    .rev()
+                    .take(6000)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
                 s.push_str(&format!("--- {name} (tail) ---\n{tail}\n"));
             }
         }
@@ -195,6 +222,20 @@ impl Vm {
         })
     }
 
+    /// The agent's current epoch.
+    pub fn epoch(&self) -> u64 {
+        runtime().block_on(async {
+            let mut c = self.client().await;
+            let e = c
+                .ping()
+                .await
+                .unwrap_or_else(|e| panic!("ping: {e}\n{}", self.logs()))
+                .epoch;
+            c.close().await;
+            e
+        })
+    }
+
     /// Whether the VM process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -206,7 +247,10 @@ impl Drop for Vm {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!("VM run directory kept for inspection: {}", self.dir.display());
+            eprintln!(
+                "VM run directory kept for inspection: {}",
+                self.dir.display()
+            );
             eprintln!("{}", self.logs());
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);

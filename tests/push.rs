@@ -1,0 +1,280 @@
+//! `hotpatch push`, `diff` and `rollback` end to end: the real `hotpatch` binary pushes the sample
+//! application (examples/sample-app) into a real VM running the agent; every outcome is checked
+//! by asking the image.
+
+mod common;
+
+use common::{Vm, repo};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A copy of the sample app, configured to push to `vm`.
+struct Project {
+    dir: PathBuf,
+    token: String,
+}
+
+impl Project {
+    fn new(vm: &Vm, name: &str) -> Project {
+        let dir = repo()
+            .join("target")
+            .join("push-tests")
+            .join(format!("{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_dir(&repo().join("examples/sample-app"), &dir);
+        let config = std::fs::read_to_string(dir.join("hotpatch.toml")).expect("read config");
+        let config = config.replace("ws://127.0.0.1:7071/", &vm.url);
+        std::fs::write(dir.join("hotpatch.toml"), config).expect("write config");
+        Project {
+            dir,
+            token: vm.token.clone(),
+        }
+    }
+
+    fn hotpatch(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_hotpatch"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("HOTPATCH_TOKEN", &self.token)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run hotpatch")
+    }
+
+    /// Runs hotpatch and asserts the exit code; answers stdout.
+    fn run(&self, args: &[&str], code: i32) -> String {
+        let out = self.hotpatch(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "hotpatch {args:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
+        stdout + &stderr
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join("src/Sample-Core").join(name)
+    }
+
+    /// Replaces `from` by `to` in a source file (the test's "edit in the editor").
+    fn edit(&self, name: &str, from: &str, to: &str) {
+        let path = self.file(name);
+        let text = std::fs::read_to_string(&path).expect("read source");
+        assert!(text.contains(from), "{name} does not contain {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write source");
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.file(name), text).expect("write source");
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let rel = entry.path().strip_prefix(from).expect("prefix");
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn push_edit_add_remove_and_roll_back() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "cycle");
+
+    // A fresh image has nothing of the app: diff says so (exit 1), push installs it all.
+    p.run(&["diff", "--stat"], 1);
+    let out = p.run(&["push"], 0);
+    assert!(out.contains("pushed to local"), "{out}");
+    assert_eq!(
+        vm.eval("SampleApp default greet: 'world'"),
+        "'Hello, WORLD!'"
+    );
+    // The second push finds nothing to do, and so does diff.
+    let out = p.run(&["push"], 0);
+    assert!(out.contains("already matches"), "{out}");
+    p.run(&["diff"], 0);
+
+    // Live state that must survive the pushes below.
+    assert_eq!(
+        vm.eval("SampleApp default counter increment; increment; count"),
+        "2"
+    );
+
+    // Edit a method.
+    p.edit("SampleApp.class.st", "'Hello, '", "'Hi, '");
+    let out = p.run(&["diff"], 1);
+    assert!(out.contains("~ SampleApp>>greet:"), "{out}");
+    p.run(&["push"], 0);
+    assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hi, X!'");
+
+    // Add a method and remove one (setUp's work moves into a new method).
+    p.edit(
+        "SampleCounter.class.st",
+        "{ #category : 'initialization' }\nSampleCounter >> setUp [\n\n\tcount := 0\n]",
+        "{ #category : 'actions' }\nSampleCounter >> reset [\n\n\tcount := 0\n]",
+    );
+    p.edit(
+        "SampleCounter.class.st",
+        "^ super new setUp",
+        "^ super new reset; yourself",
+    );
+    let out = p.hotpatch(&["push", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("push --json is JSON");
+    assert_eq!(report["outcome"], "applied");
+    assert_eq!(report["counts"]["methods_added"], 1, "{report}");
+    assert_eq!(report["counts"]["methods_removed"], 1, "{report}");
+    assert_eq!(vm.eval("SampleCounter new respondsTo: #setUp"), "false");
+    assert_eq!(vm.eval("SampleCounter new increment"), "1");
+    assert_eq!(
+        vm.eval("SampleApp default counter count"),
+        "2",
+        "live instance kept its state"
+    );
+
+    // Roll back the last push: setUp is back, reset gone, the counter still counts.
+    let out = p.run(&["rollback"], 0);
+    assert!(out.contains("rolled back"), "{out}");
+    assert_eq!(vm.eval("SampleCounter new respondsTo: #setUp"), "true");
+    assert_eq!(vm.eval("SampleCounter new respondsTo: #reset"), "false");
+    // ...and so the sources differ from the image again.
+    p.run(&["diff"], 1);
+}
+
+#[test]
+fn new_instance_variable_keeps_live_instances_and_classes_come_and_go() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "shape");
+    p.run(&["push"], 0);
+    assert_eq!(
+        vm.eval("SampleApp default counter increment; increment; increment; count"),
+        "3"
+    );
+
+    // Add an instance variable to a class with a live instance, and use it.
+    p.edit("SampleCounter.class.st", "'count'", "'count',\n\t\t'step'");
+    p.edit(
+        "SampleCounter.class.st",
+        "count := count + 1.",
+        "count := count + (step isNil ifTrue: [ 1 ] ifFalse: [ step ]).",
+    );
+    p.edit(
+        "SampleCounter.class.st",
+        "{ #category : 'accessing' }\nSampleCounter >> count [",
+        "{ #category : 'accessing' }\nSampleCounter >> step: anInteger [\n\n\tstep := anInteger\n]\n\n{ #category : 'accessing' }\nSampleCounter >> count [",
+    );
+    p.run(&["push"], 0);
+    assert_eq!(vm.eval("SampleCounter instVarNames size"), "2");
+    assert_eq!(
+        vm.eval("SampleApp default counter count"),
+        "3",
+        "state kept across the reshape"
+    );
+    assert_eq!(
+        vm.eval("SampleApp default counter step: 10; increment"),
+        "13"
+    );
+
+    // Add a class in a new file, then remove it.
+    p.write(
+        "SampleTimer.class.st",
+        "Class {\n\t#name : 'SampleTimer',\n\t#superclass : 'SampleCounter',\n\t#package : 'Sample-Core'\n}\n\n{ #category : 'accessing' }\nSampleTimer >> tick [\n\n\t^ self increment\n]\n",
+    );
+    p.run(&["push"], 0);
+    assert_eq!(vm.eval("SampleTimer new tick"), "1");
+    assert_eq!(vm.eval("SampleTimer superclass name"), "#SampleCounter");
+    std::fs::remove_file(p.file("SampleTimer.class.st")).expect("delete class file");
+    let out = p.run(&["push"], 0);
+    assert!(out.contains("- class SampleTimer"), "{out}");
+    assert_eq!(vm.eval("Smalltalk includesKey: #SampleTimer"), "false");
+}
+
+#[test]
+fn compile_error_points_at_the_tonel_line_and_changes_nothing() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "broken");
+    p.run(&["push"], 0);
+    let epoch = vm.epoch();
+
+    // Break one method and change another in the same push.
+    p.edit("SampleApp.class.st", "'Hello, '", "'Howdy, '");
+    p.edit(
+        "SampleCounter.class.st",
+        "count := count + 1.",
+        "count := count + .",
+    );
+    let text = std::fs::read_to_string(p.file("SampleCounter.class.st")).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("count := count + ."))
+        .expect("broken line")
+        + 1;
+    let out = p.run(&["push"], 4);
+    let expected = format!("SampleCounter.class.st:{line}:");
+    assert!(out.contains(&expected), "expected {expected} in:\n{out}");
+    assert!(out.contains("image is unchanged"), "{out}");
+    // Nothing of the batch was applied: not even the good method.
+    assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hello, X!'");
+    assert_eq!(vm.epoch(), epoch);
+}
+
+#[test]
+fn one_file_push_and_changes_that_need_a_rebuild() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "scope");
+    p.run(&["push"], 0);
+
+    // The editor hook pushes one file: only that class is compared and changed.
+    p.edit("SampleApp.class.st", "'Hello, '", "'Hey, '");
+    p.edit(
+        "SampleCounter.class.st",
+        "count := count + 1.",
+        "count := count + 2.",
+    );
+    let file = p.file("SampleApp.class.st");
+    let out = p.run(&["push", file.to_str().expect("utf-8 path")], 0);
+    assert!(out.contains("~ SampleApp>>greet:"), "{out}");
+    assert!(!out.contains("SampleCounter"), "{out}");
+    assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hey, X!'");
+    assert_eq!(vm.eval("SampleCounter new increment"), "1");
+
+    // A layout change cannot go live: refused with the reason, nothing applied.
+    p.edit(
+        "SampleCounter.class.st",
+        "#superclass : 'Object',",
+        "#superclass : 'Object',\n\t#type : 'variable',",
+    );
+    let out = p.run(&["push"], 3);
+    assert!(
+        out.contains("SampleCounter") && out.contains("layout"),
+        "{out}"
+    );
+    assert_eq!(
+        vm.eval("SampleCounter new increment"),
+        "1",
+        "nothing applied"
+    );
+    assert_eq!(vm.eval("SampleCounter isVariable"), "false");
+}
