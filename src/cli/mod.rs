@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 mod diff;
+mod eval;
 mod export;
 mod init;
 mod inspect;
@@ -101,6 +102,8 @@ pub enum Command {
     Push(push::PushArgs),
     /// Undo the last batch applied to the live image
     Rollback(rollback::RollbackArgs),
+    /// Evaluate a Smalltalk expression in the live image and print the result
+    Eval(eval::EvalArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -114,6 +117,7 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(args),
         Command::Push(args) => push::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }
 
