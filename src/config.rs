@@ -60,6 +60,9 @@ pub struct RebuildConfig {
     pub base_image: Option<PathBuf>,
     /// `filein` (chunk export, any image) or `tonel` (Pharo's Tonel loader, no network).
     pub loader: Option<String>,
+    /// `tonel` loader: the project's Metacello baseline (`Foo` for `BaselineOfFoo`) in `source`;
+    /// without one, each owned package is loaded on its own.
+    pub baseline: Option<String>,
     /// The image the application runs from; replaced atomically, the previous one kept as backup.
     pub image: Option<PathBuf>,
     /// The command that restarts the application (`systemctl restart app`, `monit restart app`…).
@@ -338,10 +341,14 @@ on_needs_rebuild = "refuse"
 # vm_args = ["-vm-display-null", "-vm-sound-null"]
 # base_image = "base/Base.image"        # clean image to build from; never modified
 # loader = "filein"                     # "filein" (any image) or "tonel" (Pharo)
+# baseline = "MyApp"                    # tonel loader: load BaselineOfMyApp from `source`
 # image = "/srv/app/app.image"          # the image the application runs from
 # restart = "systemctl restart app"     # how the supervisor restarts the application
+# agent_source = "smalltalk-agent/src"  # the agent's Tonel sources (default: found beside)
+# post_load = "MyApp install"            # Smalltalk run after loading, before saving
 # build_timeout_secs = 600
 # health_timeout_secs = 60
+# verify_port = 7099                    # loopback port to check a new image (default: any free)
 "#;
 
 #[cfg(test)]

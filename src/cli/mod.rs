@@ -11,6 +11,7 @@ mod export;
 mod init;
 mod inspect;
 mod push;
+mod rebuild;
 mod rollback;
 mod status;
 
@@ -102,6 +103,8 @@ pub enum Command {
     Push(push::PushArgs),
     /// Undo the last batch applied to the live image
     Rollback(rollback::RollbackArgs),
+    /// Build a fresh image from the base, verify it, swap it in and restart (--rollback: undo)
+    Rebuild(rebuild::RebuildArgs),
     /// Evaluate a Smalltalk expression in the live image and print the result
     Eval(eval::EvalArgs),
 }
@@ -117,6 +120,7 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(args),
         Command::Push(args) => push::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::Rebuild(args) => rebuild::run(args),
         Command::Eval(args) => eval::run(args),
     }
 }

@@ -1,8 +1,9 @@
 //! `hotpatch push [PATHS…]`: apply what differs, all or nothing, and say what happened.
 
 use super::{Common, exit, print_json, runtime};
+use crate::config::{Config, OnNeedsRebuild, Target};
 use crate::ops::local::SourceError;
-use crate::ops::push::{Outcome, PushFailure, PushOptions, PushReport, push};
+use crate::ops::push::{Outcome, PushFailure, PushOptions, PushReport, push, rebuild_trigger};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -24,9 +25,17 @@ pub struct PushArgs {
     /// Accepted for non-interactive use; push never asks questions
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// When a change cannot go live or the agent is unreachable, rebuild the image (overrides
+    /// the target's on_needs_rebuild)
+    #[arg(long, conflicts_with = "no_rebuild")]
+    pub rebuild: bool,
+    /// Never rebuild; refuse changes that cannot go live (overrides on_needs_rebuild)
+    #[arg(long)]
+    pub no_rebuild: bool,
 }
 
 pub fn run(args: PushArgs) -> i32 {
+    let mut loaded = None;
     let outcome = (|| -> Result<PushReport, PushFailure> {
         let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
         let target = config.target(&overrides).map_err(PushFailure::Config)?;
@@ -36,8 +45,17 @@ pub fn run(args: PushArgs) -> i32 {
             use_cache: !args.no_cache,
         };
         let rt = runtime().map_err(PushFailure::Config)?;
-        rt.block_on(push(&config, &target, &options))
+        let result = rt.block_on(push(&config, &target, &options));
+        loaded = Some((config, target));
+        result
     })();
+    if let Some((config, target)) = &loaded
+        && !args.dry_run
+        && rebuild_allowed(&args, target)
+        && let Some(trigger) = rebuild_trigger(&outcome)
+    {
+        return rebuild_fallback(&args, config, target, trigger, &outcome);
+    }
     match outcome {
         Ok(report) => {
             let code = match report.outcome {
@@ -59,6 +77,66 @@ pub fn run(args: PushArgs) -> i32 {
                 print_failure(&failure);
             }
             code
+        }
+    }
+}
+
+/// `--rebuild` / `--no-rebuild`, else the target's `on_needs_rebuild`.
+fn rebuild_allowed(args: &PushArgs, target: &Target) -> bool {
+    if args.rebuild || args.no_rebuild {
+        return args.rebuild;
+    }
+    target.rebuild.on_needs_rebuild == OnNeedsRebuild::Rebuild
+}
+
+/// The push could not go live and a rebuild is allowed: build, swap, restart, verify.
+fn rebuild_fallback(
+    args: &PushArgs,
+    config: &Config,
+    target: &Target,
+    trigger: String,
+    pushed: &Result<PushReport, PushFailure>,
+) -> i32 {
+    eprintln!("hotpatch: {trigger}; rebuilding the image instead");
+    let progress = crate::rebuild::Progress::stderr();
+    let rebuilt = runtime().and_then(|rt| {
+        rt.block_on(crate::rebuild::rebuild(
+            config,
+            target,
+            Some(trigger.clone()),
+            &progress,
+        ))
+    });
+    let push_json = match pushed {
+        Ok(report) => serde_json::to_value(report).unwrap_or_default(),
+        Err(failure) => failure_json(failure),
+    };
+    match rebuilt {
+        Ok(report) => {
+            let code = super::rebuild::exit_code(&report);
+            if args.json {
+                print_json(&serde_json::json!({
+                    "outcome": if code == exit::OK { "rebuilt" } else { "rebuild_failed" },
+                    "push": push_json,
+                    "rebuild": report,
+                }));
+            } else {
+                super::rebuild::print_report(&report);
+            }
+            code
+        }
+        Err(e) => {
+            if args.json {
+                print_json(&serde_json::json!({
+                    "outcome": "rebuild_not_started",
+                    "image_changed": false,
+                    "push": push_json,
+                    "error": { "kind": "rebuild_config", "message": format!("{e:#}") },
+                }));
+            } else {
+                eprintln!("hotpatch: error: cannot rebuild: {e:#}");
+            }
+            exit::ERROR
         }
     }
 }
@@ -113,8 +191,8 @@ fn print_report(r: &PushReport) {
                 eprintln!("  - {reason}");
             }
             eprintln!(
-                "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`), or set \
-                 on_needs_rebuild = \"rebuild\" for this target."
+                "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`, or \
+                 `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
         }
     }

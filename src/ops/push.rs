@@ -236,6 +236,23 @@ pub async fn push(
     }
 }
 
+/// Why a push's result calls for a rebuild, if it does: a change that cannot go live, or no
+/// agent to talk to (first deploy, the image died). `None` for every other result; whether the
+/// rebuild may run is the caller's decision (`on_needs_rebuild`, `--rebuild`).
+pub fn rebuild_trigger(result: &Result<PushReport, PushFailure>) -> Option<String> {
+    match result {
+        Ok(r) if r.outcome == Outcome::NeedsRebuild => Some(format!(
+            "{} change(s) cannot go live: {}",
+            r.needs_rebuild.len(),
+            r.needs_rebuild.join("; ")
+        )),
+        Err(PushFailure::Agent(e)) if e.is_unreachable() => {
+            Some(format!("the agent is unreachable ({e})"))
+        }
+        _ => None,
+    }
+}
+
 async fn finish(mut report: PushReport, started: Instant, client: Client) -> PushReport {
     client.close().await;
     report.millis.total = elapsed(started);
