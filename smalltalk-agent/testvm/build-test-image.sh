@@ -48,13 +48,12 @@ WORK=""
 XVFB_PID=""
 VM_PID=""
 cleanup() {
-  [ -n "$VM_PID" ] && kill "$VM_PID" 2>/dev/null || true
-  [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null || true
-  [ -n "$VM_PID" ] && wait "$VM_PID" 2>/dev/null || true
-  [ -n "$XVFB_PID" ] && wait "$XVFB_PID" 2>/dev/null || true
+  if [ -n "$VM_PID" ]; then kill "$VM_PID" 2>/dev/null || true; wait "$VM_PID" 2>/dev/null || true; fi
+  if [ -n "$XVFB_PID" ]; then kill "$XVFB_PID" 2>/dev/null || true; wait "$XVFB_PID" 2>/dev/null || true; fi
   VM_PID=""; XVFB_PID=""
 }
-trap 'cleanup; [ -n "$WORK" ] && rm -rf "$WORK"' EXIT
+on_exit() { local rc=$?; cleanup; if [ -n "$WORK" ]; then rm -rf "$WORK"; fi; exit "$rc"; }
+trap on_exit EXIT
 
 free_display() {
   local n
@@ -148,7 +147,7 @@ attempt() { # n
   while [ $SECONDS -lt $end ] && kill -0 "$VM_PID" 2>/dev/null; do sleep 1; done
   if kill -0 "$VM_PID" 2>/dev/null; then
     shot "$n-7-timeout"
-    [ -n "${HOTPATCH_BUILD_DEBUG:-}" ] && cp -r "$WORK" "$HOTPATCH_BUILD_DEBUG/work-$n" 2>/dev/null
+    [ -n "${HOTPATCH_BUILD_DEBUG:-}" ] && cp -r "$WORK" "$HOTPATCH_BUILD_DEBUG/work-$n" 2>/dev/null || true
     log "attempt $n: VM did not quit after the bootstrap (GUI step missed?)"; return 1
   fi
   wait "$VM_PID" 2>/dev/null || true
@@ -157,7 +156,7 @@ attempt() { # n
     log "attempt $n: no image was saved"; return 1
   fi
   if ! verify_image "$WORK/hotpatch-test.image"; then
-    [ -n "${HOTPATCH_BUILD_DEBUG:-}" ] && cp -r "$WORK" "$HOTPATCH_BUILD_DEBUG/work-$n" 2>/dev/null
+    [ -n "${HOTPATCH_BUILD_DEBUG:-}" ] && cp -r "$WORK" "$HOTPATCH_BUILD_DEBUG/work-$n" 2>/dev/null || true
     log "attempt $n: saved image failed the headless file-in check"; return 1
   fi
   return 0
@@ -167,7 +166,8 @@ ok=0
 for n in $(seq 1 "$ATTEMPTS"); do
   if attempt "$n"; then ok=1; break; fi
   cleanup
-  [ -n "$WORK" ] && rm -rf "$WORK"; WORK=""
+  if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
+  WORK=""
   # slower pacing on retries
   STEP_PAUSE=2.5; STARTUP_WAIT=15
 done
