@@ -9,7 +9,9 @@ use super::text::{
     is_ident_start, is_separator, to_lf_string,
 };
 use super::{ParsedFile, TonelError};
-use crate::model::{ClassDef, ClassKind, Extension, MethodDef, MethodSpan, Origin, Package, Side};
+use crate::model::{
+    ClassDef, ClassKind, Extension, MethodDef, MethodSpan, Origin, Package, Pos, Side,
+};
 
 /// What one file parse yields, plus the legacy category when the file predates `#package`
 /// (Tonel v1/v2): the repository reader splits it into package and tag using the folder's
@@ -20,22 +22,27 @@ pub(crate) struct Parsed {
 }
 
 pub(crate) fn parse(path: &Path, text: &str) -> Result<Parsed, TonelError> {
-    let mut p = FileParser::new(path, text.as_bytes());
+    let mut p = FileParser::new(path, text);
     p.file()
 }
 
 struct FileParser<'a> {
     path: &'a Path,
+    text: &'a str,
     bytes: &'a [u8],
-    lines: LineIndex,
+    /// Full line index, built only for CR-containing files and for error positions.
+    lines: std::cell::OnceCell<LineIndex>,
+    /// Forward-only line cursor for LF files: positions are asked for in increasing order, so
+    /// counting newlines since the previous position costs one pass over the file in total.
+    cursor: std::cell::Cell<(usize, u32, usize)>,
     /// Whether the file has any `\r`; if not, sources are copied without line-ending work.
     has_cr: bool,
     i: usize,
 }
 
 /// Where a method header's pieces sit.
-struct Header {
-    class_name: String,
+struct Header<'s> {
+    class_name: &'s str,
     side: Side,
     selector: String,
     /// Start of the declaration text (after `>>` and leading separators).
@@ -47,18 +54,21 @@ struct Header {
 }
 
 impl<'a> FileParser<'a> {
-    fn new(path: &'a Path, bytes: &'a [u8]) -> FileParser<'a> {
+    fn new(path: &'a Path, text: &'a str) -> FileParser<'a> {
+        let bytes = text.as_bytes();
         FileParser {
             path,
+            text,
             bytes,
-            lines: LineIndex::new(bytes),
+            lines: std::cell::OnceCell::new(),
+            cursor: std::cell::Cell::new((0, 1, 0)),
             has_cr: bytes.contains(&b'\r'),
             i: 0,
         }
     }
 
     fn error(&self, offset: usize, message: impl Into<String>) -> TonelError {
-        let pos = self.lines.pos(self.bytes, offset);
+        let pos = self.index().pos(self.bytes, offset);
         TonelError {
             path: self.path.to_path_buf(),
             line: pos.line,
@@ -84,11 +94,46 @@ impl<'a> FileParser<'a> {
         }
     }
 
-    fn text(&self, from: usize, to: usize) -> String {
+    fn index(&self) -> &LineIndex {
+        self.lines.get_or_init(|| LineIndex::new(self.bytes))
+    }
+
+    /// Position of `offset`; offsets must be asked for in increasing order (errors excepted,
+    /// which use the full index).
+    fn pos(&self, offset: usize) -> Pos {
         if self.has_cr {
-            to_lf_string(&self.bytes[from..to])
-        } else {
-            String::from_utf8_lossy(&self.bytes[from..to]).into_owned()
+            return self.index().pos(self.bytes, offset);
+        }
+        let (at, mut line, mut line_start) = self.cursor.get();
+        if offset < at {
+            return self.index().pos(self.bytes, offset);
+        }
+        let seg = &self.bytes[at..offset];
+        let newlines = count_newlines(seg);
+        if newlines > 0 {
+            line += newlines as u32;
+            if let Some(last) = seg.iter().rposition(|&b| b == b'\n') {
+                line_start = at + last + 1;
+            }
+        }
+        self.cursor.set((offset, line, line_start));
+        let column = self.bytes[line_start..offset]
+            .iter()
+            .filter(|&&b| (b & 0xC0) != 0x80)
+            .count() as u32
+            + 1;
+        Pos { line, column }
+    }
+
+    /// Source text between two offsets that sit next to ASCII delimiters (always char
+    /// boundaries), with line endings normalised to `\n`.
+    fn text(&self, from: usize, to: usize) -> std::borrow::Cow<'a, str> {
+        if self.has_cr {
+            return std::borrow::Cow::Owned(to_lf_string(&self.bytes[from..to]));
+        }
+        match self.text.get(from..to) {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => String::from_utf8_lossy(&self.bytes[from..to]),
         }
     }
 
@@ -126,7 +171,7 @@ impl<'a> FileParser<'a> {
         self.i = after;
         let origin = Origin {
             path: self.path.to_path_buf(),
-            line: self.lines.line(type_at),
+            line: self.pos(type_at).line,
         };
         match word.as_str() {
             "Package" => {
@@ -173,7 +218,18 @@ impl<'a> FileParser<'a> {
                 self.i += 1;
             }
         }
-        String::from_utf8_lossy(&self.bytes[start..self.i]).into_owned()
+        self.text(start, self.i).into_owned()
+    }
+
+    /// Like [`Self::identifier`] but borrowed from the file (no allocation).
+    fn identifier_slice(&mut self) -> &'a str {
+        let start = self.i;
+        if self.peek().is_some_and(is_ident_start) {
+            while self.peek().is_some_and(is_ident_char) {
+                self.i += 1;
+            }
+        }
+        self.text.get(start..self.i).unwrap_or("")
     }
 
     /// The `"..."` before the definition: `""` unescaped, then Pharo's clean on both sides
@@ -339,7 +395,11 @@ impl<'a> FileParser<'a> {
                 return Ok(methods);
             }
             let mut protocol = String::new();
-            if self.peek() == Some(b'{') {
+            if let Some((category, after)) = self.plain_category() {
+                protocol = category;
+                self.i = after;
+                self.skip_ws();
+            } else if self.peek() == Some(b'{') {
                 let meta_at = self.i;
                 let (meta, after) = ston::parse_value(self.bytes, self.i)
                     .map_err(|e| self.error(e.offset, e.message))?;
@@ -378,20 +438,23 @@ impl<'a> FileParser<'a> {
                 };
                 self.error(e.offset, message)
             })?;
+            let header_pos = self.pos(header_at);
+            let decl_line = self.pos(header.decl_start).line;
             let body_start = header.open + 1;
+            let body_pos = self.pos(body_start);
             let body_end = clean_right(self.bytes, body_start, close);
             let mut source =
                 String::with_capacity(header.decl_end - header.decl_start + body_end - body_start);
             source.push_str(&self.text(header.decl_start, header.decl_end));
             source.push_str(&self.text(body_start, body_end));
             let span = MethodSpan {
-                header: self.lines.pos(self.bytes, header_at),
-                body: self.lines.pos(self.bytes, body_start),
-                end: self.lines.pos(self.bytes, close),
-                source_first_body_line: self.lines.line(header.decl_start) + 1,
+                header: header_pos,
+                body: body_pos,
+                end: self.pos(close),
+                source_first_body_line: decl_line + 1,
             };
             methods.push(MethodDef {
-                class_name: header.class_name,
+                class_name: header.class_name.to_string(),
                 side: header.side,
                 selector: header.selector,
                 protocol,
@@ -402,10 +465,29 @@ impl<'a> FileParser<'a> {
         }
     }
 
+    /// Fast path for the metadata Pharo writes for nearly every method,
+    /// `{ #category : 'plain text' }`, without building a STON value. Anything else (escapes,
+    /// symbols, more keys) returns `None` and goes through the STON parser.
+    fn plain_category(&self) -> Option<(String, usize)> {
+        const PREFIX: &[u8] = b"{ #category : '";
+        if !self.bytes[self.i..].starts_with(PREFIX) {
+            return None;
+        }
+        let start = self.i + PREFIX.len();
+        let len = self.bytes[start..]
+            .iter()
+            .position(|&b| matches!(b, b'\'' | b'\\' | b'\n' | b'\r'))?;
+        let end = start + len;
+        if self.bytes[end] != b'\'' || !self.bytes[end + 1..].starts_with(b" }") {
+            return None;
+        }
+        Some((self.text(start, end).into_owned(), end + 3))
+    }
+
     /// `Foo >> sel`, `Foo class >> sel`, `TFoo classSide >> sel`, up to the body's `[`.
-    fn header(&mut self) -> Result<Header, TonelError> {
+    fn header(&mut self) -> Result<Header<'a>, TonelError> {
         let name_at = self.i;
-        let class_name = self.identifier();
+        let class_name = self.identifier_slice();
         if class_name.is_empty() {
             return Err(self.expected(
                 name_at,
@@ -416,7 +498,7 @@ impl<'a> FileParser<'a> {
         let mut side = Side::Instance;
         if self.peek().is_some_and(is_ident_start) {
             let word_at = self.i;
-            let word = self.identifier();
+            let word = self.identifier_slice();
             if word == "class" || word == "classSide" {
                 side = Side::Class;
             } else {
@@ -431,7 +513,7 @@ impl<'a> FileParser<'a> {
         let after_arrows = self.i;
         self.skip_ws();
         let decl_start = self.i;
-        let selector = self.method_pattern(&class_name)?;
+        let selector = self.method_pattern(class_name)?;
         self.skip_ws();
         let open = self.i;
         if self.peek() != Some(b'[') {
@@ -461,11 +543,12 @@ impl<'a> FileParser<'a> {
         let at = self.i;
         match self.peek() {
             Some(b) if is_ident_start(b) => {
-                let first = self.identifier();
+                let first = self.identifier_slice();
                 if self.peek() != Some(b':') {
-                    return Ok(first);
+                    return Ok(first.to_string());
                 }
-                let mut selector = first;
+                let mut selector = String::with_capacity(32);
+                selector.push_str(first);
                 loop {
                     // at ':' of a keyword
                     self.i += 1;
@@ -476,9 +559,9 @@ impl<'a> FileParser<'a> {
                     self.skip_ws();
                     if self.peek().is_some_and(is_ident_start) {
                         let kw_at = self.i;
-                        let kw = self.identifier();
+                        let kw = self.identifier_slice();
                         if self.peek() == Some(b':') {
-                            selector.push_str(&kw);
+                            selector.push_str(kw);
                             continue;
                         }
                         return Err(self.expected(
@@ -505,11 +588,19 @@ impl<'a> FileParser<'a> {
 
     fn argument(&mut self, class_name: &str, selector: &str) -> Result<(), TonelError> {
         let at = self.i;
-        if self.identifier().is_empty() {
+        if self.identifier_slice().is_empty() {
             return Err(self.expected(at, &format!("an argument name in {class_name}>>{selector}")));
         }
         Ok(())
     }
+}
+
+/// Counts `\n` bytes. Summing in `u8` lanes over 255-byte chunks lets the compiler vectorise
+/// it; this and the body scanner are the only passes over method bodies.
+fn count_newlines(s: &[u8]) -> usize {
+    s.chunks(255)
+        .map(|c| c.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n')) as usize)
+        .sum()
 }
 
 /// Splits a legacy system category (`Kernel-Objects`) into the folder's package and a tag.

@@ -83,7 +83,7 @@ fn read_format(dirs: &[&Path]) -> Option<String> {
 /// come out in name order; methods in file order.
 pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelError>)> {
     let (dir, single) = locate_packages_dir(root)?;
-    let package_dirs: Vec<PathBuf> = if single {
+    let candidates: Vec<PathBuf> = if single {
         vec![dir.clone()]
     } else {
         let mut dirs = Vec::new();
@@ -92,7 +92,13 @@ pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelErro
         {
             let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
             let path = entry.path();
-            if path.is_dir() && !is_hidden(&path) && contains_st_files(&path) {
+            // d_type from readdir avoids a stat per entry; symlinks are followed explicitly.
+            let is_dir = match entry.file_type() {
+                Ok(t) if t.is_symlink() => path.is_dir(),
+                Ok(t) => t.is_dir(),
+                Err(_) => false,
+            };
+            if is_dir && !is_hidden(&path) {
                 dirs.push(path);
             }
         }
@@ -101,21 +107,26 @@ pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelErro
     };
     let format = read_format(&[&dir, root]);
 
+    // List package folders in parallel; a folder is a package when it holds `.st` files.
+    let listings: Vec<(PathBuf, std::io::Result<Vec<PathBuf>>)> = candidates
+        .into_par_iter()
+        .map(|d| {
+            let files = list_st_files(&d);
+            (d, files)
+        })
+        .collect();
+    let mut package_dirs = Vec::new();
     // One flat list of files so rayon can balance work across packages of different sizes.
     let mut files: Vec<(usize, PathBuf)> = Vec::new();
     let mut errors = Vec::new();
-    for (index, pdir) in package_dirs.iter().enumerate() {
-        let entries = match std::fs::read_dir(pdir) {
-            Ok(e) => e,
-            Err(e) => {
-                errors.push(io_error(pdir, &e));
-                continue;
-            }
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "st") && path.is_file() {
-                files.push((index, path));
+    for (pdir, listing) in listings {
+        match listing {
+            Err(e) => errors.push(io_error(&pdir, &e)),
+            Ok(list) if list.is_empty() && !single => {}
+            Ok(list) => {
+                let index = package_dirs.len();
+                files.extend(list.into_iter().map(|f| (index, f)));
+                package_dirs.push(pdir);
             }
         }
     }
@@ -199,12 +210,25 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
-fn contains_st_files(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.path().extension().is_some_and(|x| x == "st"))
-    })
+/// The `.st` files directly inside `dir`.
+fn list_st_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "st") {
+            continue;
+        }
+        let is_file = match entry.file_type() {
+            Ok(t) if t.is_symlink() => path.is_file(),
+            Ok(t) => t.is_file(),
+            Err(_) => false,
+        };
+        if is_file {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> TonelError {
@@ -216,13 +240,29 @@ fn io_error(path: &Path, e: &std::io::Error) -> TonelError {
     }
 }
 
+thread_local! {
+    /// One read buffer per worker thread, reused across files: saves an allocation and a free
+    /// of the whole file per file read.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn read_and_parse(path: &Path) -> Result<reader::Parsed, TonelError> {
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
-    let text = match std::str::from_utf8(&bytes) {
+    BUFFER.with(|buffer| {
+        let mut bytes = buffer.borrow_mut();
+        bytes.clear();
+        std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
+            .map_err(|e| io_error(path, &e))?;
+        parse_bytes(path, &bytes)
+    })
+}
+
+fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<reader::Parsed, TonelError> {
+    let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             let at = e.valid_up_to();
-            let pos = super::text::LineIndex::new(&bytes).pos(&bytes, at);
+            let pos = super::text::LineIndex::new(bytes).pos(bytes, at);
             return Err(TonelError {
                 path: path.to_path_buf(),
                 line: pos.line,

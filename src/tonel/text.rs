@@ -256,6 +256,18 @@ pub(crate) fn skip_char_literal(bytes: &[u8], start: usize) -> usize {
     i + char_len(bytes, i)
 }
 
+/// Bytes that mean something to [`find_body_end`].
+static BODY_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'$' as usize] = true;
+    t[b'#' as usize] = true;
+    t
+};
+
 /// Finds the `]` that closes the method body whose `[` is at `open`, following Smalltalk's
 /// lexical rules (nested blocks, strings, comments, character literals, symbols, literal and
 /// byte arrays). Returns the offset of the closing `]`.
@@ -263,6 +275,11 @@ pub(crate) fn find_body_end(bytes: &[u8], open: usize) -> Result<usize, LexError
     let mut depth = 0usize;
     let mut i = open;
     while i < bytes.len() {
+        // Most bytes are plain code: skip them with a table lookup before the full match.
+        if !BODY_SPECIAL[bytes[i] as usize] {
+            i += 1;
+            continue;
+        }
         match bytes[i] {
             b'[' => {
                 depth += 1;
