@@ -1,0 +1,161 @@
+//! Benchmark of the save-hook path: end-to-end time of `hotpatch push FILE` (process start to
+//! method installed) for a one-method change in a project of 10,000 methods, and of pushes that
+//! find nothing to do — against the real VM and agent (the test image). Prints figures; asserts
+//! nothing about time.
+//!
+//!     cargo build --release && target/release/bench-push [--methods N] [--runs N]
+//!
+//! Targets on the 2-core reference machine: one-method push < 100 ms, no-op push < 50 ms.
+
+#[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const CLASSES: usize = 100;
+
+fn main() {
+    let mut methods = 10_000usize;
+    let mut runs = 15usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let value = args.next().and_then(|v| v.parse().ok());
+        match (a.as_str(), value) {
+            ("--methods", Some(n)) => methods = n,
+            ("--runs", Some(n)) => runs = n,
+            _ => {
+                eprintln!("usage: bench-push [--methods N] [--runs N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let hotpatch = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("hotpatch")))
+        .filter(|p| p.is_file());
+    let Some(hotpatch) = hotpatch else {
+        eprintln!("bench-push: build the hotpatch binary first: cargo build --release");
+        std::process::exit(2);
+    };
+
+    let per_class = methods.div_ceil(CLASSES);
+    let project = common::repo().join("target/bench-push");
+    let _ = std::fs::remove_dir_all(&project);
+    generate(&project, per_class);
+    println!(
+        "project: {} classes x {per_class} methods = {} methods",
+        CLASSES,
+        CLASSES * per_class
+    );
+
+    let t = Instant::now();
+    let vm = common::Vm::start();
+    println!("VM + agent start: {:.1} s", t.elapsed().as_secs_f64());
+    std::fs::write(
+        project.join("hotpatch.toml"),
+        format!(
+            "source = \"src\"\npackages = [\"Bench-Core\"]\n[targets.bench]\nurl = \"{}\"\napply_timeout_secs = 3600\n",
+            vm.url
+        ),
+    )
+    .expect("write hotpatch.toml");
+    let push = |args: &[&str]| -> Duration {
+        let t = Instant::now();
+        let out = Command::new(&hotpatch)
+            .arg("push")
+            .args(args)
+            .current_dir(&project)
+            .env("HOTPATCH_TOKEN", &vm.token)
+            .output()
+            .expect("run hotpatch push");
+        let took = t.elapsed();
+        if !out.status.success() {
+            eprintln!(
+                "bench-push: hotpatch push {args:?} failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::process::exit(1);
+        }
+        took
+    };
+
+    let initial = push(&[]);
+    println!(
+        "initial push of {} methods into a fresh image: {:.1} s",
+        CLASSES * per_class,
+        initial.as_secs_f64()
+    );
+
+    let file = project.join("src/Bench-Core/BenchClass7.class.st");
+    let file_arg = file.to_str().expect("utf-8 path").to_owned();
+    let mut one_method = Vec::new();
+    for run in 0..runs {
+        edit_one_method(&file, run);
+        one_method.push(push(&[&file_arg]));
+    }
+    let expected = (1000 + runs - 1).to_string();
+    let got = vm.eval("BenchClass7 new method0");
+    assert_eq!(got, expected, "the last pushed method is installed");
+
+    let noop_file: Vec<Duration> = (0..runs).map(|_| push(&[&file_arg])).collect();
+    let noop_all: Vec<Duration> = (0..runs).map(|_| push(&[])).collect();
+
+    report("push FILE, one method changed", &one_method, 100);
+    report("push FILE, nothing changed", &noop_file, 50);
+    report("push (whole project), nothing changed", &noop_all, 50);
+}
+
+fn report(what: &str, times: &[Duration], target_ms: u64) {
+    let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    let median = ms[ms.len() / 2];
+    println!(
+        "{what}: median {median:.1} ms, min {:.1} ms, max {:.1} ms over {} runs (target {target_ms} ms)",
+        ms[0],
+        ms[ms.len() - 1],
+        ms.len()
+    );
+}
+
+/// A Tonel package of `CLASSES` classes with `per_class` realistic methods each.
+fn generate(root: &Path, per_class: usize) {
+    let pkg = root.join("src/Bench-Core");
+    std::fs::create_dir_all(&pkg).expect("create bench package");
+    std::fs::write(pkg.join("package.st"), "Package { #name : 'Bench-Core' }\n")
+        .expect("write package.st");
+    for c in 0..CLASSES {
+        let mut text = format!(
+            "\"\nA generated class for the push benchmark.\n\"\nClass {{\n\t#name : 'BenchClass{c}',\n\t#superclass : 'Object',\n\t#instVars : [\n\t\t'items',\n\t\t'total'\n\t],\n\t#package : 'Bench-Core'\n}}\n"
+        );
+        for m in 0..per_class {
+            text.push_str(&method_text(m).replace("BENCH_SELF", &format!("BenchClass{c}")));
+        }
+        std::fs::write(pkg.join(format!("BenchClass{c}.class.st")), text)
+            .expect("write class file");
+    }
+}
+
+/// Method `m` of a generated class; `BENCH_SELF` stands for the class name.
+fn method_text(m: usize) -> String {
+    if m == 0 {
+        return "\n{ #category : 'accessing' }\nBENCH_SELF >> method0 [\n\n\t^ 1000\n]\n"
+            .to_owned();
+    }
+    format!(
+        "\n{{ #category : 'computing' }}\nBENCH_SELF >> method{m}: anArray [\n\t\"Sums the even elements of anArray, method {m}.\"\n\n\t| sum |\n\tsum := 0.\n\tanArray do: [ :each | each even ifTrue: [ sum := sum + each ] ].\n\ttotal := sum + {m}.\n\t^ total\n]\n"
+    )
+}
+
+/// Rewrites method0 of the file's class to answer `1000 + version`.
+fn edit_one_method(file: &PathBuf, version: usize) {
+    let text = std::fs::read_to_string(file).expect("read class file");
+    let start = text.find("method0 [").expect("method0 present");
+    let caret = start + text[start..].find("^ ").expect("return in method0");
+    let end = caret + text[caret..].find('\n').expect("end of line");
+    let edited = format!("{}^ {}{}", &text[..caret], 1000 + version, &text[end..]);
+    std::fs::write(file, edited).expect("write class file");
+}
