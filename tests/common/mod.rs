@@ -11,7 +11,7 @@
 use hotpatch::image::Client;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The repository root.
@@ -81,9 +81,47 @@ pub fn filein_of(dir: &Path) -> String {
     hotpatch::tonel::chunk::export(&repo)
 }
 
+/// How many VMs one test binary runs at once (`HOTPATCH_TEST_VMS`, default 2): each VM is an
+/// interpreter busy compiling at start-up, and more of them than cores only makes every test
+/// slower and time-outs likelier.
+fn max_vms() -> usize {
+    std::env::var("HOTPATCH_TEST_VMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(2)
+}
+
+static RUNNING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// A place among the VMs allowed to run at once; given back when dropped.
+struct VmSlot;
+
+impl VmSlot {
+    fn acquire() -> VmSlot {
+        let (count, freed) = &RUNNING;
+        let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= max_vms() {
+            n = freed.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+        VmSlot
+    }
+}
+
+impl Drop for VmSlot {
+    fn drop(&mut self) {
+        let (count, freed) = &RUNNING;
+        let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
+        *n -= 1;
+        freed.notify_one();
+    }
+}
+
 /// A running VM with the agent listening on loopback.
 pub struct Vm {
     child: Child,
+    _slot: VmSlot,
     pub dir: PathBuf,
     pub port: u16,
     pub token: String,
@@ -116,6 +154,7 @@ impl Vm {
     /// Starts the agent after filing in `extra` (chunk-format texts, e.g. the sample app).
     pub fn start_with(extra: &[String]) -> Vm {
         let image = test_image();
+        let slot = VmSlot::acquire();
         let n = RUN_COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let dir =
             repo()
@@ -130,7 +169,7 @@ impl Vm {
         let token = random_hex(16);
         let mut script = agent_filein();
         for text in extra {
-            script.push_str("\n");
+            script.push('\n');
             script.push_str(text);
         }
         script.push_str(&format!("\nHpAgent startOn: {port} token: '{token}'!\n"));
@@ -148,6 +187,7 @@ impl Vm {
             .expect("start run-image.sh");
         let vm = Vm {
             child,
+            _slot: slot,
             url: format!("ws://127.0.0.1:{port}/"),
             dir,
             port,
