@@ -18,6 +18,7 @@ mod agent;
 mod progress;
 mod script;
 mod swap;
+mod verify;
 mod vm;
 
 pub use agent::{SQUEAK_PACKAGES, agent_filein};
@@ -26,12 +27,13 @@ pub use script::{BuildInputs, Loader, build_script, verify_start_script};
 pub use swap::{backup_of, changes_of, exchange, failed_of, install, restore};
 
 use crate::config::{Config, Target};
-use crate::image::{Client, ClientError};
+use crate::image::Client;
 use crate::ops::local::{self, LocalSources, SourceError};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use verify::{check_matches, wait_for_agent};
 use vm::{RunEnd, RunningVm, VmCommand};
 
 /// A target's rebuild settings, checked and with defaults filled in.
@@ -365,6 +367,18 @@ fn app_filein(config: &Config, local: &LocalSources) -> String {
     crate::tonel::chunk::export(&repo)
 }
 
+/// "matches the sources" and how.
+fn describe_verified(v: &verify::Verified) -> String {
+    if v.by_compiled_code == 0 {
+        "matches the sources".into()
+    } else {
+        format!(
+            "matches the sources ({} method(s) by compiled code: the image keeps no sources)",
+            v.by_compiled_code
+        )
+    }
+}
+
 fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis().try_into().unwrap_or(u64::MAX)
 }
@@ -644,11 +658,15 @@ impl<'a> Run<'a> {
         .await;
         running.stop().await;
         let _ = std::fs::remove_file(&script); // it holds the scratch token
-        self.phase("verify", t, result.is_ok(), String::new());
+        let detail = match &result {
+            Ok(v) => describe_verified(v),
+            Err(_) => String::new(),
+        };
+        self.phase("verify", t, result.is_ok(), detail.clone());
         match result {
-            Ok(()) => {
+            Ok(_) => {
                 self.progress
-                    .phase("verify", "the new image matches the sources");
+                    .phase("verify", &format!("the new image {detail}"));
                 Ok(())
             }
             Err(message) => Err(failure(
@@ -699,20 +717,24 @@ impl<'a> Run<'a> {
                 wait_for_agent(&self.target.url, &self.token, remaining, before, || None).await?;
             let session = client.hello.session.clone();
             let checked = if check_sources {
-                check_matches(&mut client, &self.local).await
+                check_matches(&mut client, &self.local).await.map(Some)
             } else {
-                Ok(())
+                Ok(None)
             };
             client.close().await;
-            checked.map(|()| session)
+            checked.map(|v| (session, v))
         }
         .await;
-        self.phase("health", t, result.is_ok(), String::new());
+        let detail = match &result {
+            Ok((_, Some(v))) => describe_verified(v),
+            _ => String::new(),
+        };
+        self.phase("health", t, result.is_ok(), detail.clone());
         match result {
-            Ok(session) => {
+            Ok((session, _)) => {
                 self.progress.phase(
                     "health",
-                    &format!("the application is up (session {session})"),
+                    &format!("the application is up (session {session}) {detail}"),
                 );
                 Ok(session)
             }
@@ -878,65 +900,6 @@ async fn run_restart(
     } else {
         Err(format!("the restart command `{command}` failed ({status})"))
     }
-}
-
-/// Waits until an agent answers at `url` with a session other than `not_session`. `exited`
-/// reports a VM that quit (no point in waiting then).
-async fn wait_for_agent(
-    url: &str,
-    token: &str,
-    timeout: Duration,
-    not_session: Option<&str>,
-    mut exited: impl FnMut() -> Option<std::process::ExitStatus>,
-) -> Result<Client, String> {
-    let deadline = Instant::now() + timeout;
-    let mut last = String::from("nothing answered");
-    loop {
-        if let Some(status) = exited() {
-            return Err(format!("the VM quit ({status}) before its agent answered"));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!(
-                "no agent answered at {url} with a new session within {} s ({last})",
-                timeout.as_secs()
-            ));
-        }
-        match Client::connect(url, token, left.min(Duration::from_secs(5))).await {
-            Ok(c) if not_session == Some(c.hello.session.as_str()) => {
-                last = format!("still the old session {}", c.hello.session);
-                c.close().await;
-            }
-            Ok(c) => return Ok(c),
-            Err(e @ ClientError::Agent(_)) => {
-                return Err(format!("the agent at {url} refused us: {e}"));
-            }
-            Err(e) => last = e.to_string(),
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Snapshots the image and requires it to match the local sources exactly.
-async fn check_matches(client: &mut Client, local: &LocalSources) -> Result<(), String> {
-    let comparison = crate::ops::compare::compare(client, local, None)
-        .await
-        .map_err(|e| format!("cannot snapshot the image: {e}"))?;
-    if comparison.changes.is_empty() {
-        return Ok(());
-    }
-    let lines = crate::ops::push::change_lines(&comparison.changes);
-    let shown: Vec<String> = lines
-        .iter()
-        .take(10)
-        .map(|l| format!("{} {} {}", l.change, l.what, l.name))
-        .collect();
-    Err(format!(
-        "it does not match the sources ({} difference(s): {}{})",
-        lines.len(),
-        shown.join(", "),
-        if lines.len() > 10 { ", …" } else { "" }
-    ))
 }
 
 /// The work directory of one build, beside the live image (so the final move is a rename on the

@@ -104,11 +104,15 @@ fn filein_build_script(inputs: &BuildInputs<'_>) -> String {
     }
     // The marker and the save are one chunk: if anything before failed so badly that the file-in
     // stopped, neither happens. `snapshot:andQuit:` answers true when the saved image resumes;
-    // the process that ran this script must not go on in the live application then.
+    // the process that ran this script must not go on in the live application then. Images with
+    // the test image's boot hook (`HotpatchBoot`) save through it: headless with a null sound
+    // device, the plain snapshot fails in the shut-down list and the VM would never quit.
     let marker = literal(&inputs.marker.to_string_lossy());
     out.push_str(&format!(
         "| f | f := FileStream newFileNamed: {marker}. f nextPutAll: '{MARKER_TEXT}'. f close.\n\
-         (Smalltalk snapshot: true andQuit: true) == true ifTrue: [Processor terminateActive]!\n"
+         (Smalltalk at: #HotpatchBoot ifAbsent: [nil]) == nil\n\
+         \tifTrue: [(Smalltalk snapshot: true andQuit: true) == true ifTrue: [Processor terminateActive]]\n\
+         \tifFalse: [(Smalltalk at: #HotpatchBoot) saveAndQuit]!\n"
     ));
     out
 }
@@ -161,7 +165,9 @@ fn pharo_build_script(baseline: Option<&str>, inputs: &BuildInputs<'_>) -> Strin
 pub fn verify_start_script(loader: &Loader, port: u16, token: &str) -> String {
     let start = format!("HpAgent startOn: {port} token: {}", literal(token));
     match loader {
-        Loader::FileIn => format!("{start}!\n"),
+        // Old Squeak images need their network initialized after a start before a socket can
+        // listen (the agent does not do it yet); harmless where it is already done.
+        Loader::FileIn => format!("Socket initializeNetwork!\n{start}!\n"),
         Loader::Tonel { .. } => format!("{start}.\n"),
     }
 }
@@ -196,7 +202,7 @@ mod tests {
             agent < app && app < post && post < mark && mark < save,
             "{s}"
         );
-        assert!(s.ends_with("[Processor terminateActive]!\n"), "{s}");
+        assert!(s.ends_with("saveAndQuit]!\n"), "{s}");
     }
 
     #[test]
@@ -286,7 +292,7 @@ mod tests {
     fn verify_script_quotes_the_token() {
         assert_eq!(
             verify_start_script(&Loader::FileIn, 7123, "a'b"),
-            "HpAgent startOn: 7123 token: 'a''b'!\n"
+            "Socket initializeNetwork!\nHpAgent startOn: 7123 token: 'a''b'!\n"
         );
     }
 }

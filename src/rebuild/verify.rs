@@ -1,0 +1,199 @@
+//! Proving that an image runs what the sources say: snapshot the owned packages through the
+//! agent and diff them against the local sources with the same machinery as `hotpatch diff`;
+//! the result must be empty.
+//!
+//! One allowance, for images that keep no method sources (the Squeak test image has no changes
+//! file, and the agent's record of exact sources does not survive a restart): a method whose
+//! image source is only a decompilation (`source_exact: false`) cannot match the source text, so
+//! for it — and only when its protocol matches — the image is asked to compile the local source
+//! in that class and compare the result with the installed method (header, literals, bytecodes).
+//! Same compiled code means the image runs that source. Everything else (classes, variables,
+//! missing or extra methods, protocols, exact sources) must match exactly.
+
+use crate::diff::{MethodChange, diff};
+use crate::image::{Client, ClientError};
+use crate::model::{MethodKey, Side};
+use crate::ops::local::LocalSources;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// What a successful verification checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verified {
+    /// Methods whose image source is not exact and that were checked by their compiled code.
+    pub by_compiled_code: usize,
+}
+
+/// Waits until an agent answers at `url` with a session other than `not_session`. `exited`
+/// reports a VM that quit (no point in waiting then).
+pub async fn wait_for_agent(
+    url: &str,
+    token: &str,
+    timeout: Duration,
+    not_session: Option<&str>,
+    mut exited: impl FnMut() -> Option<std::process::ExitStatus>,
+) -> Result<Client, String> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::from("nothing answered");
+    loop {
+        if let Some(status) = exited() {
+            return Err(format!("the VM quit ({status}) before its agent answered"));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "no agent answered at {url} with a new session within {} s ({last})",
+                timeout.as_secs()
+            ));
+        }
+        match Client::connect(url, token, left.min(Duration::from_secs(5))).await {
+            Ok(c) if not_session == Some(c.hello.session.as_str()) => {
+                last = format!("still the old session {}", c.hello.session);
+                c.close().await;
+            }
+            Ok(c) => return Ok(c),
+            Err(e @ ClientError::Agent(_)) => {
+                return Err(format!("the agent at {url} refused us: {e}"));
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Snapshots the image and requires it to match the local sources (see the module doc).
+pub async fn check_matches(client: &mut Client, local: &LocalSources) -> Result<Verified, String> {
+    let snapshot = client
+        .snapshot(local.scope.packages.clone(), None, None)
+        .await
+        .map_err(|e| format!("cannot snapshot the image: {e}"))?;
+    let inexact: HashSet<MethodKey> = snapshot
+        .packages
+        .iter()
+        .flat_map(|p| {
+            let in_classes = p.classes.iter().flat_map(|c| c.methods.iter());
+            let in_extensions = p.extensions.iter().flat_map(|e| e.methods.iter());
+            in_classes.chain(in_extensions)
+        })
+        .filter(|m| !m.source_exact)
+        .map(|m| MethodKey {
+            class_name: m.class_name.clone(),
+            side: m.side,
+            selector: m.selector.clone(),
+        })
+        .collect();
+    let squeak = client.hello.dialect.eq_ignore_ascii_case("squeak");
+    let changes = diff(&local.packages, &snapshot.into_packages());
+
+    let mut differences: Vec<String> = crate::ops::push::change_lines(&crate::diff::Changes {
+        classes: changes.classes.clone(),
+        methods: Vec::new(),
+    })
+    .iter()
+    .map(|l| format!("{} {} {}", l.change, l.what, l.name))
+    .collect();
+    let mut verified = Verified::default();
+    for change in &changes.methods {
+        let key = change.key();
+        let equivalent = match change {
+            MethodChange::Changed { old, new }
+                if squeak
+                    && inexact.contains(&key)
+                    && old.method.protocol == new.method.protocol =>
+            {
+                same_compiled_code(client, &key, &new.method.source).await?
+            }
+            _ => false,
+        };
+        if equivalent {
+            verified.by_compiled_code += 1;
+        } else {
+            let what = match change {
+                MethodChange::Added { .. } => "missing in the image",
+                MethodChange::Removed { .. } => "only in the image",
+                MethodChange::Changed { .. } => "changed",
+                MethodChange::Moved { .. } => "in another protocol",
+            };
+            differences.push(format!("{key} {what}"));
+        }
+    }
+    if differences.is_empty() {
+        return Ok(verified);
+    }
+    let shown: Vec<&str> = differences.iter().take(10).map(String::as_str).collect();
+    Err(format!(
+        "it does not match the sources ({} difference(s): {}{})",
+        differences.len(),
+        shown.join(", "),
+        if differences.len() > 10 { ", …" } else { "" }
+    ))
+}
+
+/// Asks a Squeak image whether compiling `source` in the method's class gives the installed
+/// method (same header, literals and bytecodes).
+async fn same_compiled_code(
+    client: &mut Client,
+    key: &MethodKey,
+    source: &str,
+) -> Result<bool, String> {
+    let answer = client
+        .eval(&same_code_expression(key, source))
+        .await
+        .map_err(|e| format!("cannot compare {key} in the image: {e}"))?;
+    Ok(answer.trim() == "true")
+}
+
+/// The Smalltalk (Squeak 2.x and later: no exceptions, no `allSatisfy:`) for [`same_compiled_code`].
+fn same_code_expression(key: &MethodKey, source: &str) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let side = match key.side {
+        Side::Instance => "",
+        Side::Class => "cls := cls class.\n",
+    };
+    format!(
+        "| cls old new ok |\n\
+         ok := false.\n\
+         cls := Smalltalk at: {class} asSymbol ifAbsent: [nil].\n\
+         cls == nil ifFalse: [\n\
+         {side}\
+         (cls includesSelector: {selector} asSymbol) ifTrue: [\n\
+         old := cls compiledMethodAt: {selector} asSymbol.\n\
+         new := Compiler new compile: {source} in: cls notifying: HpSqueakCompileCatcher new ifFail: [nil].\n\
+         new == nil ifFalse: [\n\
+         new := new generate: #(0 0 0 0).\n\
+         ok := old header = new header and: [old size = new size].\n\
+         ok ifTrue: [1 to: old numLiterals do: [:i | (old literalAt: i) = (new literalAt: i) ifFalse: [ok := false]]].\n\
+         ok ifTrue: [old initialPC to: old size do: [:i | (old at: i) = (new at: i) ifFalse: [ok := false]]]]]].\n\
+         ok",
+        class = quote(&key.class_name),
+        selector = quote(&key.selector),
+        source = quote(source),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_equivalence_check_quotes_the_source_and_picks_the_side() {
+        let key = MethodKey {
+            class_name: "SampleApp".into(),
+            side: Side::Class,
+            selector: "greet:".into(),
+        };
+        let e = same_code_expression(&key, "greet: aName\n\t^ 'Hello, ' , aName");
+        assert!(e.contains("Smalltalk at: 'SampleApp' asSymbol"), "{e}");
+        assert!(e.contains("cls := cls class."), "{e}");
+        assert!(
+            e.contains("compile: 'greet: aName\n\t^ ''Hello, '' , aName' in: cls"),
+            "{e}"
+        );
+        assert!(e.ends_with("ok"), "{e}");
+        let instance = MethodKey {
+            side: Side::Instance,
+            ..key
+        };
+        assert!(!same_code_expression(&instance, "x").contains("cls class"));
+    }
+}

@@ -1,0 +1,420 @@
+//! `hotpatch rebuild` and the push fallback end to end, against the real VM: the sample
+//! application is built from the test image (the base, never modified), verified, swapped in and
+//! started by a small supervisor script of the test's own (a pidfile; kill and start again), and
+//! every outcome is checked by asking the live image through its agent.
+//!
+//! Each test costs a few VM runs (a build, a verification start, the application's start), so
+//! the failure cases share one application where they can.
+
+mod common;
+
+use common::{free_port, repo, runtime, test_image};
+use hotpatch::image::Client;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+/// The test's supervisor: kills the VM in the pidfile, starts it again in the background on
+/// `app.image` with `start.st` (which starts the agent from `hotpatch-agent.conf`). When the file
+/// `fail-next-start` exists, it is removed and the VM is started with a script that quits at
+/// once: an application that does not come up.
+const SUPERVISOR: &str = r#"#!/bin/sh
+cd "$(dirname "$0")"
+if [ -f app.pid ]; then
+  kill -KILL "$(cat app.pid)" 2>/dev/null
+  rm -f app.pid
+fi
+script=start.st
+if [ -f fail-next-start ]; then rm -f fail-next-start; script=crash.st; fi
+[ -f app.image ] || { echo "supervisor: no app.image" >&2; exit 1; }
+"$VM" -vm-display-null -vm-sound-null "$PWD/app.image" "$PWD/$script" </dev/null >>app.out 2>&1 &
+echo $! > app.pid
+echo "supervisor: started $!"
+"#;
+
+fn squeak_vm() -> PathBuf {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("find /usr/lib/squeak -name squeakvm -type f | sort | tail -n 1")
+        .output()
+        .expect("find the squeak VM");
+    let vm = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(
+        vm.is_file(),
+        "no squeakvm under /usr/lib/squeak (apt-get install squeak-vm)"
+    );
+    vm
+}
+
+/// A copy of the sample app with a live directory, a supervisor and a rebuild configuration.
+struct App {
+    dir: PathBuf,
+    project: PathBuf,
+    live: PathBuf,
+    url: String,
+    token: String,
+    base: PathBuf,
+    base_stamp: (u64, Option<SystemTime>),
+}
+
+impl App {
+    fn new(name: &str) -> App {
+        let base = test_image();
+        let dir = repo()
+            .join("target")
+            .join("rebuild-tests")
+            .join(format!("{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let project = dir.join("project");
+        let live = dir.join("live");
+        copy_dir(&repo().join("examples/sample-app"), &project);
+        std::fs::create_dir_all(&live).expect("create the live directory");
+        let port = free_port();
+        let token = format!("tok{}x{}", std::process::id(), port);
+        std::fs::write(
+            live.join("hotpatch-agent.conf"),
+            format!("port={port}\ntoken={token}\n"),
+        )
+        .expect("write hotpatch-agent.conf");
+        std::fs::write(live.join("start.st"), "HpAgent startFromConfig!\n").expect("start.st");
+        std::fs::write(
+            live.join("crash.st"),
+            "Smalltalk snapshot: false andQuit: true!\n",
+        )
+        .expect("crash.st");
+        let supervisor = live.join("supervisor.sh");
+        std::fs::write(&supervisor, SUPERVISOR).expect("write supervisor.sh");
+        Command::new("chmod")
+            .arg("+x")
+            .arg(&supervisor)
+            .status()
+            .expect("chmod");
+        let app = App {
+            url: format!("ws://127.0.0.1:{port}/"),
+            token,
+            base_stamp: stamp(&base),
+            base,
+            dir,
+            project,
+            live,
+        };
+        app.configure("");
+        app
+    }
+
+    /// Writes hotpatch.toml; `extra` lines go into the rebuild section.
+    fn configure(&self, extra: &str) {
+        let config = format!(
+            r#"source = "src"
+packages = ["Sample-Core"]
+default_target = "local"
+
+[targets.local]
+url = "{url}"
+token_env = "HOTPATCH_TOKEN"
+timeout_secs = 10
+apply_timeout_secs = 60
+
+[targets.local.rebuild]
+vm = "{vm}"
+vm_args = ["-vm-display-null", "-vm-sound-null"]
+base_image = "{base}"
+image = "{image}"
+restart = "VM={vm} {supervisor}"
+agent_source = "{agent}"
+build_timeout_secs = 120
+health_timeout_secs = 60
+{extra}
+"#,
+            url = self.url,
+            vm = squeak_vm().display(),
+            base = self.base.display(),
+            image = self.image().display(),
+            supervisor = self.live.join("supervisor.sh").display(),
+            agent = repo().join("smalltalk-agent/src").display(),
+        );
+        std::fs::write(self.project.join("hotpatch.toml"), config).expect("write hotpatch.toml");
+    }
+
+    fn image(&self) -> PathBuf {
+        self.live.join("app.image")
+    }
+
+    fn hotpatch(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_hotpatch"))
+            .args(args)
+            .current_dir(&self.project)
+            .env("HOTPATCH_TOKEN", &self.token)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run hotpatch")
+    }
+
+    /// Runs hotpatch with `--json`, asserts the exit code, answers the JSON.
+    fn run_json(&self, args: &[&str], code: i32) -> Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--json");
+        let out = self.hotpatch(&all);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "hotpatch {all:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n{}",
+            self.logs()
+        );
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}\n--- stderr\n{stderr}"))
+    }
+
+    /// Evaluates `expression` in the live image.
+    fn eval(&self, expression: &str) -> String {
+        runtime().block_on(async {
+            let mut c = Client::connect(&self.url, &self.token, Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|e| panic!("connect to the live agent: {e}\n{}", self.logs()));
+            let v = c
+                .eval(expression)
+                .await
+                .unwrap_or_else(|e| panic!("eval `{expression}`: {e}"));
+            c.close().await;
+            v
+        })
+    }
+
+    /// The live agent's session.
+    fn session(&self) -> String {
+        runtime().block_on(async {
+            let c = Client::connect(&self.url, &self.token, Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|e| panic!("connect to the live agent: {e}\n{}", self.logs()));
+            let s = c.hello.session.clone();
+            c.close().await;
+            s
+        })
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.project.join("src/Sample-Core").join(file);
+        let text = std::fs::read_to_string(&path).expect("read source");
+        assert!(text.contains(from), "{file} does not contain {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write source");
+    }
+
+    fn logs(&self) -> String {
+        let mut s = String::new();
+        for name in ["app.out", "hotpatch.log"] {
+            if let Ok(text) = std::fs::read_to_string(self.live.join(name)) {
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                s.push_str(&format!("--- live/{name} (tail, newest first) ---\n"));
+                s.push_str(&tail.join("\n"));
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// Asserts the base image was not touched.
+    fn assert_base_untouched(&self) {
+        assert_eq!(
+            stamp(&self.base),
+            self.base_stamp,
+            "the base image was modified"
+        );
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        // Stop the application's VM (ours: its pid is in our pidfile).
+        if let Ok(pid) = std::fs::read_to_string(self.live.join("app.pid")) {
+            let _ = Command::new("kill").arg("-KILL").arg(pid.trim()).status();
+        }
+        if std::thread::panicking() {
+            eprintln!("rebuild test files kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn stamp(path: &Path) -> (u64, Option<SystemTime>) {
+    let m = std::fs::metadata(path).expect("stat");
+    (m.len(), m.modified().ok())
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+fn failure_kind(report: &Value) -> &str {
+    report["failure"]["kind"].as_str().unwrap_or("<none>")
+}
+
+#[test]
+fn push_falls_back_to_a_rebuild_and_rollback_puts_the_previous_image_back() {
+    let app = App::new("push");
+    app.configure("on_needs_rebuild = \"rebuild\"");
+
+    // First deploy: nothing runs yet, the agent is unreachable, the push rebuilds.
+    let out = app.run_json(&["push"], 0);
+    assert_eq!(out["outcome"], "rebuilt", "{out:#}");
+    assert_eq!(out["push"]["error"]["kind"], "unreachable", "{out:#}");
+    assert!(out["rebuild"]["backup"].is_null(), "{out:#}");
+    assert_eq!(app.eval("SampleApp default greet: 'x'"), "'Hello, X!'");
+    let first = app.session();
+
+    // A layout change cannot go live: the push rebuilds, and the new code runs.
+    app.edit(
+        "SampleCounter.class.st",
+        "#superclass : 'Object',",
+        "#superclass : 'Object',\n\t#type : 'variable',",
+    );
+    app.edit("SampleApp.class.st", "'Hello, '", "'Hey, '");
+    let out = app.run_json(&["push"], 0);
+    assert_eq!(out["outcome"], "rebuilt", "{out:#}");
+    assert_eq!(out["push"]["outcome"], "needs_rebuild", "{out:#}");
+    let phases: Vec<&str> = out["rebuild"]["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .filter_map(|p| p["phase"].as_str())
+        .collect();
+    assert_eq!(
+        phases,
+        ["build", "verify", "swap", "restart", "health"],
+        "{out:#}"
+    );
+    assert_ne!(app.session(), first, "the application was restarted");
+    assert_eq!(app.eval("SampleCounter isVariable"), "true");
+    assert_eq!(app.eval("SampleApp default greet: 'x'"), "'Hey, X!'");
+    assert!(app.live.join("app.image.previous").is_file());
+    // Nothing differs any more: a push finds nothing to do.
+    assert_eq!(app.run_json(&["push"], 0)["outcome"], "nothing_to_push");
+
+    // --rollback puts the previous image back and restarts.
+    let out = app.run_json(&["rebuild", "--rollback"], 0);
+    assert_eq!(out["outcome"], "rolled_back", "{out:#}");
+    assert_eq!(app.eval("SampleCounter isVariable"), "false");
+    assert_eq!(app.eval("SampleApp default greet: 'x'"), "'Hello, X!'");
+
+    // --no-rebuild refuses even though the config allows rebuilds.
+    let out = app.run_json(&["push", "--no-rebuild"], 3);
+    assert_eq!(out["outcome"], "needs_rebuild", "{out:#}");
+    app.assert_base_untouched();
+}
+
+#[test]
+fn failed_builds_and_verifications_leave_the_old_image_running() {
+    let app = App::new("failures");
+    let out = app.run_json(&["rebuild"], 0);
+    assert_eq!(out["outcome"], "rebuilt", "{out:#}");
+    let session = app.session();
+    let live_stamp = stamp(&app.image());
+    let still_running = |what: &str| {
+        assert_eq!(
+            app.session(),
+            session,
+            "{what}: the application was restarted"
+        );
+        assert_eq!(
+            stamp(&app.image()),
+            live_stamp,
+            "{what}: the live image was replaced"
+        );
+        assert_eq!(
+            app.eval("SampleApp default greet: 'x'"),
+            "'Hello, X!'",
+            "{what}"
+        );
+    };
+
+    // A syntax error in the file-in.
+    let original = std::fs::read_to_string(app.project.join("src/Sample-Core/SampleApp.class.st"))
+        .expect("read SampleApp");
+    std::fs::write(
+        app.project.join("src/Sample-Core/SampleApp.class.st"),
+        format!("{original}\n{{ #category : 'broken' }}\nSampleApp >> broken [\n\n\t^ 1 + \n]\n"),
+    )
+    .expect("write SampleApp");
+    let out = app.run_json(&["rebuild"], 6);
+    assert_eq!(failure_kind(&out), "load_errors", "{out:#}");
+    assert_eq!(out["failure"]["previous_running"], true, "{out:#}");
+    assert!(
+        out["failure"]["log_tail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("broken"),
+        "the log tail shows the failing method: {out:#}"
+    );
+    still_running("syntax error");
+    std::fs::write(
+        app.project.join("src/Sample-Core/SampleApp.class.st"),
+        &original,
+    )
+    .expect("restore SampleApp");
+
+    // The VM cannot run the base image (it crashes/refuses at start).
+    let garbage = app.dir.join("garbage.image");
+    std::fs::write(&garbage, vec![0x5au8; 4096]).expect("write garbage image");
+    let config = std::fs::read_to_string(app.project.join("hotpatch.toml")).expect("config");
+    std::fs::write(
+        app.project.join("hotpatch.toml"),
+        config.replace(
+            &app.base.display().to_string(),
+            &garbage.display().to_string(),
+        ),
+    )
+    .expect("write config");
+    let out = app.run_json(&["rebuild"], 6);
+    assert!(
+        ["vm_failed", "no_image_written"].contains(&failure_kind(&out)),
+        "{out:#}"
+    );
+    still_running("VM crash");
+
+    // A build that never ends.
+    app.configure("build_timeout_secs = 20\npost_load = \"(Delay forSeconds: 600) wait\"");
+    let out = app.run_json(&["rebuild"], 6);
+    assert_eq!(failure_kind(&out), "build_timed_out", "{out:#}");
+    still_running("time-out");
+
+    // An image that does not match the sources is not swapped in.
+    app.configure(
+        "post_load = \"SampleApp compile: 'greet: aName ^ ''tampered''' classified: 'greeting'\"",
+    );
+    let out = app.run_json(&["rebuild"], 6);
+    assert_eq!(failure_kind(&out), "verify_failed", "{out:#}");
+    let message = out["failure"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("SampleApp>>greet:"), "{out:#}");
+    still_running("verification");
+    app.assert_base_untouched();
+}
+
+#[test]
+fn a_restart_that_never_becomes_healthy_is_rolled_back() {
+    let app = App::new("unhealthy");
+    app.configure("health_timeout_secs = 25");
+    assert_eq!(app.run_json(&["rebuild"], 0)["outcome"], "rebuilt");
+    app.edit("SampleApp.class.st", "'Hello, '", "'Hey, '");
+
+    // The new image is fine, but the application does not come up after the restart.
+    std::fs::write(app.live.join("fail-next-start"), "").expect("arm the failing start");
+    let out = app.run_json(&["rebuild"], 6);
+    assert_eq!(failure_kind(&out), "unhealthy", "{out:#}");
+    assert_eq!(out["failure"]["previous_running"], true, "{out:#}");
+    assert_eq!(app.eval("SampleApp default greet: 'x'"), "'Hello, X!'");
+    assert!(app.live.join("app.image.failed").is_file());
+    assert!(!app.live.join("fail-next-start").exists());
+    app.assert_base_untouched();
+}
