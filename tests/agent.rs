@@ -224,6 +224,71 @@ fn compile_error_changes_nothing_and_points_at_the_error() {
 }
 
 #[test]
+fn undeclared_variable_is_a_compile_error_unless_the_batch_defines_it() {
+    let vm = Vm::start();
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        let before = c.ping().await.unwrap().epoch;
+        let err = apply(
+            &mut c,
+            "b-typo",
+            vec![
+                define(class("HpTestThing", &[])),
+                define(class("HpTestOther", &[])),
+                // A class the same batch defines is not undeclared.
+                put("HpTestThing", Side::Instance, "other", "other\n\t^ HpTestOther new"),
+                put(
+                    "HpTestThing",
+                    Side::Instance,
+                    "typo",
+                    "typo\n\t\"HpNoSuchThing\"\n\t^ #HpNoSuchThing -> 'HpNoSuchThing' -> HpNoSuchThing",
+                ),
+            ],
+        )
+        .await
+        .err()
+        .expect("an undeclared variable must fail the batch");
+        let agent = err
+            .agent()
+            .unwrap_or_else(|| panic!("expected an agent error, got {err}"));
+        assert_eq!(agent.kind, ErrorKind::CompileFailed, "{agent:?}");
+        assert_eq!(agent.errors.len(), 1, "{:?}", agent.errors);
+        let e = &agent.errors[0];
+        assert_eq!((e.op, e.selector.as_deref()), (3, Some("typo")));
+        assert!(e.message.contains("HpNoSuchThing"), "{e:?}");
+        // The variable itself, not its mention in the comment, symbol or string.
+        assert_eq!((e.line, e.column), (3, 41), "{e:?}");
+        assert_eq!(c.ping().await.unwrap().epoch, before);
+        assert_eq!(
+            c.eval("Smalltalk includesKey: #HpTestThing").await.unwrap(),
+            "false"
+        );
+        // The check leaves nothing behind in Undeclared.
+        assert_eq!(
+            c.eval("Undeclared includesKey: #HpNoSuchThing").await.unwrap(),
+            "false"
+        );
+
+        // Without the typo the batch applies, and the forward reference works.
+        apply(
+            &mut c,
+            "b-fixed",
+            vec![
+                define(class("HpTestThing", &[])),
+                define(class("HpTestOther", &[])),
+                put("HpTestThing", Side::Instance, "other", "other\n\t^ HpTestOther new"),
+            ],
+        )
+        .await
+        .expect("apply");
+        assert_eq!(
+            c.eval("HpTestThing new other class name").await.unwrap(),
+            "#HpTestOther"
+        );
+    });
+}
+
+#[test]
 fn stale_epoch_replayed_batch_and_rollback() {
     let vm = Vm::start();
     runtime().block_on(async {
