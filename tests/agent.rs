@@ -76,7 +76,9 @@ fn hello_ping_and_wrong_token() {
         c.close().await;
 
         let refused = Client::connect(&vm.url, "not-the-token", Duration::from_secs(10)).await;
-        let err = refused.err().expect("a wrong token must be refused");
+        let Err(err) = refused else {
+            panic!("a wrong token must be refused")
+        };
         assert_eq!(
             err.agent().map(|e| e.kind),
             Some(ErrorKind::Unauthorized),
@@ -197,7 +199,7 @@ fn compile_error_changes_nothing_and_points_at_the_error() {
             ],
         )
         .await;
-        let err = result.err().expect("a compile error must fail the batch");
+        let err = result.expect_err("a compile error must fail the batch");
         let agent = err
             .agent()
             .unwrap_or_else(|| panic!("expected an agent error, got {err}"));
@@ -246,8 +248,7 @@ fn undeclared_variable_is_a_compile_error_unless_the_batch_defines_it() {
             ],
         )
         .await
-        .err()
-        .expect("an undeclared variable must fail the batch");
+        .expect_err("an undeclared variable must fail the batch");
         let agent = err
             .agent()
             .unwrap_or_else(|| panic!("expected an agent error, got {err}"));
@@ -316,8 +317,7 @@ fn stale_epoch_replayed_batch_and_rollback() {
                 ops: vec![put("HpTestThing", Side::Instance, "v", "v\n\t^ 2")],
             })
             .await
-            .err()
-            .expect("stale");
+            .expect_err("stale");
         let agent = stale.agent().expect("agent error");
         assert_eq!((agent.kind, agent.epoch), (ErrorKind::Stale, Some(1)));
         assert_eq!(c.eval("HpTestThing new v").await.unwrap(), "1");
@@ -349,7 +349,7 @@ fn stale_epoch_replayed_batch_and_rollback() {
             c.eval("Smalltalk includesKey: #HpTestThing").await.unwrap(),
             "false"
         );
-        let empty = c.rollback().await.err().expect("nothing left");
+        let empty = c.rollback().await.expect_err("nothing left");
         assert_eq!(
             empty.agent().map(|e| e.kind),
             Some(ErrorKind::NothingToRollback)
@@ -362,9 +362,9 @@ fn eval_errors_are_answers() {
     let vm = Vm::start();
     runtime().block_on(async {
         let mut c = vm.client().await;
-        let err = c.eval("1/0").await.err().expect("ZeroDivide");
+        let err = c.eval("1/0").await.expect_err("ZeroDivide");
         assert_eq!(err.agent().map(|e| e.kind), Some(ErrorKind::EvalFailed));
-        let err = c.eval("1 +").await.err().expect("syntax error");
+        let err = c.eval("1 +").await.expect_err("syntax error");
         assert_eq!(err.agent().map(|e| e.kind), Some(ErrorKind::EvalFailed));
         assert_eq!(c.eval("'still' , ' here'").await.unwrap(), "'still here'");
     });
