@@ -8,7 +8,6 @@
 //! Targets on the 2-core reference machine: one-method push < 100 ms, no-op push < 50 ms.
 
 #[path = "../../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::path::{Path, PathBuf};

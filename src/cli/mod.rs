@@ -33,6 +33,8 @@ pub mod exit {
     pub const UNREACHABLE: i32 = 5;
     /// A rebuild failed; the previous image is running.
     pub const REBUILD_FAILED: i32 = 6;
+    /// `rollback` ran, but some undo steps failed: the image may differ from before the batch.
+    pub const ROLLBACK_INCOMPLETE: i32 = 7;
 }
 
 #[derive(Parser, Debug)]

@@ -297,6 +297,9 @@ pub struct ApplyResult {
 pub struct RollbackResult {
     pub batch: String,
     pub epoch: u64,
+    /// Undo steps that failed (the others still ran); empty when the rollback was exact.
+    #[serde(default)]
+    pub problems: Vec<String>,
 }
 
 /// Result of `eval`.
