@@ -357,14 +357,26 @@ fn failure(phase: &'static str, kind: FailureKind, message: String, log_tail: St
     }
 }
 
-/// The project's file-in: the owned packages, as the Tonel engine exports them.
+/// The project's file-in: the owned packages, as the Tonel engine exports them, then their
+/// class comments through the agent (see [`script::filein_comments`]).
 fn app_filein(config: &Config, local: &LocalSources) -> String {
     let repo = crate::model::Repository {
         root: config.source.clone(),
         format: None,
         packages: local.packages.clone(),
     };
-    crate::tonel::chunk::export(&repo)
+    let mut text = crate::tonel::chunk::export(&repo);
+    let comments = local
+        .packages
+        .iter()
+        .flat_map(|p| p.classes.iter())
+        .filter_map(|c| {
+            c.comment
+                .as_deref()
+                .map(|comment| (c.name.as_str(), comment))
+        });
+    text.push_str(&script::filein_comments(comments));
+    text
 }
 
 /// "matches the sources" and how.

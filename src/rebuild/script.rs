@@ -161,6 +161,22 @@ fn pharo_build_script(baseline: Option<&str>, inputs: &BuildInputs<'_>) -> Strin
     )
 }
 
+/// Chunks that give classes their comments through the agent's platform layer. Images without
+/// a changes file cannot keep a comment set by `Foo comment:` (it is a pointer into that file);
+/// the agent's platform keeps it where this dialect can, and answers it in snapshots.
+pub fn filein_comments<'a>(classes: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (class, comment) in classes {
+        out.push_str(&chunk(&format!(
+            "HpPlatform current setComment: {} of: (Smalltalk at: {} asSymbol)",
+            literal(comment),
+            literal(class)
+        )));
+        out.push_str("!\n");
+    }
+    out
+}
+
 /// The start script of a verification run: start the agent on loopback `port` with `token`.
 pub fn verify_start_script(loader: &Loader, port: u16, token: &str) -> String {
     let start = format!("HpAgent startOn: {port} token: {}", literal(token));
@@ -285,6 +301,15 @@ mod tests {
         assert_eq!(
             Loader::Tonel { baseline: None }.script_args(p),
             vec![std::ffi::OsString::from("st"), "/w/load.st".into()]
+        );
+    }
+
+    #[test]
+    fn comments_go_through_the_agent_platform() {
+        let s = filein_comments([("Foo", "It's a foo!")]);
+        assert_eq!(
+            s,
+            "HpPlatform current setComment: 'It''s a foo!!' of: (Smalltalk at: 'Foo' asSymbol)!\n"
         );
     }
 

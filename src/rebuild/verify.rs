@@ -130,7 +130,7 @@ pub async fn check_matches(client: &mut Client, local: &LocalSources) -> Result<
 }
 
 /// Asks a Squeak image whether compiling `source` in the method's class gives the installed
-/// method (same header, literals and bytecodes).
+/// method (same header, literals and bytecodes; not the trailer, which holds a source pointer).
 async fn same_compiled_code(
     client: &mut Client,
     key: &MethodKey,
@@ -161,9 +161,9 @@ fn same_code_expression(key: &MethodKey, source: &str) -> String {
          new := Compiler new compile: {source} in: cls notifying: HpSqueakCompileCatcher new ifFail: [nil].\n\
          new == nil ifFalse: [\n\
          new := new generate: #(0 0 0 0).\n\
-         ok := old header = new header and: [old size = new size].\n\
+         ok := old header = new header and: [old endPC = new endPC].\n\
          ok ifTrue: [1 to: old numLiterals do: [:i | (old literalAt: i) = (new literalAt: i) ifFalse: [ok := false]]].\n\
-         ok ifTrue: [old initialPC to: old size do: [:i | (old at: i) = (new at: i) ifFalse: [ok := false]]]]]].\n\
+         ok ifTrue: [old initialPC to: old endPC do: [:i | (old at: i) = (new at: i) ifFalse: [ok := false]]]]]].\n\
          ok",
         class = quote(&key.class_name),
         selector = quote(&key.selector),
