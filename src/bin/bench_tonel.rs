@@ -2,6 +2,10 @@
 //! own sources (about 9,400 files, 30 MB, 93,000 methods with realistic bodies) in a temporary
 //! directory, reads it with `tonel::read_repository` several times (warm cache) and prints
 //! throughput and peak RSS (`VmHWM` from `/proc/self/status`).
+//!
+//! For profiling, `BENCH_TONEL_CORPUS=DIR` generates the corpus into `DIR` once and keeps it,
+//! and `BENCH_TONEL_READ_ONLY=1` runs only the `read_repository` iterations, so
+//! `valgrind --tool=callgrind` counts the reader's instructions and nothing else.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -177,10 +181,33 @@ fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(9_400);
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("hotpatch-bench-tonel-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (files, bytes, methods) = generate(&dir, files)?;
+    let kept = std::env::var_os("BENCH_TONEL_CORPUS").map(PathBuf::from);
+    let dir: PathBuf = kept.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("hotpatch-bench-tonel-{}", std::process::id()))
+    });
+    // Beside the corpus, not in it: the corpus must stay a clean Tonel tree.
+    let marker = PathBuf::from(format!("{}.stats", dir.display()));
+    let (files, bytes, methods) = match &kept {
+        Some(_) if marker.exists() => {
+            let stats = std::fs::read_to_string(&marker)?;
+            let mut it = stats.split_whitespace().map(str::parse::<u64>);
+            let mut next = || -> anyhow::Result<u64> {
+                Ok(it
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("bad {}", marker.display()))??)
+            };
+            (next()? as usize, next()?, next()? as usize)
+        }
+        _ => {
+            let _ = std::fs::remove_dir_all(&dir);
+            let stats = generate(&dir, files)?;
+            if kept.is_some() {
+                std::fs::write(&marker, format!("{} {} {}", stats.0, stats.1, stats.2))?;
+            }
+            stats
+        }
+    };
+    let read_only = std::env::var_os("BENCH_TONEL_READ_ONLY").is_some();
     let rss_before = peak_rss_kb();
 
     let mut times: Vec<Duration> = Vec::new();
@@ -198,6 +225,14 @@ fn main() -> anyhow::Result<()> {
         read_methods = repo.packages.iter().map(|p| p.methods().count()).sum();
     }
     times.sort();
+    if read_only {
+        println!(
+            "read_repository: {methods} of {read_methods} methods; best {:.1} ms, median {:.1} ms",
+            times[0].as_secs_f64() * 1e3,
+            times[times.len() / 2].as_secs_f64() * 1e3
+        );
+        return Ok(());
+    }
 
     // The floor: walking the tree and reading every file in parallel, parsing nothing.
     let mut io_times: Vec<Duration> = Vec::new();
@@ -257,6 +292,8 @@ fn main() -> anyhow::Result<()> {
         peak_rss_kb().map(|k| k / 1024).unwrap_or(0),
         rss_before.map(|k| k / 1024).unwrap_or(0)
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    if kept.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(())
 }

@@ -181,6 +181,15 @@ impl Parser<'_> {
     fn string(&mut self) -> Result<String, StonError> {
         let open = self.i;
         self.i += 1;
+        // Nearly every string has no escape: copy it in one piece.
+        let rest = &self.bytes[self.i..];
+        if let Some(len) = rest.iter().position(|&b| b == b'\'' || b == b'\\')
+            && rest[len] == b'\''
+            && rest.get(len + 1) != Some(&b'\'')
+        {
+            self.i += len + 1;
+            return Ok(String::from_utf8_lossy(&rest[..len]).into_owned());
+        }
         let mut out: Vec<u8> = Vec::new();
         loop {
             let Some(&b) = self.bytes.get(self.i) else {
