@@ -268,6 +268,50 @@ static BODY_SPECIAL: [bool; 256] = {
     t
 };
 
+/// Offset of the first byte at or after `from` that [`BODY_SPECIAL`] marks, or `bytes.len()`.
+///
+/// Method bodies are most of a Tonel file and most of their bytes are plain code, so this is
+/// the reader's innermost loop: on x86_64 it tests 16 bytes at a time with SSE2, elsewhere one
+/// byte at a time with the table.
+fn next_body_special(bytes: &[u8], from: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 CPU has it.
+    let from = unsafe { skip_plain_16(bytes, from) };
+    let mut i = from;
+    while i < bytes.len() && !BODY_SPECIAL[bytes[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// Skips 16-byte blocks of plain code from `i`: returns the offset of the first special byte,
+/// or the start of the last incomplete block (for the caller's byte loop).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn skip_plain_16(bytes: &[u8], mut i: usize) -> usize {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    let eq = |v: __m128i, b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+    while let Some(chunk) = bytes.get(i..i + 16) {
+        // SAFETY: `chunk` is 16 readable bytes, and `loadu` has no alignment requirement.
+        let v = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
+        let hits = _mm_or_si128(
+            _mm_or_si128(eq(v, b'['), eq(v, b']')),
+            _mm_or_si128(
+                _mm_or_si128(eq(v, b'\''), eq(v, b'"')),
+                _mm_or_si128(eq(v, b'$'), eq(v, b'#')),
+            ),
+        );
+        let mask = _mm_movemask_epi8(hits) as u32;
+        if mask != 0 {
+            return i + mask.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    i
+}
+
 /// Finds the `]` that closes the method body whose `[` is at `open`, following Smalltalk's
 /// lexical rules (nested blocks, strings, comments, character literals, symbols, literal and
 /// byte arrays). Returns the offset of the closing `]`.
@@ -275,10 +319,10 @@ pub(crate) fn find_body_end(bytes: &[u8], open: usize) -> Result<usize, LexError
     let mut depth = 0usize;
     let mut i = open;
     while i < bytes.len() {
-        // Most bytes are plain code: skip them with a table lookup before the full match.
-        if !BODY_SPECIAL[bytes[i] as usize] {
-            i += 1;
-            continue;
+        // Most bytes are plain code: jump to the next one that means something.
+        i = next_body_special(bytes, i);
+        if i >= bytes.len() {
+            break;
         }
         match bytes[i] {
             b'[' => {
@@ -401,6 +445,22 @@ mod tests {
         assert_eq!(body("[ #( $) ) ]"), " #( $) ) ");
         assert_eq!(body("[ 'it''s ]' ]"), " 'it''s ]' ");
         assert_eq!(body("[ $é ]"), " $é ");
+    }
+
+    #[test]
+    fn special_bytes_are_found_at_every_offset_of_a_block() {
+        for special in [b'[', b']', b'\'', b'"', b'$', b'#'] {
+            for at in 0..48 {
+                let mut text = vec![b'x'; 48];
+                text[at] = special;
+                for from in 0..=at {
+                    assert_eq!(next_body_special(&text, from), at, "{special} at {at}");
+                }
+                assert_eq!(next_body_special(&text, at + 1), 48);
+            }
+        }
+        let plain = "é ^ self foo: 1 + 2 bar: x; yourself. \n\t| a b |".repeat(3);
+        assert_eq!(next_body_special(plain.as_bytes(), 0), plain.len());
     }
 
     #[test]
