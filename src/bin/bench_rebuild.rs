@@ -101,22 +101,21 @@ agent_source = "{agent}"
             bail!("the first deploy failed: {:?}", first.failure);
         }
 
-        let options = PushOptions {
+        // The editor's save hook pushes the one file it saved: that is the hot-patch path. A
+        // whole-project push (every owned package snapshotted) is timed too, for reference.
+        let file = self.dir.join("project/src/Sample-Core/SampleApp.class.st");
+        let whole = PushOptions {
             use_cache: true,
             ..Default::default()
         };
-        let mut pushes = Vec::new();
-        for i in 0..iterations {
-            self.set_greeting(&format!("Hello {i}, "))?;
-            let t = Instant::now();
-            let report = rt
-                .block_on(push(&self.config, &target, &options))
-                .map_err(|e| anyhow::anyhow!("push failed: {e}"))?;
-            pushes.push(t.elapsed());
-            if report.outcome != Outcome::Applied {
-                bail!("the push did not apply: {:?}", report.outcome);
-            }
-        }
+        let one_file = PushOptions {
+            paths: vec![file],
+            use_cache: true,
+            ..Default::default()
+        };
+        let (mut pushes, push_phases) =
+            self.time_pushes(&rt, &target, &one_file, iterations, "Hi")?;
+        let (mut whole_pushes, _) = self.time_pushes(&rt, &target, &whole, iterations, "Hello")?;
 
         let mut rebuilds = Vec::new();
         let mut phases = Vec::new();
@@ -142,21 +141,60 @@ agent_source = "{agent}"
             cores()
         );
         println!(
-            "hot patch (hotpatch push):  {:>9.1} ms  (median of {})",
+            "hot patch (save-hook push of the file): {:>8.1} ms  (median of {}; last: {})",
             push_median.as_secs_f64() * 1000.0,
-            pushes.len()
+            pushes.len(),
+            push_phases.last().map_or("", String::as_str)
         );
         println!(
-            "rebuild (hotpatch rebuild): {:>9.1} ms  (median of {}; last: {})",
+            "whole-project push (for reference):     {:>8.1} ms  (median of {})",
+            median(&mut whole_pushes.clone()).as_secs_f64() * 1000.0,
+            whole_pushes.len()
+        );
+        println!(
+            "rebuild (hotpatch rebuild):              {:>8.1} ms  (median of {}; last: {})",
             rebuild_median.as_secs_f64() * 1000.0,
             rebuilds.len(),
             phases.join(", ")
         );
+        let whole_median = median(&mut whole_pushes);
+        let best = push_median.min(whole_median);
         println!(
-            "ratio: the hot patch is {:.0}x faster",
-            rebuild_median.as_secs_f64() / push_median.as_secs_f64().max(1e-9)
+            "ratio: rebuild / fastest hot-patch path = {:.0}x",
+            rebuild_median.as_secs_f64() / best.as_secs_f64().max(1e-9)
         );
         Ok(())
+    }
+
+    /// Times `iterations` pushes of a one-method change (the greeting); answers the times and
+    /// each push's own phase timings.
+    fn time_pushes(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        target: &hotpatch::config::Target,
+        options: &PushOptions,
+        iterations: usize,
+        greeting: &str,
+    ) -> Result<(Vec<Duration>, Vec<String>)> {
+        let mut times = Vec::new();
+        let mut phases = Vec::new();
+        for i in 0..iterations {
+            self.set_greeting(&format!("{greeting} {i}, "))?;
+            let t = Instant::now();
+            let report = rt
+                .block_on(push(&self.config, target, options))
+                .map_err(|e| anyhow::anyhow!("push failed: {e}"))?;
+            times.push(t.elapsed());
+            if report.outcome != Outcome::Applied {
+                bail!("the push did not apply: {:?}", report.outcome);
+            }
+            let m = report.millis;
+            phases.push(format!(
+                "read {} ms, connect {} ms, snapshot {} ms, apply {} ms",
+                m.read, m.connect, m.snapshot, m.apply
+            ));
+        }
+        Ok((times, phases))
     }
 
     fn set_greeting(&self, greeting: &str) -> Result<()> {
