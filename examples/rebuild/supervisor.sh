@@ -23,7 +23,10 @@ VM_ARGS="${VM_ARGS:--vm-display-null -vm-sound-null}"
 PIDFILE="$APP_DIR/app.pid"
 LOG="$APP_DIR/app.out"
 
-running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+# A VM that exited but was not reaped yet (its parent, an earlier restart, is gone) is a zombie:
+# `kill -0` still succeeds on it, so look at its state too.
+alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != "Z" ]; }
+running() { [ -f "$PIDFILE" ] && alive "$(cat "$PIDFILE")"; }
 
 start() {
   if running; then echo "already running (pid $(cat "$PIDFILE"))"; return 0; fi
@@ -41,8 +44,8 @@ stop() {
   running || { rm -f "$PIDFILE"; return 0; }
   local pid; pid="$(cat "$PIDFILE")"
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.05; done
+  alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
   rm -f "$PIDFILE"
   echo "stopped pid $pid"
 }

@@ -92,30 +92,46 @@ pub async fn check_matches(client: &mut Client, local: &LocalSources) -> Result<
     .iter()
     .map(|l| format!("{} {} {}", l.change, l.what, l.name))
     .collect();
-    let mut verified = Verified::default();
-    for change in &changes.methods {
-        let key = change.key();
-        let equivalent = match change {
+    // Methods that can only be checked by their compiled code, asked in batches (one eval per
+    // batch: a project has thousands of methods; an eval costs a round trip and a compile).
+    let candidates: Vec<(MethodKey, &str)> = changes
+        .methods
+        .iter()
+        .filter_map(|change| match change {
             MethodChange::Changed { old, new }
                 if squeak
-                    && inexact.contains(&key)
+                    && inexact.contains(&change.key())
                     && old.method.protocol == new.method.protocol =>
             {
-                same_compiled_code(client, &key, &new.method.source).await?
+                Some((change.key(), new.method.source.as_str()))
             }
-            _ => false,
-        };
-        if equivalent {
-            verified.by_compiled_code += 1;
-        } else {
-            let what = match change {
-                MethodChange::Added { .. } => "missing in the image",
-                MethodChange::Removed { .. } => "only in the image",
-                MethodChange::Changed { .. } => "changed",
-                MethodChange::Moved { .. } => "in another protocol",
-            };
-            differences.push(format!("{key} {what}"));
+            _ => None,
+        })
+        .collect();
+    let mut equivalent: HashSet<MethodKey> = HashSet::new();
+    for batch in candidates.chunks(SAME_CODE_BATCH) {
+        let answers = same_compiled_code(client, batch).await?;
+        for ((key, _), same) in batch.iter().zip(answers) {
+            if same {
+                equivalent.insert(key.clone());
+            }
         }
+    }
+    let verified = Verified {
+        by_compiled_code: equivalent.len(),
+    };
+    for change in &changes.methods {
+        let key = change.key();
+        if equivalent.contains(&key) {
+            continue;
+        }
+        let what = match change {
+            MethodChange::Added { .. } => "missing in the image",
+            MethodChange::Removed { .. } => "only in the image",
+            MethodChange::Changed { .. } => "changed",
+            MethodChange::Moved { .. } => "in another protocol",
+        };
+        differences.push(format!("{key} {what}"));
     }
     if differences.is_empty() {
         return Ok(verified);
@@ -129,46 +145,64 @@ pub async fn check_matches(client: &mut Client, local: &LocalSources) -> Result<
     ))
 }
 
-/// Asks a Squeak image whether compiling `source` in the method's class gives the installed
-/// method (same header, literals and bytecodes; not the trailer, which holds a source pointer).
+/// Methods per equivalence eval: each adds three string literals to the do-it, and old Squeak
+/// compilers allow 256 literals per method.
+const SAME_CODE_BATCH: usize = 20;
+
+/// Asks a Squeak image, for each method, whether compiling its local source in its class gives
+/// the installed method (same header, literals and bytecodes; not the trailer, which holds a
+/// source pointer). One answer per method, in order.
 async fn same_compiled_code(
     client: &mut Client,
-    key: &MethodKey,
-    source: &str,
-) -> Result<bool, String> {
+    batch: &[(MethodKey, &str)],
+) -> Result<Vec<bool>, String> {
     let answer = client
-        .eval(&same_code_expression(key, source))
+        .eval(&same_code_expression(batch))
         .await
-        .map_err(|e| format!("cannot compare {key} in the image: {e}"))?;
-    Ok(answer.trim() == "true")
+        .map_err(|e| format!("cannot compare methods in the image: {e}"))?;
+    // The answer is the printString of a String of t/f, one per method: 'tft'.
+    let flags = answer.trim().trim_matches('\'');
+    if flags.len() != batch.len() {
+        return Err(format!(
+            "unexpected answer comparing {} method(s) in the image: {answer}",
+            batch.len()
+        ));
+    }
+    Ok(flags.chars().map(|c| c == 't').collect())
 }
 
-/// The Smalltalk (Squeak 2.x and later: no exceptions, no `allSatisfy:`) for [`same_compiled_code`].
-fn same_code_expression(key: &MethodKey, source: &str) -> String {
+/// The Smalltalk (Squeak 2.x and later: no exceptions, no block temporaries) for
+/// [`same_compiled_code`]: the same steps unrolled once per method, sharing the temporaries.
+fn same_code_expression(batch: &[(MethodKey, &str)]) -> String {
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
-    let side = match key.side {
-        Side::Instance => "",
-        Side::Class => "cls := cls class.\n",
-    };
-    format!(
-        "| cls old new ok |\n\
-         ok := false.\n\
-         cls := Smalltalk at: {class} asSymbol ifAbsent: [nil].\n\
-         cls == nil ifFalse: [\n\
-         {side}\
-         (cls includesSelector: {selector} asSymbol) ifTrue: [\n\
-         old := cls compiledMethodAt: {selector} asSymbol.\n\
-         new := Compiler new compile: {source} in: cls notifying: HpSqueakCompileCatcher new ifFail: [nil].\n\
-         new == nil ifFalse: [\n\
-         new := new generate: #(0 0 0 0).\n\
-         ok := old header = new header and: [old endPC = new endPC].\n\
-         ok ifTrue: [1 to: old numLiterals do: [:i | (old literalAt: i) = (new literalAt: i) ifFalse: [ok := false]]].\n\
-         ok ifTrue: [old initialPC to: old endPC do: [:i | (old at: i) = (new at: i) ifFalse: [ok := false]]]]]].\n\
-         ok",
-        class = quote(&key.class_name),
-        selector = quote(&key.selector),
-        source = quote(source),
-    )
+    let mut out =
+        String::from("| cls old new ok out |\nout := WriteStream on: (String new: 64).\n");
+    for (key, source) in batch {
+        let side = match key.side {
+            Side::Instance => "",
+            Side::Class => "cls := cls class.\n",
+        };
+        out.push_str(&format!(
+            "ok := false.\n\
+             cls := Smalltalk at: {class} asSymbol ifAbsent: [nil].\n\
+             cls == nil ifFalse: [\n\
+             {side}\
+             (cls includesSelector: {selector} asSymbol) ifTrue: [\n\
+             old := cls compiledMethodAt: {selector} asSymbol.\n\
+             new := Compiler new compile: {source} in: cls notifying: HpSqueakCompileCatcher new ifFail: [nil].\n\
+             new == nil ifFalse: [\n\
+             new := new generate: #(0 0 0 0).\n\
+             ok := old header = new header and: [old endPC = new endPC].\n\
+             ok ifTrue: [1 to: old numLiterals do: [:i | (old literalAt: i) = (new literalAt: i) ifFalse: [ok := false]]].\n\
+             ok ifTrue: [old initialPC to: old endPC do: [:i | (old at: i) = (new at: i) ifFalse: [ok := false]]]]]].\n\
+             out nextPut: (ok ifTrue: [$t] ifFalse: [$f]).\n",
+            class = quote(&key.class_name),
+            selector = quote(&key.selector),
+            source = quote(source),
+        ));
+    }
+    out.push_str("out contents");
+    out
 }
 
 #[cfg(test)]
@@ -182,18 +216,22 @@ mod tests {
             side: Side::Class,
             selector: "greet:".into(),
         };
-        let e = same_code_expression(&key, "greet: aName\n\t^ 'Hello, ' , aName");
+        let instance = MethodKey {
+            side: Side::Instance,
+            selector: "x".into(),
+            ..key.clone()
+        };
+        let e = same_code_expression(&[
+            (key, "greet: aName\n\t^ 'Hello, ' , aName"),
+            (instance, "x"),
+        ]);
         assert!(e.contains("Smalltalk at: 'SampleApp' asSymbol"), "{e}");
-        assert!(e.contains("cls := cls class."), "{e}");
+        assert_eq!(e.matches("cls := cls class.").count(), 1, "{e}");
         assert!(
             e.contains("compile: 'greet: aName\n\t^ ''Hello, '' , aName' in: cls"),
             "{e}"
         );
-        assert!(e.ends_with("ok"), "{e}");
-        let instance = MethodKey {
-            side: Side::Instance,
-            ..key
-        };
-        assert!(!same_code_expression(&instance, "x").contains("cls class"));
+        assert_eq!(e.matches("out nextPut:").count(), 2, "{e}");
+        assert!(e.ends_with("out contents"), "{e}");
     }
 }
