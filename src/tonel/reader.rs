@@ -101,28 +101,37 @@ impl<'a> FileParser<'a> {
     /// Position of `offset`; offsets must be asked for in increasing order (errors excepted,
     /// which use the full index).
     fn pos(&self, offset: usize) -> Pos {
-        if self.has_cr {
-            return self.index().pos(self.bytes, offset);
+        match self.advance(offset) {
+            Some((line, line_start)) => Pos {
+                line,
+                column: char_count(&self.bytes[line_start..offset]) + 1,
+            },
+            None => self.index().pos(self.bytes, offset),
         }
+    }
+
+    /// Line of `offset` (same order rule as [`Self::pos`]), without counting its column.
+    fn line(&self, offset: usize) -> u32 {
+        match self.advance(offset) {
+            Some((line, _)) => line,
+            None => self.index().line(offset),
+        }
+    }
+
+    /// Moves the forward line cursor to `offset` and returns its line and line start; `None`
+    /// when the cursor cannot answer (CR line endings, or an offset behind the cursor).
+    fn advance(&self, offset: usize) -> Option<(u32, usize)> {
         let (at, mut line, mut line_start) = self.cursor.get();
-        if offset < at {
-            return self.index().pos(self.bytes, offset);
+        if self.has_cr || offset < at {
+            return None;
         }
         let seg = &self.bytes[at..offset];
-        let newlines = count_newlines(seg);
-        if newlines > 0 {
-            line += newlines as u32;
-            if let Some(last) = seg.iter().rposition(|&b| b == b'\n') {
-                line_start = at + last + 1;
-            }
+        if let Some(last) = seg.iter().rposition(|&b| b == b'\n') {
+            line += 1 + count_newlines(&seg[..last]) as u32;
+            line_start = at + last + 1;
         }
         self.cursor.set((offset, line, line_start));
-        let column = self.bytes[line_start..offset]
-            .iter()
-            .filter(|&&b| (b & 0xC0) != 0x80)
-            .count() as u32
-            + 1;
-        Pos { line, column }
+        Some((line, line_start))
     }
 
     /// Source text between two offsets that sit next to ASCII delimiters (always char
@@ -171,7 +180,7 @@ impl<'a> FileParser<'a> {
         self.i = after;
         let origin = Origin {
             path: self.path.to_path_buf(),
-            line: self.pos(type_at).line,
+            line: self.line(type_at),
         };
         match word.as_str() {
             "Package" => {
@@ -213,22 +222,14 @@ impl<'a> FileParser<'a> {
 
     fn identifier(&mut self) -> String {
         let start = self.i;
-        if self.peek().is_some_and(is_ident_start) {
-            while self.peek().is_some_and(is_ident_char) {
-                self.i += 1;
-            }
-        }
+        self.i = identifier_end(self.bytes, start);
         self.text(start, self.i).into_owned()
     }
 
     /// Like [`Self::identifier`] but borrowed from the file (no allocation).
     fn identifier_slice(&mut self) -> &'a str {
         let start = self.i;
-        if self.peek().is_some_and(is_ident_start) {
-            while self.peek().is_some_and(is_ident_char) {
-                self.i += 1;
-            }
-        }
+        self.i = identifier_end(self.bytes, start);
         self.text.get(start..self.i).unwrap_or("")
     }
 
@@ -260,7 +261,7 @@ impl<'a> FileParser<'a> {
 
     fn required_text(
         &self,
-        map: &Ston,
+        map: &Ston<'_>,
         key: &str,
         at: usize,
         what: &str,
@@ -281,7 +282,7 @@ impl<'a> FileParser<'a> {
 
     fn optional_text(
         &self,
-        map: &Ston,
+        map: &Ston<'_>,
         key: &str,
         at: usize,
     ) -> Result<Option<String>, TonelError> {
@@ -297,7 +298,7 @@ impl<'a> FileParser<'a> {
         }
     }
 
-    fn names(&self, map: &Ston, key: &str, at: usize) -> Result<Vec<String>, TonelError> {
+    fn names(&self, map: &Ston<'_>, key: &str, at: usize) -> Result<Vec<String>, TonelError> {
         match map.get(key) {
             None | Some(Ston::Nil) => Ok(Vec::new()),
             Some(Ston::List(items)) => items
@@ -317,7 +318,7 @@ impl<'a> FileParser<'a> {
         }
     }
 
-    fn package_def(&self, map: &Ston, at: usize) -> Result<Package, TonelError> {
+    fn package_def(&self, map: &Ston<'_>, at: usize) -> Result<Package, TonelError> {
         Ok(Package {
             name: self.required_text(map, "name", at, "Package")?,
             tags: self.names(map, "tags", at)?,
@@ -329,7 +330,7 @@ impl<'a> FileParser<'a> {
     fn class_def(
         &self,
         kind: ClassKind,
-        map: &Ston,
+        map: &Ston<'_>,
         at: usize,
     ) -> Result<(ClassDef, Option<String>), TonelError> {
         let what = if kind == ClassKind::Trait {
@@ -439,7 +440,7 @@ impl<'a> FileParser<'a> {
                 self.error(e.offset, message)
             })?;
             let header_pos = self.pos(header_at);
-            let decl_line = self.pos(header.decl_start).line;
+            let decl_line = self.line(header.decl_start);
             let body_start = header.open + 1;
             let body_pos = self.pos(body_start);
             let body_end = clean_right(self.bytes, body_start, close);
@@ -595,12 +596,63 @@ impl<'a> FileParser<'a> {
     }
 }
 
+/// End of the identifier starting at `start` (`start` itself when there is none).
+fn identifier_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start;
+    if bytes.get(i).copied().is_some_and(is_ident_start) {
+        i += 1;
+        while i < bytes.len() && is_ident_char(bytes[i]) {
+            i += 1;
+        }
+    }
+    i
+}
+
 /// Counts `\n` bytes. Summing in `u8` lanes over 255-byte chunks lets the compiler vectorise
-/// it; this and the body scanner are the only passes over method bodies.
+/// it; this and the body scanner are the only passes over method bodies. Short segments (the
+/// gaps between a method's header pieces) are counted a word at a time instead: the vector
+/// loop's set-up would cost more than the count.
 fn count_newlines(s: &[u8]) -> usize {
+    if s.len() < 64 {
+        return count_in_words(s, |w| {
+            // Bytes equal to '\n' become zero; mark zero bytes exactly (no carries).
+            let x = w ^ (ONES * u64::from(b'\n'));
+            !(((x & !HIGHS) + !HIGHS) | x) & HIGHS
+        });
+    }
     s.chunks(255)
         .map(|c| c.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n')) as usize)
         .sum()
+}
+
+/// Characters (UTF-8 code points) in `s`: bytes that are not continuation bytes (`10xxxxxx`).
+fn char_count(s: &[u8]) -> u32 {
+    // A continuation byte has bit 7 set and bit 6 clear; `w << 1` moves each bit 6 to bit 7.
+    let continuations = count_in_words(s, |w| w & !(w << 1) & HIGHS);
+    (s.len() - continuations) as u32
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Sums the set bits of `mark` over `s` read as little-endian 64-bit words (the tail padded
+/// with zero bytes); `mark` sets the high bit of each byte to count, and nothing else, and
+/// must not mark a zero byte.
+fn count_in_words(s: &[u8], mark: impl Fn(u64) -> u64) -> usize {
+    let mut words = s.chunks_exact(8);
+    let mut n = 0;
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        n += mark(u64::from_le_bytes(b)).count_ones() as usize;
+    }
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        let mut b = [0u8; 8];
+        b[..tail.len()].copy_from_slice(tail);
+        n += mark(u64::from_le_bytes(b)).count_ones() as usize;
+    }
+    n
 }
 
 /// Splits a legacy system category (`Kernel-Objects`) into the folder's package and a tag.
@@ -664,6 +716,20 @@ mod tests {
             ]
         );
         assert_eq!(c.methods[0].source, "+ x");
+    }
+
+    #[test]
+    fn word_at_a_time_counts_match_byte_counts() {
+        let text = "a\nbé\n\n∑x\t\n".repeat(9);
+        let bytes = text.as_bytes();
+        for start in 0..bytes.len() {
+            for end in start..=bytes.len() {
+                let s = &bytes[start..end];
+                assert_eq!(count_newlines(s), s.iter().filter(|&&b| b == b'\n').count());
+                let chars = s.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
+                assert_eq!(char_count(s) as usize, chars);
+            }
+        }
     }
 
     #[test]

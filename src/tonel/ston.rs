@@ -5,23 +5,26 @@
 //! Strings accept both STON backslash escapes (`\'`, `\\`, `\n`, `\uXXXX` …, what Pharo's STON
 //! writer produces) and Smalltalk-style doubled quotes (`''`, seen in hand-written files).
 
+use std::borrow::Cow;
+
 use super::text::{describe, is_separator};
 
-/// A parsed STON value.
+/// A parsed STON value. Text borrows from the parsed bytes unless it had to be unescaped, so a
+/// header costs no allocation per key or value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Ston {
+pub enum Ston<'a> {
     Nil,
     Bool(bool),
     /// A number kept as written (`42`, `-3`, `1.5`, `16r1F`).
-    Number(String),
-    Str(String),
-    Symbol(String),
-    List(Vec<Ston>),
+    Number(Cow<'a, str>),
+    Str(Cow<'a, str>),
+    Symbol(Cow<'a, str>),
+    List(Vec<Ston<'a>>),
     /// Key/value pairs in file order.
-    Map(Vec<(Ston, Ston)>),
+    Map(Vec<(Ston<'a>, Ston<'a>)>),
 }
 
-impl Ston {
+impl<'a> Ston<'a> {
     /// The text of a string or symbol (`'foo'` and `#foo` both give `foo`); `nil` gives `None`.
     pub fn as_text(&self) -> Option<&str> {
         match self {
@@ -31,7 +34,7 @@ impl Ston {
     }
 
     /// Looks a key up in a map by its text (`#name` and `'name'` are the same key).
-    pub fn get(&self, key: &str) -> Option<&Ston> {
+    pub fn get(&self, key: &str) -> Option<&Ston<'a>> {
         match self {
             Ston::Map(pairs) => pairs
                 .iter()
@@ -51,7 +54,7 @@ pub struct StonError {
 
 /// Parses one STON value starting at `start` (leading whitespace allowed); returns the value
 /// and the offset just after it.
-pub fn parse_value(bytes: &[u8], start: usize) -> Result<(Ston, usize), StonError> {
+pub fn parse_value(bytes: &[u8], start: usize) -> Result<(Ston<'_>, usize), StonError> {
     let mut p = Parser { bytes, i: start };
     let v = p.value(0)?;
     Ok((v, p.i))
@@ -66,7 +69,7 @@ struct Parser<'a> {
 /// overflowing the stack.
 const MAX_DEPTH: usize = 64;
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn err<T>(&self, at: usize, expected: &str) -> Result<T, StonError> {
         Err(StonError {
             offset: at,
@@ -91,7 +94,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Ston, StonError> {
+    fn value(&mut self, depth: usize) -> Result<Ston<'a>, StonError> {
         self.skip_ws();
         if depth > MAX_DEPTH {
             return self.err(self.i, "a less deeply nested value");
@@ -127,7 +130,7 @@ impl Parser<'_> {
         }
     }
 
-    fn map(&mut self, depth: usize) -> Result<Ston, StonError> {
+    fn map(&mut self, depth: usize) -> Result<Ston<'a>, StonError> {
         self.i += 1; // '{'
         let mut pairs = Vec::new();
         self.skip_ws();
@@ -156,7 +159,7 @@ impl Parser<'_> {
         }
     }
 
-    fn list(&mut self, depth: usize) -> Result<Ston, StonError> {
+    fn list(&mut self, depth: usize) -> Result<Ston<'a>, StonError> {
         self.i += 1; // '['
         let mut items = Vec::new();
         self.skip_ws();
@@ -178,17 +181,17 @@ impl Parser<'_> {
         }
     }
 
-    fn string(&mut self) -> Result<String, StonError> {
+    fn string(&mut self) -> Result<Cow<'a, str>, StonError> {
         let open = self.i;
         self.i += 1;
-        // Nearly every string has no escape: copy it in one piece.
-        let rest = &self.bytes[self.i..];
+        // Nearly every string has no escape: borrow it.
+        let rest: &'a [u8] = &self.bytes[self.i..];
         if let Some(len) = rest.iter().position(|&b| b == b'\'' || b == b'\\')
             && rest[len] == b'\''
             && rest.get(len + 1) != Some(&b'\'')
         {
             self.i += len + 1;
-            return Ok(String::from_utf8_lossy(&rest[..len]).into_owned());
+            return Ok(String::from_utf8_lossy(&rest[..len]));
         }
         let mut out: Vec<u8> = Vec::new();
         loop {
@@ -206,7 +209,7 @@ impl Parser<'_> {
                         self.i += 2;
                     } else {
                         self.i += 1;
-                        return Ok(String::from_utf8_lossy(&out).into_owned());
+                        return Ok(Cow::Owned(String::from_utf8_lossy(&out).into_owned()));
                     }
                 }
                 b'\\' => {
@@ -250,7 +253,7 @@ impl Parser<'_> {
         }
     }
 
-    fn symbol(&mut self) -> Result<Ston, StonError> {
+    fn symbol(&mut self) -> Result<Ston<'a>, StonError> {
         self.i += 1; // '#'
         if self.bytes.get(self.i) == Some(&b'\'') {
             return Ok(Ston::Symbol(self.string()?));
@@ -270,12 +273,12 @@ impl Parser<'_> {
         if self.i == start {
             return self.err(start, "a symbol name after '#'");
         }
-        Ok(Ston::Symbol(
-            String::from_utf8_lossy(&self.bytes[start..self.i]).into_owned(),
-        ))
+        Ok(Ston::Symbol(String::from_utf8_lossy(
+            &self.bytes[start..self.i],
+        )))
     }
 
-    fn number(&mut self) -> Ston {
+    fn number(&mut self) -> Ston<'a> {
         let start = self.i;
         self.i += 1;
         while self.i < self.bytes.len()
@@ -284,7 +287,7 @@ impl Parser<'_> {
         {
             self.i += 1;
         }
-        Ston::Number(String::from_utf8_lossy(&self.bytes[start..self.i]).into_owned())
+        Ston::Number(String::from_utf8_lossy(&self.bytes[start..self.i]))
     }
 }
 
@@ -312,7 +315,7 @@ pub fn write_string(out: &mut String, s: &str) {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Ston {
+    fn parse(s: &str) -> Ston<'_> {
         parse_value(s.as_bytes(), 0).unwrap().0
     }
 

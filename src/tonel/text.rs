@@ -60,8 +60,20 @@ pub(crate) fn is_separator(b: u8) -> bool {
 
 /// Letters, digits, `_` and any non-ASCII byte (Pharo accepts Unicode letters in identifiers).
 pub(crate) fn is_ident_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+    IDENT_CHAR[b as usize]
 }
+
+/// [`is_ident_char`] as a table: one load per byte in the identifier loops of the reader.
+static IDENT_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+        b += 1;
+    }
+    t
+};
 
 pub(crate) fn is_ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
