@@ -87,7 +87,7 @@ pub struct Target {
     pub token_env: String,
     /// Time limit for connecting and for each ordinary request.
     pub timeout: Duration,
-    /// Time limit for `apply` and `rollback`, which may compile many methods.
+    /// Time limit for `snapshot`, `apply` and `rollback`, whose work grows with the code involved.
     pub apply_timeout: Duration,
     pub rebuild: RebuildConfig,
 }
@@ -329,7 +329,8 @@ default_target = "local"
 url = "ws://127.0.0.1:7071/"
 # The environment variable that holds the agent's token. Never write the token itself here.
 token_env = "HOTPATCH_TOKEN"
-# Time limits in seconds: connecting and ordinary requests; applying a batch.
+# Time limits in seconds: connecting and quick requests; snapshot, apply and rollback (these
+# grow with the amount of code: a first push of a large project compiles thousands of methods).
 timeout_secs = 10
 apply_timeout_secs = 120
 

@@ -4,7 +4,6 @@
 
 use super::{Common, exit, print_json, runtime};
 use crate::diff::{render_stat, render_summary, render_unified};
-use crate::image::Client;
 use crate::ops::compare::{Comparison, SnapshotCache, compare};
 use crate::ops::local::{self, SourceError};
 use crate::ops::push::PushFailure;
@@ -41,7 +40,7 @@ pub fn run(args: DiffArgs) -> i32 {
         let cache = (!args.no_cache).then(|| SnapshotCache::new(&config.root, &target.name));
         let rt = runtime().map_err(PushFailure::Config)?;
         let comparison = rt.block_on(async {
-            let mut client = Client::connect(&target.url, &token, target.timeout).await?;
+            let mut client = crate::ops::connect(&target, &token).await?;
             let c = compare(&mut client, &local, cache.as_ref()).await;
             client.close().await;
             c

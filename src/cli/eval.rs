@@ -1,7 +1,6 @@
 //! `hotpatch eval EXPRESSION`: evaluate Smalltalk in the image (health checks, smoke tests).
 
 use super::{Common, exit, report_error, runtime};
-use crate::image::Client;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -19,7 +18,7 @@ pub fn run(args: EvalArgs) -> i32 {
         let token = target.token()?;
         let rt = runtime()?;
         rt.block_on(async {
-            let mut client = Client::connect(&target.url, &token, target.timeout).await?;
+            let mut client = crate::ops::connect(&target, &token).await?;
             let value = client.eval(&args.expression).await;
             client.close().await;
             Ok(value?)

@@ -1,8 +1,8 @@
 //! `hotpatch rollback`: undo the last batch applied to a target.
 
 use super::{Common, exit, print_json, report_error, runtime};
+use crate::image::ClientError;
 use crate::image::protocol::ErrorKind;
-use crate::image::{Client, ClientError};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -21,8 +21,7 @@ pub fn run(args: RollbackArgs) -> i32 {
         let token = target.token()?;
         let rt = runtime()?;
         Ok(rt.block_on(async {
-            let mut client = Client::connect(&target.url, &token, target.timeout).await?;
-            client.set_timeout(target.apply_timeout);
+            let mut client = crate::ops::connect(&target, &token).await?;
             let r = client.rollback().await;
             client.close().await;
             r

@@ -1,7 +1,6 @@
 //! `hotpatch status`: connect to a target's agent and print its `hello`.
 
 use super::{Common, exit, print_json, report_error, runtime};
-use crate::image::Client;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -20,7 +19,7 @@ pub fn run(args: StatusArgs) -> i32 {
         let token = target.token()?;
         let rt = runtime()?;
         rt.block_on(async {
-            let client = Client::connect(&target.url, &token, target.timeout).await?;
+            let client = crate::ops::connect(&target, &token).await?;
             let hello = client.hello.clone();
             client.close().await;
             Ok::<_, anyhow::Error>((target, hello))

@@ -53,7 +53,10 @@ pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     url: String,
     next_id: u64,
+    /// Limit for connecting and for quick requests (hello, ping, eval).
     timeout: Duration,
+    /// Limit for requests whose work grows with the code involved (snapshot, apply, rollback).
+    work_timeout: Duration,
     /// What the agent said in answer to `hello`.
     pub hello: HelloInfo,
 }
@@ -83,6 +86,7 @@ impl Client {
             url: url.to_owned(),
             next_id: 1,
             timeout,
+            work_timeout: timeout,
             hello: HelloInfo {
                 dialect: String::new(),
                 dialect_version: String::new(),
@@ -107,9 +111,11 @@ impl Client {
         &self.url
     }
 
-    /// Changes the time limit for later requests (applying a large batch may take longer).
-    pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+    /// Sets the time limit for snapshot, apply and rollback, whose work grows with the amount of
+    /// code (a first push of a large project compiles thousands of methods). By default it is the
+    /// limit given to [`Client::connect`].
+    pub fn set_work_timeout(&mut self, timeout: Duration) {
+        self.work_timeout = timeout;
     }
 
     /// `ping`: the agent's current session and epoch.
@@ -172,9 +178,14 @@ impl Client {
         let what = request.name();
         let id = self.next_id;
         self.next_id += 1;
+        let timeout = match &request {
+            Request::Snapshot { .. } | Request::Apply { .. } | Request::Rollback => {
+                self.work_timeout
+            }
+            _ => self.timeout,
+        };
         let text = serde_json::to_string(&Envelope { id, request })
             .map_err(|e| self.protocol_error(what, e.to_string()))?;
-        let timeout = self.timeout;
         let exchange = async {
             self.ws
                 .send(Message::text(text))

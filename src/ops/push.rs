@@ -154,7 +154,7 @@ pub async fn push(
 
     let token = target.token().map_err(PushFailure::Config)?;
     let t = Instant::now();
-    let mut client = Client::connect(&target.url, &token, target.timeout).await?;
+    let mut client = super::connect(target, &token).await?;
     millis.connect = elapsed(t);
     let cache = options
         .use_cache
@@ -206,10 +206,8 @@ pub async fn push(
                 .collect(),
         };
         report.batch = Some(batch.id.clone());
-        client.set_timeout(target.apply_timeout);
         let t = Instant::now();
         let applied = client.apply(batch).await;
-        client.set_timeout(target.timeout);
         report.millis.apply = elapsed(t);
         match applied {
             Ok(result) => {
