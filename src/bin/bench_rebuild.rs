@@ -1,12 +1,14 @@
 //! Rebuild vs hot patch for the same one-method change, against the real Squeak VM:
 //!
-//!     cargo run --release --bin bench-rebuild [-- ITERATIONS]
+//!     cargo run --release --bin bench-rebuild [-- ITERATIONS] [--methods N]
 //!
 //! Sets up the sample application the way a deployment would (a live directory, the pidfile
 //! supervisor from examples/rebuild, a first deploy by rebuild from the test image), then times
 //! a push of a one-method change (the hot-patch path, median of ITERATIONS, default 7) and a
 //! rebuild with a one-method change (build, verify, swap, restart, verify; median of
-//! ITERATIONS / 3, at least 1), and prints both and their ratio.
+//! ITERATIONS / 3, at least 1), and prints both and their ratio. It does so twice: for the
+//! sample application alone (9 methods), and with a generated package of N more methods
+//! (default 2000; `--methods 0` skips it), closer to the size of a real application.
 //!
 //! Needs the test image (`smalltalk-agent/testvm/build-test-image.sh`, built on first use) and
 //! Debian's squeak-vm.
@@ -20,35 +22,79 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn main() -> Result<()> {
-    let iterations: usize = match std::env::args().nth(1) {
-        Some(n) => n.parse().context("ITERATIONS must be a number")?,
-        None => 7,
-    };
+    let mut iterations = 7;
+    let mut methods = 2000;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--methods" {
+            let n = args.next().context("--methods needs a number")?;
+            methods = n.parse().context("--methods N: N must be a number")?;
+        } else {
+            iterations = arg.parse().context("ITERATIONS must be a number")?;
+        }
+    }
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let image = test_image(&repo)?;
     let vm = squeak_vm()?;
-    let bench = Bench::set_up(&repo, &image, &vm)?;
-    let result = bench.run(iterations.max(1));
-    bench.tear_down();
-    result
+    for extra in [0, methods] {
+        if extra == 0 && methods == 0 {
+            continue;
+        }
+        let bench = Bench::set_up(&repo, &image, &vm, extra)?;
+        let result = bench.run(iterations.max(1));
+        bench.tear_down();
+        result?;
+        if methods == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A package of `methods` generated methods, 25 per class, as Tonel files under `src`.
+fn generate_bulk(src: &Path, methods: usize) -> Result<()> {
+    let dir = src.join("Bench-Bulk");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("package.st"), "Package { #name : 'Bench-Bulk' }\n")?;
+    for class in 0..methods.div_ceil(25) {
+        let name = format!("BenchBulk{class:04}");
+        let mut text = format!(
+            "Class {{\n\t#name : '{name}',\n\t#superclass : 'Object',\n\t#instVars : [\n\t\t'a'\n\t],\n\t#package : 'Bench-Bulk'\n}}\n"
+        );
+        for m in (class * 25)..((class + 1) * 25).min(methods) {
+            text.push_str(&format!(
+                "\n{{ #category : 'generated' }}\n{name} >> m{m}: x [\n\n\t| y |\n\ty := a isNil ifTrue: [ x + {m} ] ifFalse: [ a * x ].\n\t^ y printString , '{m}'\n]\n"
+            ));
+        }
+        std::fs::write(dir.join(format!("{name}.class.st")), text)?;
+    }
+    Ok(())
 }
 
 struct Bench {
+    /// Generated methods besides the sample application's.
+    extra_methods: usize,
     dir: PathBuf,
     live: PathBuf,
     config: Config,
 }
 
 impl Bench {
-    fn set_up(repo: &Path, base: &Path, vm: &Path) -> Result<Bench> {
+    fn set_up(repo: &Path, base: &Path, vm: &Path, extra_methods: usize) -> Result<Bench> {
         let dir = repo
             .join("target")
             .join("bench-rebuild")
-            .join(std::process::id().to_string());
+            .join(format!("{}-{extra_methods}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let project = dir.join("project");
         let live = dir.join("live");
         copy_dir(&repo.join("examples/sample-app/src"), &project.join("src"))?;
+        let packages = if extra_methods > 0 {
+            generate_bulk(&project.join("src"), extra_methods)?;
+            r#"["Sample-Core", "Bench-Bulk"]"#
+        } else {
+            r#"["Sample-Core"]"#
+        };
         std::fs::create_dir_all(&live)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -66,7 +112,7 @@ impl Bench {
         unsafe { std::env::set_var("HOTPATCH_BENCH_TOKEN", &token) };
         let text = format!(
             r#"source = "src"
-packages = ["Sample-Core"]
+packages = {packages}
 [targets.bench]
 url = "ws://127.0.0.1:{port}/"
 token_env = "HOTPATCH_BENCH_TOKEN"
@@ -87,7 +133,12 @@ agent_source = "{agent}"
         );
         std::fs::write(project.join("hotpatch.toml"), &text)?;
         let config = Config::from_str(&text, &project)?;
-        Ok(Bench { dir, live, config })
+        Ok(Bench {
+            extra_methods,
+            dir,
+            live,
+            config,
+        })
     }
 
     fn run(&self, iterations: usize) -> Result<()> {
@@ -137,7 +188,8 @@ agent_source = "{agent}"
         let push_median = median(&mut pushes);
         let rebuild_median = median(&mut rebuilds);
         println!(
-            "one-method change, sample app, Squeak VM on Scratch.image ({} cores)",
+            "one-method change, sample app + {} generated methods, Squeak VM on Scratch.image ({} cores)",
+            self.extra_methods,
             cores()
         );
         println!(
