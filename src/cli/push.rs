@@ -43,6 +43,7 @@ pub fn run(args: PushArgs) -> i32 {
             paths: args.paths.clone(),
             dry_run: args.dry_run,
             use_cache: !args.no_cache,
+            token: None,
         };
         let rt = runtime().map_err(PushFailure::Config)?;
         let result = rt.block_on(push(&config, &target, &options));

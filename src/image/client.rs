@@ -258,62 +258,32 @@ impl Client {
     }
 }
 
-/// Unit tests of the client against a protocol-level fake agent: a WebSocket server in the test
-/// that answers from a script. It checks the client's handling of the wire, never an image's
-/// behaviour; that is what `tests/` does against the real VM.
+/// Unit tests of the client against the protocol-level fake agent ([`super::fake_agent`]): they
+/// check the client's handling of the wire, never an image's behaviour.
 #[cfg(test)]
 mod fake_agent_tests {
     use super::*;
+    use crate::image::fake_agent::{Reply, error, ok, serve};
+    use serde_json::json;
     use tokio::net::TcpListener;
 
-    /// How the fake agent answers each request after `hello`.
-    #[derive(Clone, Copy)]
-    enum Script {
-        /// Answers `hello` with a fixed session, and `ping` with epoch 7.
-        Friendly,
-        /// Answers `hello` with `unauthorized`.
-        RefuseToken,
-        /// Reads `hello` and never answers.
-        Silent,
-        /// Closes the connection on the first request.
-        Hangs,
-        /// Answers with the wrong id.
-        WrongId,
-    }
-
-    async fn fake_agent(script: Script) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("ws://{}/", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-            while let Some(Ok(Message::Text(text))) = ws.next().await {
-                let request: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
-                let id = request["id"].as_u64().unwrap();
-                let answer = match (script, request["cmd"].as_str().unwrap()) {
-                    (Script::Hangs, _) => return,
-                    (Script::Silent, _) => continue,
-                    (Script::RefuseToken, _) => serde_json::json!({"id": id, "ok": false,
-                        "error": {"kind": "unauthorized", "message": "wrong or missing token"}}),
-                    (Script::WrongId, _) => {
-                        serde_json::json!({"id": id + 100, "ok": true, "result": {}})
-                    }
-                    (Script::Friendly, "hello") => serde_json::json!({"id": id, "ok": true,
-                        "result": {"dialect": "fake", "protocol": 1, "session": "s1", "epoch": 3}}),
-                    (Script::Friendly, _) => serde_json::json!({"id": id, "ok": true,
-                        "result": {"session": "s1", "epoch": 7}}),
-                };
-                ws.send(Message::text(answer.to_string())).await.unwrap();
-            }
-        });
-        url
+    /// Answers `hello` with session s1 at epoch 3, then `ping` with epoch 7.
+    async fn friendly() -> String {
+        serve(|r| match r["cmd"].as_str() {
+            Some("hello") => ok(
+                r,
+                json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": 3}),
+            ),
+            _ => ok(r, json!({"session": "s1", "epoch": 7})),
+        })
+        .await
     }
 
     const SHORT: Duration = Duration::from_millis(300);
 
     #[tokio::test]
     async fn hello_then_ping() {
-        let url = fake_agent(Script::Friendly).await;
+        let url = friendly().await;
         let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
         assert_eq!((c.hello.session.as_str(), c.hello.epoch), ("s1", 3));
         assert_eq!(c.ping().await.unwrap().epoch, 7);
@@ -321,14 +291,20 @@ mod fake_agent_tests {
 
     #[tokio::test]
     async fn refused_token_is_an_agent_error() {
-        let url = fake_agent(Script::RefuseToken).await;
+        let url = serve(|r| {
+            error(
+                r,
+                json!({"kind": "unauthorized", "message": "wrong or missing token"}),
+            )
+        })
+        .await;
         let err = Client::connect(&url, "t", SHORT).await.err().unwrap();
         assert_eq!(err.agent().map(|e| e.kind), Some(ErrorKind::Unauthorized));
     }
 
     #[tokio::test]
     async fn silence_is_a_timeout() {
-        let url = fake_agent(Script::Silent).await;
+        let url = serve(|_| Reply::Silence).await;
         let err = Client::connect(&url, "t", SHORT).await.err().unwrap();
         assert!(
             matches!(err, ClientError::Timeout { what: "hello", .. }),
@@ -337,15 +313,46 @@ mod fake_agent_tests {
     }
 
     #[tokio::test]
+    async fn work_requests_get_the_longer_limit() {
+        // The fake answers snapshots only after 500 ms: too slow for the short limit, fine for
+        // the work limit.
+        let url = serve(|r| match r["cmd"].as_str() {
+            Some("hello") => ok(
+                r,
+                json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": 3}),
+            ),
+            Some("snapshot") => {
+                std::thread::sleep(Duration::from_millis(500));
+                ok(r, json!({"session": "s1", "epoch": 3, "packages": []}))
+            }
+            _ => Reply::Silence,
+        })
+        .await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        c.set_work_timeout(Duration::from_secs(5));
+        assert_eq!(c.snapshot(vec![], None, None).await.unwrap().epoch, 3);
+        let err = c.ping().await.err().unwrap();
+        assert!(
+            matches!(err, ClientError::Timeout { what: "ping", .. }),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_dropped_connection_is_closed() {
-        let url = fake_agent(Script::Hangs).await;
+        let url = serve(|_| Reply::Close).await;
         let err = Client::connect(&url, "t", SHORT).await.err().unwrap();
         assert!(matches!(err, ClientError::Closed { .. }), "{err}");
     }
 
     #[tokio::test]
     async fn an_answer_to_another_request_is_a_protocol_error() {
-        let url = fake_agent(Script::WrongId).await;
+        let url = serve(|r| {
+            Reply::Answer(
+                json!({"id": r["id"].as_u64().unwrap_or(0) + 100, "ok": true, "result": {}}),
+            )
+        })
+        .await;
         let err = Client::connect(&url, "t", SHORT).await.err().unwrap();
         assert!(matches!(err, ClientError::Protocol { .. }), "{err}");
     }

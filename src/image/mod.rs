@@ -2,6 +2,8 @@
 //! WebSocket client ([`client`]).
 
 pub mod client;
+#[cfg(test)]
+pub(crate) mod fake_agent;
 pub mod protocol;
 
 pub use client::{Client, ClientError};

@@ -25,6 +25,8 @@ pub struct PushOptions {
     pub dry_run: bool,
     /// Use the snapshot cache (see [`super::compare`]).
     pub use_cache: bool,
+    /// The agent's token; `None` reads it from the target's environment variable.
+    pub token: Option<String>,
 }
 
 /// How a push ended, for the user and for `--json`.
@@ -152,7 +154,10 @@ pub async fn push(
     let local = local::load(config, &options.paths)?;
     millis.read = elapsed(started);
 
-    let token = target.token().map_err(PushFailure::Config)?;
+    let token = match &options.token {
+        Some(t) => t.clone(),
+        None => target.token().map_err(PushFailure::Config)?,
+    };
     let t = Instant::now();
     let mut client = super::connect(target, &token).await?;
     millis.connect = elapsed(t);
@@ -362,5 +367,154 @@ fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf
         column,
         method: name,
         message: e.message.clone(),
+    }
+}
+
+/// The push flow against the protocol-level fake agent ([`crate::image::fake_agent`]): the stale
+/// retry and the mapping of compile errors to Tonel lines, which a real image cannot be made to
+/// produce on demand. The same flows against the real VM are in `tests/push.rs`.
+#[cfg(test)]
+mod fake_agent_tests {
+    use super::*;
+    use crate::image::fake_agent::{Reply, error, ok, serve};
+    use serde_json::{Value, json};
+    use std::sync::{Arc, Mutex};
+
+    fn sample_config(url: &str) -> (Config, Target) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample-app");
+        let text = format!("packages = ['Sample-Core']\n[targets.t]\nurl = '{url}'\n");
+        let config = Config::from_str(&text, &root).expect("config");
+        let target = config.target(&Default::default()).expect("target");
+        (config, target)
+    }
+
+    fn options() -> PushOptions {
+        PushOptions {
+            token: Some("t".into()),
+            ..Default::default()
+        }
+    }
+
+    /// A fake image that starts empty at epoch 0 and answers `apply` with what `on_apply` says
+    /// (given the batch); every request is recorded.
+    async fn fake_image(
+        on_apply: impl FnMut(&Value, &Value) -> Reply + Send + 'static,
+    ) -> (String, Arc<Mutex<Vec<Value>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let epoch = Arc::new(Mutex::new(0u64));
+        let mut on_apply = on_apply;
+        let url = serve(move |r| {
+            record.lock().unwrap().push(r.clone());
+            let now = *epoch.lock().unwrap();
+            match r["cmd"].as_str() {
+                Some("hello") => ok(
+                    r,
+                    json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": now}),
+                ),
+                Some("snapshot") => ok(r, json!({"session": "s1", "epoch": now, "packages": []})),
+                Some("apply") => {
+                    let reply = on_apply(r, &r["batch"]);
+                    let moved = match &reply {
+                        Reply::Answer(a) => a["result"]["epoch"]
+                            .as_u64()
+                            .or(a["error"]["epoch"].as_u64()),
+                        _ => None,
+                    };
+                    if let Some(e) = moved {
+                        *epoch.lock().unwrap() = e;
+                    }
+                    reply
+                }
+                _ => Reply::Close,
+            }
+        })
+        .await;
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn a_stale_batch_is_planned_again_once() {
+        let mut applies = 0;
+        let (url, seen) = fake_image(move |r, batch| {
+            applies += 1;
+            if applies == 1 {
+                error(r, json!({"kind": "stale", "message": "moved on", "epoch": 1}))
+            } else {
+                ok(r, json!({"batch": batch["id"], "epoch": batch["epoch"].as_u64().unwrap_or(0) + 1}))
+            }
+        })
+        .await;
+        let (config, target) = sample_config(&url);
+        let report = push(&config, &target, &options()).await.expect("push");
+        assert_eq!(report.outcome, Outcome::Applied);
+        assert!(report.retried_stale);
+        assert_eq!((report.epoch_before, report.epoch_after), (1, 2));
+        let seen = seen.lock().unwrap();
+        let batches: Vec<&Value> = seen
+            .iter()
+            .filter(|r| r["cmd"] == "apply")
+            .map(|r| &r["batch"])
+            .collect();
+        assert_eq!(batches.len(), 2);
+        // The second batch was made against the new snapshot: new epoch, so a new id.
+        assert_eq!(
+            (batches[0]["epoch"].as_u64(), batches[1]["epoch"].as_u64()),
+            (Some(0), Some(1))
+        );
+        assert_ne!(batches[0]["id"], batches[1]["id"]);
+    }
+
+    #[tokio::test]
+    async fn an_image_that_keeps_changing_is_given_up_on() {
+        let mut epoch = 0;
+        let (url, _) = fake_image(move |r, _| {
+            epoch += 1;
+            error(
+                r,
+                json!({"kind": "stale", "message": "moved on", "epoch": epoch}),
+            )
+        })
+        .await;
+        let (config, target) = sample_config(&url);
+        let failure = push(&config, &target, &options())
+            .await
+            .expect_err("gives up");
+        assert!(matches!(failure, PushFailure::Stale(2)), "{failure}");
+    }
+
+    #[tokio::test]
+    async fn compile_errors_point_at_the_tonel_file_line() {
+        let (url, _) = fake_image(|r, batch| {
+            // Report an error on line 3, column 8 of SampleCounter>>increment's source.
+            let ops = batch["ops"].as_array().cloned().unwrap_or_default();
+            let op = ops
+                .iter()
+                .position(|o| o["op"] == "put_method" && o["source"].as_str().is_some_and(|s| s.starts_with("increment")))
+                .unwrap_or(usize::MAX);
+            error(r, json!({"kind": "compile_failed", "message": "1 method did not compile",
+                "errors": [{"op": op, "class_name": "SampleCounter", "side": "instance",
+                            "selector": "increment", "message": "Nothing more expected", "line": 3, "column": 8}]}))
+        })
+        .await;
+        let (config, target) = sample_config(&url);
+        let failure = push(&config, &target, &options())
+            .await
+            .expect_err("compile failure");
+        let PushFailure::CompileFailed(errors) = failure else {
+            panic!("expected compile errors, got {failure}");
+        };
+        let e = &errors[0];
+        let path = e.path.as_ref().expect("a path");
+        assert!(path.ends_with("SampleCounter.class.st"), "{path:?}");
+        // Source line 3 of increment is the `count := count + 1.` line of the file.
+        let text = std::fs::read_to_string(path).unwrap();
+        let file_line = text
+            .lines()
+            .position(|l| l.contains("count := count + 1."))
+            .unwrap()
+            + 1;
+        assert_eq!((e.line as usize, e.column), (file_line, 8), "{e}");
+        assert_eq!(e.method, "SampleCounter>>increment");
     }
 }

@@ -1,0 +1,63 @@
+//! A protocol-level fake agent for unit tests of the client and of the push flow: a WebSocket
+//! server on loopback that answers each request with what the test's handler says. It shows how
+//! hotpatch handles the wire (time-outs, closes, stale answers); what a real image does is tested
+//! in `tests/` against the real VM.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+/// What the fake does with one request.
+pub enum Reply {
+    /// Send this JSON answer.
+    Answer(Value),
+    /// Send nothing (the client should time out).
+    Silence,
+    /// Drop the connection.
+    Close,
+}
+
+/// An ok answer to `request` with `result`.
+pub fn ok(request: &Value, result: Value) -> Reply {
+    Reply::Answer(serde_json::json!({"id": request["id"], "ok": true, "result": result}))
+}
+
+/// An error answer to `request`.
+pub fn error(request: &Value, error: Value) -> Reply {
+    Reply::Answer(serde_json::json!({"id": request["id"], "ok": false, "error": error}))
+}
+
+/// Serves connections one after another until the test ends; answers its `ws://` url.
+pub async fn serve<F>(mut handler: F) -> String
+where
+    F: FnMut(&Value) -> Reply + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the fake agent");
+    let url = format!(
+        "ws://{}/",
+        listener.local_addr().expect("fake agent address")
+    );
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                continue;
+            };
+            while let Some(Ok(Message::Text(text))) = ws.next().await {
+                let request: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+                match handler(&request) {
+                    Reply::Answer(answer) => {
+                        if ws.send(Message::text(answer.to_string())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Reply::Silence => {}
+                    Reply::Close => break,
+                }
+            }
+        }
+    });
+    url
+}
