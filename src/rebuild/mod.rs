@@ -187,8 +187,11 @@ pub enum FailureKind {
 /// A failed rebuild, with what to look at.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
+    /// The phase that failed (`build`, `verify`, `swap`, `restart`, `health`).
     pub phase: &'static str,
+    /// What kind of failure, for callers that branch on it.
     pub kind: FailureKind,
+    /// What happened and what was done about it, for the user.
     pub message: String,
     /// The last lines of the VM's output and the image's log.
     pub log_tail: String,
@@ -201,18 +204,24 @@ pub struct Failure {
 /// One phase and its time.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseReport {
+    /// `build`, `verify`, `swap`, `restart`, `health` or `restore`.
     pub phase: &'static str,
+    /// How long it took.
     pub millis: u64,
+    /// Whether it succeeded.
     pub ok: bool,
+    /// A short note (what was verified and how, the command run).
     pub detail: String,
 }
 
 /// What a rebuild did, for the user and for `--json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RebuildReport {
+    /// The target's name.
     pub target: String,
     /// Why the rebuild ran (e.g. the push's needs-rebuild reasons), when not asked directly.
     pub trigger: Option<String>,
+    /// How it ended.
     pub outcome: RebuildOutcome,
     /// The live image path.
     pub image: PathBuf,
@@ -220,9 +229,13 @@ pub struct RebuildReport {
     pub backup: Option<PathBuf>,
     /// The agent's session before (when it answered) and after.
     pub session_before: Option<String>,
+    /// The live agent's session at the end (the new image's, or the restored one's).
     pub session_after: Option<String>,
+    /// Each phase with its time, in order.
     pub phases: Vec<PhaseReport>,
+    /// The whole run.
     pub millis_total: u64,
+    /// Why it failed, when `outcome` is `failed`.
     pub failure: Option<Failure>,
 }
 

@@ -21,7 +21,10 @@ pub enum Loader {
     FileIn,
     /// Pharo's Tonel loader; `baseline` names the project's Metacello baseline (without the
     /// `BaselineOf` prefix), else every owned package is loaded on its own, in order.
-    Tonel { baseline: Option<String> },
+    Tonel {
+        /// The project's Metacello baseline, when it has one.
+        baseline: Option<String>,
+    },
 }
 
 impl Loader {
