@@ -5,8 +5,8 @@ use std::path::Path;
 
 use super::ston::{self, Ston};
 use super::text::{
-    LineIndex, clean_left, clean_right, describe, find_body_end, is_binary_char, is_ident_char,
-    is_ident_start, is_separator, to_lf_string,
+    LineIndex, clean_left, clean_right, contains_byte, count_byte, describe, find_body_end,
+    is_binary_char, is_ident_char, is_ident_start, is_separator, to_lf_string,
 };
 use super::{ParsedFile, TonelError};
 use crate::model::{
@@ -62,7 +62,7 @@ impl<'a> FileParser<'a> {
             bytes,
             lines: std::cell::OnceCell::new(),
             cursor: std::cell::Cell::new((0, 1, 0)),
-            has_cr: bytes.contains(&b'\r'),
+            has_cr: contains_byte(bytes, b'\r'),
             i: 0,
         }
     }
@@ -388,12 +388,34 @@ impl<'a> FileParser<'a> {
 
     /// Reads method definitions to the end of the file. `owner` is the class a class/trait file
     /// defines (its methods must be its own); extension files take any class.
+    ///
+    /// Methods are gathered in a per-thread scratch vector and moved into one of the exact size:
+    /// no reallocation (and copy) as a class's method list grows, no unused capacity kept.
     fn methods(&mut self, owner: Option<&str>) -> Result<Vec<MethodDef>, TonelError> {
-        let mut methods = Vec::new();
+        thread_local! {
+            static SCRATCH: std::cell::Cell<Vec<MethodDef>> = const { std::cell::Cell::new(Vec::new()) };
+        }
+        let mut scratch = SCRATCH.take();
+        scratch.clear();
+        let result = self.collect_methods(owner, &mut scratch).map(|()| {
+            let mut methods = Vec::with_capacity(scratch.len());
+            methods.append(&mut scratch);
+            methods
+        });
+        scratch.clear();
+        SCRATCH.set(scratch);
+        result
+    }
+
+    fn collect_methods(
+        &mut self,
+        owner: Option<&str>,
+        methods: &mut Vec<MethodDef>,
+    ) -> Result<(), TonelError> {
         loop {
             self.skip_ws();
             if self.i >= self.bytes.len() {
-                return Ok(methods);
+                return Ok(());
             }
             let mut protocol = String::new();
             if let Some((category, after)) = self.plain_category() {
@@ -608,8 +630,8 @@ fn identifier_end(bytes: &[u8], start: usize) -> usize {
     i
 }
 
-/// Counts `\n` bytes. Summing in `u8` lanes over 255-byte chunks lets the compiler vectorise
-/// it; this and the body scanner are the only passes over method bodies. Short segments (the
+/// Counts `\n` bytes; this and the body scanner are the only passes over method bodies
+/// ([`count_byte`] is vectorised). Short segments (the
 /// gaps between a method's header pieces) are counted a word at a time instead: the vector
 /// loop's set-up would cost more than the count.
 fn count_newlines(s: &[u8]) -> usize {
@@ -620,9 +642,7 @@ fn count_newlines(s: &[u8]) -> usize {
             !(((x & !HIGHS) + !HIGHS) | x) & HIGHS
         });
     }
-    s.chunks(255)
-        .map(|c| c.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n')) as usize)
-        .sum()
+    count_byte(s, b'\n')
 }
 
 /// Characters (UTF-8 code points) in `s`: bytes that are not continuation bytes (`10xxxxxx`).

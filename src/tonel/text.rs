@@ -324,6 +324,81 @@ fn skip_plain_16(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Whether `bytes` holds `needle` (the reader asks once per file whether it has any `\r`).
+pub(crate) fn contains_byte(bytes: &[u8], needle: u8) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 CPU has it.
+    return unsafe { contains_byte_sse2(bytes, needle) };
+    #[cfg(not(target_arch = "x86_64"))]
+    bytes.contains(&needle)
+}
+
+/// How many times `needle` occurs in `bytes` (the reader counts the lines of every body).
+pub(crate) fn count_byte(bytes: &[u8], needle: u8) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 CPU has it.
+    return unsafe { count_byte_sse2(bytes, needle) };
+    // Summing in `u8` lanes over 255-byte chunks lets the compiler vectorise it.
+    #[cfg(not(target_arch = "x86_64"))]
+    bytes
+        .chunks(255)
+        .map(|c| c.iter().fold(0u8, |n, &b| n + u8::from(b == needle)) as usize)
+        .sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn contains_byte_sse2(bytes: &[u8], needle: u8) -> bool {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    let n = _mm_set1_epi8(needle as i8);
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        // SAFETY: `block` is 32 readable bytes; `loadu` has no alignment requirement.
+        let (a, b) = unsafe {
+            (
+                _mm_loadu_si128(block.as_ptr().cast()),
+                _mm_loadu_si128(block[16..].as_ptr().cast()),
+            )
+        };
+        if _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(a, n), _mm_cmpeq_epi8(b, n))) != 0 {
+            return true;
+        }
+    }
+    blocks.remainder().contains(&needle)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn count_byte_sse2(bytes: &[u8], needle: u8) -> usize {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_extract_epi16, _mm_loadu_si128, _mm_sad_epu8,
+        _mm_set1_epi8, _mm_setzero_si128, _mm_sub_epi8,
+    };
+    let n = _mm_set1_epi8(needle as i8);
+    let zero = _mm_setzero_si128();
+    let mut total = 0;
+    let mut blocks = bytes.chunks_exact(16);
+    loop {
+        // Each byte lane counts up to 255 blocks, then the lanes are summed (psadbw).
+        let mut lanes = zero;
+        let mut counted = 0;
+        for block in blocks.by_ref().take(255) {
+            // SAFETY: `block` is 16 readable bytes; `loadu` has no alignment requirement.
+            let v = unsafe { _mm_loadu_si128(block.as_ptr().cast()) };
+            lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(v, n));
+            counted += 1;
+        }
+        let sums = _mm_sad_epu8(lanes, zero);
+        total += _mm_cvtsi128_si64(sums) as usize + _mm_extract_epi16::<4>(sums) as usize;
+        if counted < 255 {
+            break;
+        }
+    }
+    total + blocks.remainder().iter().filter(|&&b| b == needle).count()
+}
+
 /// Finds the `]` that closes the method body whose `[` is at `open`, following Smalltalk's
 /// lexical rules (nested blocks, strings, comments, character literals, symbols, literal and
 /// byte arrays). Returns the offset of the closing `]`.
@@ -473,6 +548,18 @@ mod tests {
         }
         let plain = "é ^ self foo: 1 + 2 bar: x; yourself. \n\t| a b |".repeat(3);
         assert_eq!(next_body_special(plain.as_bytes(), 0), plain.len());
+    }
+
+    #[test]
+    fn byte_counts_at_every_length() {
+        let text: Vec<u8> = (0..9000u32).map(|k| (k * 7 % 13) as u8 + b'\n').collect();
+        for len in (0..200).chain([4079, 4080, 4081, 8999]) {
+            let s = &text[..len];
+            let newlines = s.iter().filter(|&&b| b == b'\n').count();
+            assert_eq!(count_byte(s, b'\n'), newlines, "length {len}");
+            assert_eq!(contains_byte(s, b'\n'), newlines > 0, "length {len}");
+            assert_eq!(contains_byte(s, b'\r'), s.contains(&b'\r'), "length {len}");
+        }
     }
 
     #[test]
