@@ -545,3 +545,62 @@ fn bad_input_never_kills_the_agent() {
     // After all that the agent serves a normal client.
     assert_eq!(vm.eval("1 + 1"), "2");
 }
+
+#[test]
+fn the_agent_comes_back_when_the_saved_image_starts_again() {
+    let mut vm = Vm::start();
+    let source = "v\n\t\"exact, with a tab\"\n\t^ 'kept'";
+    let first_session = runtime().block_on(async {
+        let mut c = vm.client().await;
+        apply(
+            &mut c,
+            "b-keep",
+            vec![
+                define(class("HpTestThing", &[])),
+                put("HpTestThing", Side::Instance, "accessing", source),
+            ],
+        )
+        .await
+        .expect("apply");
+        c.hello.session.clone()
+    });
+    // Save the image from a background process, so that the eval is answered first.
+    let saved = vm.dir.join("saved.image");
+    vm.eval(&format!(
+        "[(Delay forMilliseconds: 300) wait. HotpatchBoot saveAs: '{}' andQuit: true] \
+         forkAt: Processor userBackgroundPriority. 'saving'",
+        saved.display()
+    ));
+    assert!(
+        vm.wait_for_exit(Duration::from_secs(60)),
+        "the VM did not save and quit\n{}",
+        vm.logs()
+    );
+    assert!(saved.is_file(), "no saved image\n{}", vm.logs());
+
+    // Start the saved image with an empty script: nothing but the image's start-up list can
+    // bring the agent back, on the same port with the same token.
+    let again = Vm::launch(&saved, "", vm.port, vm.token.clone());
+    runtime().block_on(async {
+        let mut c = again.client().await;
+        assert_ne!(
+            c.hello.session, first_session,
+            "a restarted image has a new session"
+        );
+        assert_eq!(c.hello.epoch, 0, "and starts at epoch 0");
+        assert_eq!(c.eval("HpTestThing new v").await.unwrap(), "'kept'");
+        // What the agent installed before the restart is still known byte for byte.
+        assert_eq!(
+            snapshot_source(&mut c, "HpTestThing", "v").await.as_deref(),
+            Some(source)
+        );
+        let snap = c
+            .snapshot(vec!["HpTest-Core".into()], None, None)
+            .await
+            .expect("snapshot");
+        assert_eq!(
+            snap.packages[0].classes[0].comment.as_deref(),
+            Some("A test class; \"quoted\" and it's fine.")
+        );
+    });
+}

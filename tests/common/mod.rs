@@ -153,7 +153,20 @@ impl Vm {
 
     /// Starts the agent after filing in `extra` (chunk-format texts, e.g. the sample app).
     pub fn start_with(extra: &[String]) -> Vm {
-        let image = test_image();
+        let port = free_port();
+        let token = random_hex(16);
+        let mut script = agent_filein();
+        for text in extra {
+            script.push('\n');
+            script.push_str(text);
+        }
+        script.push_str(&format!("\nHpAgent startOn: {port} token: '{token}'!\n"));
+        Vm::launch(&test_image(), &script, port, token)
+    }
+
+    /// Runs a copy of `image` filing in `script`, and waits until an agent answers on `port`
+    /// with `token` (the script starts it, or the image's start-up list restarts it).
+    pub fn launch(image: &Path, script: &str, port: u16, token: String) -> Vm {
         let slot = VmSlot::acquire();
         let n = RUN_COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let dir =
@@ -164,15 +177,7 @@ impl Vm {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the VM's run directory");
         let run_image = dir.join("test.image");
-        std::fs::copy(&image, &run_image).expect("copy the test image");
-        let port = free_port();
-        let token = random_hex(16);
-        let mut script = agent_filein();
-        for text in extra {
-            script.push('\n');
-            script.push_str(text);
-        }
-        script.push_str(&format!("\nHpAgent startOn: {port} token: '{token}'!\n"));
+        std::fs::copy(image, &run_image).expect("copy the image");
         let script_path = dir.join("start.st");
         std::fs::write(&script_path, script).expect("write start.st");
         let log = std::fs::File::create(dir.join("vm.out")).expect("create vm.out");
@@ -195,6 +200,18 @@ impl Vm {
         };
         vm.wait_until_ready();
         vm
+    }
+
+    /// Waits up to `limit` for the VM to quit on its own; answers whether it did.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if !self.is_running() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
     }
 
     fn wait_until_ready(&self) {
