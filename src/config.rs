@@ -131,6 +131,11 @@ pub struct Overrides {
     pub target: Option<String>,
     pub url: Option<String>,
     pub token_env: Option<String>,
+    /// Any setting of the file, as `dotted.key=value` (`--set`, `HOTPATCH_SET`): e.g.
+    /// `packages=["A","B"]`, `targets.prod.timeout_secs=30`,
+    /// `targets.prod.rebuild.on_needs_rebuild=rebuild`. The value is read as TOML, and as a
+    /// plain string when it is not valid TOML.
+    pub set: Vec<String>,
 }
 
 impl Overrides {
@@ -147,6 +152,17 @@ impl Overrides {
         self.target = self.target.or_else(|| var("HOTPATCH_TARGET"));
         self.url = self.url.or_else(|| var("HOTPATCH_URL"));
         self.token_env = self.token_env.or_else(|| var("HOTPATCH_TOKEN_ENV"));
+        // Settings from the environment come first, so the command line's win.
+        if let Some(env) = var("HOTPATCH_SET") {
+            let mut set: Vec<String> = env
+                .split([';', '\n'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            set.append(&mut self.set);
+            self.set = set;
+        }
         self
     }
 }
@@ -162,17 +178,27 @@ impl Config {
             Some(p) => Some(cwd.join(p)),
             None => find_upwards(cwd),
         };
-        let (raw, root) = match &file {
+        let (mut table, root) = match &file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read the config file {}", path.display()))?;
-                let raw: RawConfig = toml::from_str(&text)
+                let table: toml::Table = toml::from_str(&text)
                     .with_context(|| format!("{}: invalid configuration", path.display()))?;
                 let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                (raw, root)
+                (table, root)
             }
-            None => (RawConfig::default(), cwd.to_path_buf()),
+            None => (toml::Table::new(), cwd.to_path_buf()),
         };
+        for setting in &overrides.set {
+            apply_setting(&mut table, setting)?;
+        }
+        let origin = match &file {
+            Some(path) => path.display().to_string(),
+            None => "the settings given".to_owned(),
+        };
+        let raw: RawConfig = toml::Value::Table(table)
+            .try_into()
+            .with_context(|| format!("{origin}: invalid configuration"))?;
         Self::resolve(raw, root, file, cwd, overrides)
     }
 
@@ -302,6 +328,36 @@ fn ad_hoc(name: &str) -> Target {
     }
 }
 
+/// Sets `dotted.key=value` in the configuration table, creating tables on the way.
+fn apply_setting(table: &mut toml::Table, setting: &str) -> Result<()> {
+    let Some((key, value)) = setting.split_once('=') else {
+        bail!("--set {setting:?}: expected KEY=VALUE, e.g. targets.prod.timeout_secs=30");
+    };
+    let path: Vec<&str> = key.trim().split('.').map(str::trim).collect();
+    if path.iter().any(|p| p.is_empty()) {
+        bail!("--set {setting:?}: the key has an empty part");
+    }
+    // `x = VALUE` parsed as TOML gives numbers, booleans and arrays their type; anything that is
+    // not TOML (a bare word, a path) is taken as a string.
+    let value = toml::from_str::<toml::Table>(&format!("x = {}", value.trim()))
+        .ok()
+        .and_then(|mut t| t.remove("x"))
+        .unwrap_or_else(|| toml::Value::String(value.trim().to_owned()));
+    let (last, parents) = path.split_last().expect("split yields at least one part");
+    let mut here = table;
+    for part in parents {
+        let entry = here
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        here = match entry {
+            toml::Value::Table(t) => t,
+            _ => bail!("--set {setting:?}: {part} is not a table in the configuration"),
+        };
+    }
+    here.insert(last.to_string(), value);
+    Ok(())
+}
+
 fn find_upwards(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
@@ -398,6 +454,48 @@ mod tests {
         let c = Config::from_str(text, Path::new("/p")).unwrap();
         let e = c.target(&Overrides::default()).unwrap_err().to_string();
         assert!(e.contains("--target"), "{e}");
+    }
+
+    #[test]
+    fn any_setting_can_be_set_from_outside() {
+        let dir = std::env::temp_dir().join(format!("hotpatch-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(FILE_NAME), TEMPLATE).unwrap();
+        let o = Overrides {
+            set: vec![
+                "packages=[\"A\", \"B\"]".into(),
+                "targets.local.timeout_secs=2.5".into(),
+                "targets.local.rebuild.on_needs_rebuild=rebuild".into(),
+                "targets.prod.url=ws://10.0.0.1:7071/".into(),
+            ],
+            target: Some("local".into()),
+            ..Default::default()
+        };
+        let c = Config::load(&dir, &o).unwrap();
+        assert_eq!(c.packages, vec!["A", "B"]);
+        let t = c.target(&o).unwrap();
+        assert_eq!(t.timeout, Duration::from_millis(2500));
+        assert_eq!(t.rebuild.on_needs_rebuild, OnNeedsRebuild::Rebuild);
+        assert_eq!(c.targets["prod"].url, "ws://10.0.0.1:7071/");
+        let bad = Overrides {
+            set: vec!["targets.local.timeout_secs".into()],
+            ..Default::default()
+        };
+        assert!(
+            Config::load(&dir, &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("KEY=VALUE")
+        );
+        let typo = Overrides {
+            set: vec!["targets.local.timeout=3".into()],
+            ..Default::default()
+        };
+        assert!(
+            Config::load(&dir, &typo).is_err(),
+            "unknown keys are refused as in the file"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub struct Common {
     /// The Tonel source directory, overriding the config's [env: HOTPATCH_SOURCE]
     #[arg(long, global = true)]
     pub source: Option<PathBuf>,
+    /// Override any setting of hotpatch.toml, e.g. --set targets.prod.timeout_secs=30
+    /// (repeatable) [env: HOTPATCH_SET, `;`-separated]
+    #[arg(long = "set", value_name = "KEY=VALUE", global = true)]
+    pub set: Vec<String>,
 }
 
 impl Common {
@@ -77,6 +81,7 @@ impl Common {
             target: self.target.clone(),
             url: self.url.clone(),
             token_env: self.token_env.clone(),
+            set: self.set.clone(),
         }
         .with_env()
     }
