@@ -604,3 +604,61 @@ fn the_agent_comes_back_when_the_saved_image_starts_again() {
         );
     });
 }
+
+#[test]
+fn the_application_keeps_running_while_a_batch_applies() {
+    let vm = Vm::start();
+    // The "application": a process at the user's priority that counts every 5 ms.
+    vm.eval(
+        "Smalltalk at: #HpTicks put: 0. \
+         [[true] whileTrue: [(Delay forMilliseconds: 5) wait. \
+           Smalltalk at: #HpTicks put: (Smalltalk at: #HpTicks) + 1]] \
+           forkAt: Processor userSchedulingPriority. 'started'",
+    );
+    let mut ops = vec![define(class("HpTestBig", &["a", "b"]))];
+    for i in 0..400 {
+        ops.push(put(
+            "HpTestBig",
+            Side::Instance,
+            "generated",
+            &format!("m{i}: x\n\t| t |\n\tt := 0.\n\tx do: [:e | e even ifTrue: [t := t + e]].\n\ta := t + {i}.\n\t^ a"),
+        ));
+    }
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        let before: u64 = c
+            .eval("Smalltalk at: #HpTicks")
+            .await
+            .unwrap()
+            .parse()
+            .unwrap();
+        let result = c
+            .apply(Batch {
+                id: "b-big".into(),
+                epoch: 0,
+                ops,
+            })
+            .await
+            .expect("apply");
+        let after: u64 = c
+            .eval("Smalltalk at: #HpTicks")
+            .await
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            result.millis >= 100,
+            "the batch took only {} ms: too small to tell",
+            result.millis
+        );
+        // Had the agent held the processor for the whole batch, the count would barely move.
+        let ideal = result.millis / 5;
+        assert!(
+            after - before >= ideal / 4,
+            "the application counted {} times during a {} ms apply (ideal {ideal})",
+            after - before,
+            result.millis
+        );
+        assert_eq!(c.eval("HpTestBig new m399: #(2 3 4)").await.unwrap(), "405");
+    });
+}
