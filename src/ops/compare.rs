@@ -6,6 +6,12 @@
 //! answers `unchanged` to `since_epoch`), nothing is transferred, so a push that finds nothing to
 //! do costs the same whatever the size of the project. The epoch counts changes made through
 //! the agent (and, on Pharo, any code change); `--no-cache` ignores the cache.
+//!
+//! Beside it, a *sync record* per scope remembers "at session S, epoch E, the image matched
+//! local sources with fingerprint F" (written after a push applied, or a comparison found
+//! nothing). When the sources still have fingerprint F and the agent answers `unchanged` to
+//! `since_epoch = E`, there is nothing to transfer or diff: a push that finds nothing to do
+//! costs one small round trip, whatever the size of the project and of the image.
 
 use super::local::{LocalSources, Scope};
 use crate::diff::{Changes, diff};
@@ -35,6 +41,19 @@ pub struct Comparison {
 pub struct SnapshotCache {
     path: PathBuf,
 }
+
+/// "At this session and epoch the image matched these sources" for one scope.
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
+struct SyncRecord {
+    url: String,
+    session: String,
+    epoch: u64,
+    scope: Scope,
+    fingerprint: String,
+}
+
+/// How many scopes' sync records are kept (an editor hook makes one per file it pushes).
+const SYNC_RECORDS: usize = 64;
 
 #[derive(Serialize, Deserialize)]
 struct CachedSnapshot {
@@ -78,27 +97,87 @@ impl SnapshotCache {
             scope: scope.packages.clone(),
             snapshot: snapshot.clone(),
         };
-        let Ok(bytes) = serde_json::to_vec(&cached) else {
-            return;
-        };
-        let Some(dir) = self.path.parent() else {
-            return;
-        };
-        if std::fs::create_dir_all(dir).is_err() {
-            return;
-        }
-        // Write then rename, so a concurrent reader never sees half a file.
-        let tmp = self
-            .path
-            .with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, &self.path).is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if let Ok(bytes) = serde_json::to_vec(&cached) {
+            write_atomically(&self.path, &bytes);
         }
     }
 
-    /// Forgets the cached snapshot (after the image was changed by us, or on doubt).
+    /// Forgets the cached snapshot and sync records.
     pub fn clear(&self) {
         let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_file(self.sync_path());
+    }
+
+    fn sync_path(&self) -> PathBuf {
+        self.path.with_extension("sync.json")
+    }
+
+    fn sync_records(&self) -> Vec<SyncRecord> {
+        std::fs::read(self.sync_path())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// The epoch at which the image matched sources with `fingerprint` in `scope`, if recorded
+    /// for this agent session.
+    fn synced_epoch(
+        &self,
+        url: &str,
+        session: &str,
+        scope: &Scope,
+        fingerprint: &str,
+    ) -> Option<u64> {
+        self.sync_records()
+            .into_iter()
+            .find(|r| {
+                r.url == url
+                    && r.session == session
+                    && &r.scope == scope
+                    && r.fingerprint == fingerprint
+            })
+            .map(|r| r.epoch)
+    }
+
+    /// Records that at `session`/`epoch` the image matched the sources with `fingerprint` in
+    /// `scope`. Best effort, like the snapshot cache.
+    pub fn record_sync(
+        &self,
+        url: &str,
+        session: &str,
+        epoch: u64,
+        scope: &Scope,
+        fingerprint: &str,
+    ) {
+        let record = SyncRecord {
+            url: url.to_owned(),
+            session: session.to_owned(),
+            epoch,
+            scope: scope.clone(),
+            fingerprint: fingerprint.to_owned(),
+        };
+        let mut records: Vec<SyncRecord> = self
+            .sync_records()
+            .into_iter()
+            .filter(|r| !(r.url == record.url && r.scope == record.scope))
+            .collect();
+        records.insert(0, record);
+        records.truncate(SYNC_RECORDS);
+        if let Ok(bytes) = serde_json::to_vec(&records) {
+            write_atomically(&self.sync_path(), &bytes);
+        }
+    }
+}
+
+/// Write then rename, so a concurrent reader never sees half a file. Best effort.
+fn write_atomically(path: &Path, bytes: &[u8]) {
+    let Some(dir) = path.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
 }
 
@@ -109,15 +188,30 @@ pub async fn compare(
     cache: Option<&SnapshotCache>,
 ) -> Result<Comparison, ClientError> {
     let scope = &local.scope;
-    // Only whole-package snapshots are cached; single-file ones are small anyway.
-    let cache = cache.filter(|_| scope.classes.is_none());
     let url = client.url().to_owned();
     let session = client.hello.session.clone();
-    let cached = cache.and_then(|c| c.load(&url, &session, scope));
-    let since = cached.as_ref().map(|s| s.epoch);
+    let fingerprint = local.fingerprint();
+    let synced = cache.and_then(|c| c.synced_epoch(&url, &session, scope, &fingerprint));
+    // Only whole-package snapshots are cached; single-file ones are small anyway.
+    let snapshot_cache = cache.filter(|_| scope.classes.is_none());
+    let cached = match synced {
+        Some(_) => None,
+        None => snapshot_cache.and_then(|c| c.load(&url, &session, scope)),
+    };
+    let since = synced.or(cached.as_ref().map(|s| s.epoch));
     let answer = client
         .snapshot(scope.packages.clone(), scope.classes.clone(), since)
         .await?;
+    if let (true, Some(epoch)) = (answer.unchanged, synced) {
+        return Ok(Comparison {
+            session,
+            epoch,
+            image: Vec::new(),
+            subclasses: HashMap::new(),
+            changes: Changes::default(),
+            from_cache: true,
+        });
+    }
     let (snapshot, from_cache) = match (answer.unchanged, cached) {
         (true, Some(cached)) => (cached, true),
         (true, None) => {
@@ -130,7 +224,7 @@ pub async fn compare(
             )
         }
         (false, _) => {
-            if let Some(c) = cache {
+            if let Some(c) = snapshot_cache {
                 c.store(&url, scope, &answer);
             }
             (answer, false)
@@ -140,6 +234,9 @@ pub async fn compare(
     let (session, epoch) = (snapshot.session.clone(), snapshot.epoch);
     let image = snapshot.into_packages();
     let changes = diff(&local.packages, &image);
+    if let Some(c) = cache.filter(|_| changes.is_empty()) {
+        c.record_sync(&url, &session, epoch, scope, &fingerprint);
+    }
     Ok(Comparison {
         session,
         epoch,

@@ -19,7 +19,7 @@ pub enum SourceError {
 }
 
 /// What part of the image a comparison covers.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Scope {
     /// Packages compared.
     pub packages: Vec<String>,
@@ -32,6 +32,47 @@ pub struct Scope {
 pub struct LocalSources {
     pub packages: Vec<Package>,
     pub scope: Scope,
+}
+
+impl LocalSources {
+    /// A digest of everything the comparison looks at (definitions, methods, scope), so that
+    /// "these sources were in sync with the image at epoch E" can be recorded and recognised.
+    /// Stable within one build of hotpatch; a new build only costs one full comparison.
+    pub fn fingerprint(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        self.scope.packages.hash(&mut h);
+        self.scope.classes.hash(&mut h);
+        for p in &self.packages {
+            p.name.hash(&mut h);
+            for c in &p.classes {
+                (c.kind as u8, &c.name, &c.superclass, &c.layout).hash(&mut h);
+                (&c.inst_vars, &c.class_vars, &c.pools, &c.class_inst_vars).hash(&mut h);
+                (&c.traits, &c.class_traits, &c.package, &c.tag, &c.comment).hash(&mut h);
+                hash_methods(&c.methods, &mut h);
+            }
+            for e in &p.extensions {
+                e.class_name.hash(&mut h);
+                hash_methods(&e.methods, &mut h);
+            }
+        }
+        format!("{:016x}", h.finish())
+    }
+}
+
+fn hash_methods(methods: &[crate::model::MethodDef], h: &mut impl std::hash::Hasher) {
+    use std::hash::Hash;
+    methods.len().hash(h);
+    for m in methods {
+        (
+            &m.class_name,
+            m.side as u8,
+            &m.selector,
+            &m.protocol,
+            &m.source,
+        )
+            .hash(h);
+    }
 }
 
 /// Reads the sources under `config.source` and narrows them to the owned packages and `paths`.

@@ -219,6 +219,18 @@ pub async fn push(
                 report.outcome = Outcome::Applied;
                 report.epoch_after = result.epoch;
                 report.replayed = result.replayed;
+                // The image now holds exactly these sources for the scope; a replayed answer
+                // speaks of an earlier epoch, so it proves nothing about now.
+                if let Some(c) = cache.as_ref().filter(|_| !result.replayed) {
+                    let (url, fingerprint) = (client.url().to_owned(), local.fingerprint());
+                    c.record_sync(
+                        &url,
+                        &report.session,
+                        result.epoch,
+                        &local.scope,
+                        &fingerprint,
+                    );
+                }
                 return Ok(finish(report, started, client).await);
             }
             Err(ClientError::Agent(e)) => match e.kind {
@@ -412,6 +424,10 @@ mod fake_agent_tests {
                     r,
                     json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": now}),
                 ),
+                Some("snapshot") if r["since_epoch"].as_u64() == Some(now) => ok(
+                    r,
+                    json!({"session": "s1", "epoch": now, "unchanged": true, "packages": []}),
+                ),
                 Some("snapshot") => ok(r, json!({"session": "s1", "epoch": now, "packages": []})),
                 Some("apply") => {
                     let reply = on_apply(r, &r["batch"]);
@@ -431,6 +447,78 @@ mod fake_agent_tests {
         })
         .await;
         (url, seen)
+    }
+
+    #[tokio::test]
+    async fn a_push_after_a_push_transfers_nothing_until_the_sources_change() {
+        let (url, seen) = fake_image(|r, batch| {
+            ok(
+                r,
+                json!({"batch": batch["id"], "epoch": batch["epoch"].as_u64().unwrap_or(0) + 1}),
+            )
+        })
+        .await;
+        // A private copy of the sample app: the cache lives beside its hotpatch.toml.
+        let root = std::env::temp_dir().join(format!("hotpatch-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let sample =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample-app/src");
+        for entry in walkdir::WalkDir::new(&sample) {
+            let entry = entry.unwrap();
+            let to = root
+                .join("src")
+                .join(entry.path().strip_prefix(&sample).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &to).unwrap();
+            }
+        }
+        let text = format!("packages = ['Sample-Core']\n[targets.t]\nurl = '{url}'\n");
+        let config = Config::from_str(&text, &root).unwrap();
+        let target = config.target(&Default::default()).unwrap();
+        let cached = PushOptions {
+            use_cache: true,
+            ..options()
+        };
+        let applies = |seen: &Arc<Mutex<Vec<Value>>>| {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r["cmd"] == "apply")
+                .count()
+        };
+
+        assert_eq!(
+            push(&config, &target, &cached).await.unwrap().outcome,
+            Outcome::Applied
+        );
+        let again = push(&config, &target, &cached).await.unwrap();
+        assert_eq!(again.outcome, Outcome::NothingToPush);
+        assert_eq!(applies(&seen), 1);
+        let last_snapshot = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|r| r["cmd"] == "snapshot")
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            last_snapshot["since_epoch"], 1,
+            "asked only whether the image moved"
+        );
+
+        // A local edit changes the fingerprint: compared in full again, and pushed.
+        let file = root.join("src/Sample-Core/SampleApp.class.st");
+        let source = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, source.replace("'Hello, '", "'Hi, '")).unwrap();
+        assert_eq!(
+            push(&config, &target, &cached).await.unwrap().outcome,
+            Outcome::Applied
+        );
+        assert_eq!(applies(&seen), 2);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[tokio::test]
