@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{Vm, repo};
-use std::path::{Path, PathBuf};
+use common::{Vm, copy_dir, repo};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// A copy of the sample app, configured to push to `vm`.
@@ -75,19 +75,6 @@ impl Drop for Project {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.expect("walk");
-        let rel = entry.path().strip_prefix(from).expect("prefix");
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `hotpatch eval EXPRESSION`: evaluate Smalltalk in the image (health checks, smoke tests).
 
-use super::{Common, exit, report_error, runtime};
+use super::{Common, exit, fail, with_agent};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -12,30 +12,13 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> i32 {
-    let outcome = (|| -> anyhow::Result<String> {
-        let (config, overrides) = args.common.load()?;
-        let target = config.target(&overrides)?;
-        let token = target.token()?;
-        let rt = runtime()?;
-        rt.block_on(async {
-            let mut client = crate::ops::connect(&target, &token).await?;
-            let value = client.eval(&args.expression).await;
-            client.close().await;
-            Ok(value?)
-        })
-    })();
-    match outcome {
+    match with_agent(&args.common, async |client, _| {
+        client.eval(&args.expression).await
+    }) {
         Ok(value) => {
             println!("{value}");
             exit::OK
         }
-        Err(e) => {
-            report_error(&e);
-            match e.downcast_ref::<crate::image::ClientError>() {
-                Some(c) if c.agent().is_some() => exit::REJECTED,
-                Some(_) => exit::UNREACHABLE,
-                None => exit::ERROR,
-            }
-        }
+        Err(e) => fail(&e),
     }
 }

@@ -132,6 +132,38 @@ pub fn main() -> i32 {
     }
 }
 
+/// Loads the configuration, picks the target, reads its token and connects to its agent; runs
+/// `work` with the client and closes the connection politely.
+pub fn with_agent<T>(
+    common: &Common,
+    work: impl AsyncFnOnce(
+        &mut crate::image::Client,
+        &crate::config::Target,
+    ) -> Result<T, crate::image::ClientError>,
+) -> anyhow::Result<T> {
+    let (config, overrides) = common.load()?;
+    let target = config.target(&overrides)?;
+    let token = target.token()?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut client = crate::ops::connect(&target, &token).await?;
+        let result = work(&mut client, &target).await;
+        client.close().await;
+        Ok(result?)
+    })
+}
+
+/// Reports `error` and answers the exit code for it: the agent refused ([`exit::REJECTED`]),
+/// the agent could not be reached ([`exit::UNREACHABLE`]), anything else ([`exit::ERROR`]).
+pub fn fail(error: &anyhow::Error) -> i32 {
+    report_error(error);
+    match error.downcast_ref::<crate::image::ClientError>() {
+        Some(c) if c.agent().is_some() => exit::REJECTED,
+        Some(_) => exit::UNREACHABLE,
+        None => exit::ERROR,
+    }
+}
+
 /// Prints an error with its chain of causes, the way every command reports failure.
 pub fn report_error(error: &anyhow::Error) {
     eprintln!("hotpatch: error: {error:#}");

@@ -1,6 +1,6 @@
 //! `hotpatch rollback`: undo the last batch applied to a target.
 
-use super::{Common, exit, print_json, report_error, runtime};
+use super::{Common, exit, fail, print_json, with_agent};
 use crate::image::ClientError;
 use crate::image::protocol::ErrorKind;
 use clap::Args;
@@ -15,48 +15,45 @@ pub struct RollbackArgs {
 }
 
 pub fn run(args: RollbackArgs) -> i32 {
-    let outcome = (|| -> anyhow::Result<_> {
-        let (config, overrides) = args.common.load()?;
-        let target = config.target(&overrides)?;
-        let token = target.token()?;
-        let rt = runtime()?;
-        Ok(rt.block_on(async {
-            let mut client = crate::ops::connect(&target, &token).await?;
-            let r = client.rollback().await;
-            client.close().await;
-            r
-        }))
-    })();
-    match outcome {
-        Ok(Ok(r)) => {
-            if args.json {
-                print_json(
-                    &serde_json::json!({"outcome": "rolled_back", "batch": r.batch, "epoch": r.epoch}),
-                );
-            } else {
-                println!(
-                    "rolled back batch {} (image now at epoch {})",
-                    r.batch, r.epoch
-                );
-            }
-            exit::OK
-        }
-        Ok(Err(ClientError::Agent(e))) if e.kind == ErrorKind::NothingToRollback => {
-            eprintln!("hotpatch: nothing to roll back: {}", e.message);
-            exit::REJECTED
-        }
-        Ok(Err(e)) => {
-            let code = if e.agent().is_some() {
-                exit::REJECTED
-            } else {
-                exit::UNREACHABLE
-            };
-            eprintln!("hotpatch: error: {e}");
-            code
-        }
+    let r = match with_agent(&args.common, async |client, _| client.rollback().await) {
+        Ok(r) => r,
         Err(e) => {
-            report_error(&e);
-            exit::ERROR
+            let nothing = e
+                .downcast_ref::<ClientError>()
+                .and_then(ClientError::agent)
+                .is_some_and(|a| a.kind == ErrorKind::NothingToRollback);
+            if nothing {
+                eprintln!("hotpatch: nothing to roll back: no batch applied in this image session");
+                return exit::REJECTED;
+            }
+            return fail(&e);
         }
+    };
+    let exact = r.problems.is_empty();
+    if args.json {
+        print_json(&serde_json::json!({
+            "outcome": if exact { "rolled_back" } else { "rolled_back_with_problems" },
+            "batch": r.batch,
+            "epoch": r.epoch,
+            "problems": r.problems,
+        }));
+    } else {
+        println!(
+            "rolled back batch {} (image now at epoch {})",
+            r.batch, r.epoch
+        );
+        for p in &r.problems {
+            eprintln!("hotpatch: warning: an undo step failed: {p}");
+        }
+        if !exact {
+            eprintln!(
+                "hotpatch: the image may differ from before the batch; check with `hotpatch diff`"
+            );
+        }
+    }
+    if exact {
+        exit::OK
+    } else {
+        exit::ROLLBACK_INCOMPLETE
     }
 }

@@ -458,22 +458,19 @@ mod fake_agent_tests {
             )
         })
         .await;
-        // A private copy of the sample app: the cache lives beside its hotpatch.toml.
+        // A project of its own: the cache lives beside its hotpatch.toml.
         let root = std::env::temp_dir().join(format!("hotpatch-sync-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let sample =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample-app/src");
-        for entry in walkdir::WalkDir::new(&sample) {
-            let entry = entry.unwrap();
-            let to = root
-                .join("src")
-                .join(entry.path().strip_prefix(&sample).unwrap());
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(&to).unwrap();
-            } else {
-                std::fs::copy(entry.path(), &to).unwrap();
-            }
-        }
+        let package = root.join("src/Sample-Core");
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(
+            package.join("package.st"),
+            "Package { #name : 'Sample-Core' }\n",
+        )
+        .unwrap();
+        let class = "Class {\n\t#name : 'SampleApp',\n\t#superclass : 'Object',\n\t#package : 'Sample-Core'\n}\n\n\
+                     { #category : 'greeting' }\nSampleApp >> greet [\n\n\t^ 'Hello, '\n]\n";
+        std::fs::write(package.join("SampleApp.class.st"), class).unwrap();
         let text = format!("packages = ['Sample-Core']\n[targets.t]\nurl = '{url}'\n");
         let config = Config::from_str(&text, &root).unwrap();
         let target = config.target(&Default::default()).unwrap();

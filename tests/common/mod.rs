@@ -70,6 +70,23 @@ pub fn agent_filein() -> String {
         .clone()
 }
 
+/// Copies a directory tree (a sample project) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk the tree to copy");
+        let rel = entry
+            .path()
+            .strip_prefix(from)
+            .expect("a path inside the tree");
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("create a directory");
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy a file");
+        }
+    }
+}
+
 /// A file-in of a Tonel tree (e.g. the sample app), made by hotpatch's exporter.
 pub fn filein_of(dir: &Path) -> String {
     let (repo, errors) = hotpatch::tonel::read_repository(dir).expect("read Tonel sources");
