@@ -265,3 +265,57 @@ fn one_file_push_and_changes_that_need_a_rebuild() {
     );
     assert_eq!(vm.eval("SampleCounter isVariable"), "false");
 }
+
+#[test]
+fn watch_pushes_each_file_as_it_is_saved() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "watch");
+    p.run(&["push"], 0);
+    let log_path = p.dir.join("watch.log");
+    let log = std::fs::File::create(&log_path).expect("create watch.log");
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_hotpatch"))
+        .arg("watch")
+        .current_dir(&p.dir)
+        .env("HOTPATCH_TOKEN", &p.token)
+        .stderr(log)
+        .spawn()
+        .expect("start hotpatch watch");
+    let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let until = |what: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if what() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    };
+    assert!(
+        until(&|| log_text().contains("watching")),
+        "watch did not start:\n{}",
+        log_text()
+    );
+
+    // Save an edited file: the watcher pushes it.
+    p.edit("SampleApp.class.st", "'Hello, '", "'Saved, '");
+    let pushed = until(&|| vm.eval("SampleApp default greet: 'x'") == "'Saved, X!'");
+    // Save a file that does not compile: nothing changes, the error names the file.
+    p.edit(
+        "SampleCounter.class.st",
+        "count := count + 1.",
+        "count := count + .",
+    );
+    let refused = until(&|| log_text().contains("SampleCounter.class.st:"));
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let log = log_text();
+    assert!(pushed, "the saved change did not reach the image:\n{log}");
+    assert!(refused, "the compile error was not reported:\n{log}");
+    assert!(log.contains("not pushed (compile errors)"), "{log}");
+    assert_eq!(
+        vm.eval("SampleCounter new increment"),
+        "1",
+        "the broken method was not installed"
+    );
+}

@@ -14,6 +14,7 @@ mod push;
 mod rebuild;
 mod rollback;
 mod status;
+mod watch;
 
 /// Exit codes shared by every command (documented in the README).
 pub mod exit {
@@ -114,6 +115,8 @@ pub enum Command {
     Rebuild(rebuild::RebuildArgs),
     /// Evaluate a Smalltalk expression in the live image and print the result
     Eval(eval::EvalArgs),
+    /// Push each Tonel file of the sources as it is saved (Ctrl-C stops)
+    Watch(watch::WatchArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -129,6 +132,7 @@ pub fn main() -> i32 {
         Command::Rollback(args) => rollback::run(args),
         Command::Rebuild(args) => rebuild::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Watch(args) => watch::run(args),
     }
 }
 
