@@ -34,12 +34,19 @@ IMAGE="$(smalltalk-agent/testvm/build-test-image.sh)"
 WORK="$(mktemp -d /tmp/hotpatch-demo.XXXXXX)"
 VM_PID=""
 cleanup() {
-  [ -n "$VM_PID" ] && kill "$VM_PID" 2>/dev/null && wait "$VM_PID" 2>/dev/null
+  # The VM dies of the signal: its status is not the demo's.
+  if [ -n "$VM_PID" ]; then kill "$VM_PID" 2>/dev/null || true; wait "$VM_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+# A free loopback port: one nothing answers on (bash's /dev/tcp, no other tool needed).
+PORT=""
+for _ in $(seq 1 50); do
+  candidate=$((20000 + RANDOM % 40000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then PORT=$candidate; break; fi
+done
+[ -n "$PORT" ] || { echo "demo: no free port found" >&2; exit 1; }
 export HOTPATCH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 cp "$IMAGE" "$WORK/demo.image"
 {
