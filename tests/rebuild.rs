@@ -11,6 +11,7 @@ mod common;
 use common::{free_port, repo, runtime, test_image};
 use hotpatch::image::Client;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
@@ -302,14 +303,10 @@ fn push_falls_back_to_a_rebuild_and_rollback_puts_the_previous_image_back() {
     assert_eq!(app.eval("SampleCounter isVariable"), "true");
     assert_eq!(app.eval("SampleApp default greet: 'x'"), "'Hey, X!'");
     assert!(app.live.join("app.image.previous").is_file());
-    // A push now goes live again (no change needs a rebuild any more). The test image keeps no
-    // method sources across a restart, so the push may re-send methods it sees only decompiled;
-    // what matters is that nothing is rebuilt and the code stays the same.
+    // A push now finds nothing to do: the rebuilt image knows the exact sources it was built
+    // from, so nothing is re-sent and nothing rebuilt.
     let out = app.run_json(&["push"], 0);
-    assert!(
-        ["nothing_to_push", "applied"].contains(&out["outcome"].as_str().unwrap_or("")),
-        "{out:#}"
-    );
+    assert_eq!(out["outcome"], "nothing_to_push", "{out:#}");
     assert_eq!(app.eval("SampleApp default greet: 'x'"), "'Hey, X!'");
 
     // --rollback puts the previous image back and restarts.
@@ -408,6 +405,16 @@ fn failed_builds_and_verifications_leave_the_old_image_running() {
     let message = out["failure"]["message"].as_str().unwrap_or("");
     assert!(message.contains("SampleApp>>greet:"), "{out:#}");
     still_running("verification");
+    // Also when only a literal differs (same bytecodes): the method post_load made is not the
+    // one whose exact source the build recorded.
+    app.configure(
+        "post_load = \"SampleApp compile: 'greet: aName ^ ''Hey, '' , aName sampleShout' classified: 'greeting'\"",
+    );
+    let out = app.run_json(&["rebuild"], 6);
+    assert_eq!(failure_kind(&out), "verify_failed", "{out:#}");
+    let message = out["failure"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("SampleApp>>greet:"), "{out:#}");
+    still_running("verification of a changed literal");
     app.assert_base_untouched();
 }
 
@@ -426,5 +433,118 @@ fn a_restart_that_never_becomes_healthy_is_rolled_back() {
     assert_eq!(app.eval("SampleApp default greet: 'x'"), "'Hello, X!'");
     assert!(app.live.join("app.image.failed").is_file());
     assert!(!app.live.join("fail-next-start").exists());
+    app.assert_base_untouched();
+}
+
+/// Methods (class, side, selector) -> (source, exact) and class comments, by name.
+type Sources = (
+    BTreeMap<(String, String, String), (String, bool)>,
+    BTreeMap<String, Option<String>>,
+);
+
+/// What the live image says of `package`'s method sources and class comments.
+fn image_sources(app: &App, package: &str) -> Sources {
+    let snapshot = runtime().block_on(async {
+        let mut c = Client::connect(&app.url, &app.token, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("connect to the live agent: {e}\n{}", app.logs()));
+        let snapshot = c
+            .snapshot(vec![package.to_string()], None, None)
+            .await
+            .expect("snapshot");
+        c.close().await;
+        snapshot
+    });
+    let mut methods = BTreeMap::new();
+    let mut comments = BTreeMap::new();
+    for p in &snapshot.packages {
+        for c in &p.classes {
+            comments.insert(c.name.clone(), c.comment.clone());
+        }
+        let in_classes = p.classes.iter().flat_map(|c| c.methods.iter());
+        let in_extensions = p.extensions.iter().flat_map(|e| e.methods.iter());
+        for m in in_classes.chain(in_extensions) {
+            methods.insert(
+                (
+                    m.class_name.clone(),
+                    format!("{:?}", m.side),
+                    m.selector.clone(),
+                ),
+                (m.source.clone(), m.source_exact),
+            );
+        }
+    }
+    (methods, comments)
+}
+
+/// The same from the project's Tonel sources (every source exact).
+fn local_sources(app: &App, package: &str) -> Sources {
+    let (repo, errors) =
+        hotpatch::tonel::read_repository(&app.project.join("src")).expect("read the sources");
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut methods = BTreeMap::new();
+    let mut comments = BTreeMap::new();
+    for p in repo.packages.iter().filter(|p| p.name == package) {
+        for c in &p.classes {
+            comments.insert(c.name.clone(), c.comment.clone());
+        }
+        let in_classes = p.classes.iter().flat_map(|c| c.methods.iter());
+        let in_extensions = p.extensions.iter().flat_map(|e| e.methods.iter());
+        for m in in_classes.chain(in_extensions) {
+            methods.insert(
+                (
+                    m.class_name.clone(),
+                    format!("{:?}", m.side),
+                    m.selector.clone(),
+                ),
+                (m.source.clone(), true),
+            );
+        }
+    }
+    (methods, comments)
+}
+
+/// The verification the rebuild report says it ran in `phase` (`verify` or `health`).
+fn verified<'a>(report: &'a Value, phase: &str) -> &'a Value {
+    report["phases"]
+        .as_array()
+        .and_then(|phases| phases.iter().find(|p| p["phase"] == phase))
+        .map(|p| &p["verified"])
+        .unwrap_or_else(|| panic!("no {phase} phase: {report:#}"))
+}
+
+#[test]
+fn a_rebuilt_image_knows_the_exact_sources_it_was_built_from() {
+    let app = App::new("exact");
+    let out = app.run_json(&["rebuild"], 0);
+    assert_eq!(out["outcome"], "rebuilt", "{out:#}");
+    // Both verifications were the plain diff: no method had to be compared by compiled code.
+    for phase in ["verify", "health"] {
+        let v = verified(&out, phase);
+        assert_eq!(v["path"], "diff", "{phase}: {out:#}");
+        assert_eq!(v["by_compiled_code"], 0, "{phase}: {out:#}");
+    }
+
+    // The live (restarted) image answers every method's source byte for byte, as exact, and
+    // every class comment.
+    let local = local_sources(&app, "Sample-Core");
+    assert!(local.0.len() >= 5, "the sample has methods: {local:?}");
+    assert!(
+        local.1.values().any(Option::is_some),
+        "the sample has class comments: {local:?}"
+    );
+    assert_eq!(image_sources(&app, "Sample-Core"), local);
+
+    // `hotpatch diff` finds nothing, and the first push after the rebuild has nothing to send.
+    let diff = app.hotpatch(&["diff"]);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "hotpatch diff\n{}\n{}",
+        String::from_utf8_lossy(&diff.stdout),
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    let out = app.run_json(&["push"], 0);
+    assert_eq!(out["outcome"], "nothing_to_push", "{out:#}");
     app.assert_base_untouched();
 }

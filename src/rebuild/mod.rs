@@ -212,6 +212,9 @@ pub struct PhaseReport {
     pub ok: bool,
     /// A short note (what was verified and how, the command run).
     pub detail: String,
+    /// `verify` and `health` phases that compared the image with the sources: how.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<verify::Verified>,
 }
 
 /// What a rebuild did, for the user and for `--json`.
@@ -370,37 +373,29 @@ fn failure(phase: &'static str, kind: FailureKind, message: String, log_tail: St
     }
 }
 
-/// The project's file-in: the owned packages, as the Tonel engine exports them, then their
-/// class comments through the agent (see [`script::filein_comments`]).
+/// The project's file-in: the owned packages, as the Tonel engine exports them. (Their exact
+/// sources and class comments are recorded by the build script, see [`script::filein_records`].)
 fn app_filein(config: &Config, local: &LocalSources) -> String {
     let repo = crate::model::Repository {
         root: config.source.clone(),
         format: None,
         packages: local.packages.clone(),
     };
-    let mut text = crate::tonel::chunk::export(&repo);
-    let comments = local
-        .packages
-        .iter()
-        .flat_map(|p| p.classes.iter())
-        .filter_map(|c| {
-            c.comment
-                .as_deref()
-                .map(|comment| (c.name.as_str(), comment))
-        });
-    text.push_str(&script::filein_comments(comments));
-    text
+    crate::tonel::chunk::export(&repo)
 }
 
 /// "matches the sources" and how.
 fn describe_verified(v: &verify::Verified) -> String {
-    if v.by_compiled_code == 0 {
-        "matches the sources".into()
-    } else {
-        format!(
-            "matches the sources ({} method(s) by compiled code: the image keeps no sources)",
-            v.by_compiled_code
-        )
+    match v.path {
+        verify::VerifyPath::Diff => format!(
+            "matches the sources (plain diff, {} exact method source(s))",
+            v.exact_sources
+        ),
+        verify::VerifyPath::DiffAndCompiledCode => format!(
+            "matches the sources (diff, {} exact method source(s); {} method(s) the image has \
+             only decompiled checked by compiled code)",
+            v.exact_sources, v.by_compiled_code
+        ),
     }
 }
 
@@ -474,7 +469,15 @@ impl<'a> Run<'a> {
             millis: millis(since),
             ok,
             detail,
+            verified: None,
         });
+    }
+
+    /// Adds how the image was verified to the phase just reported.
+    fn note_verified(&mut self, verified: Option<verify::Verified>) {
+        if let Some(last) = self.report.phases.last_mut() {
+            last.verified = verified;
+        }
     }
 
     fn finish(mut self, outcome: RebuildOutcome) -> RebuildReport {
@@ -557,6 +560,7 @@ impl<'a> Run<'a> {
             &BuildInputs {
                 agent_filein: agent_text,
                 app_filein: app_text,
+                app: &self.local.packages,
                 agent_dir: &s.agent_source,
                 source_dir: &config.source,
                 packages: &packages,
@@ -688,6 +692,7 @@ impl<'a> Run<'a> {
             Err(_) => String::new(),
         };
         self.phase("verify", t, result.is_ok(), detail.clone());
+        self.note_verified(result.as_ref().ok().copied());
         match result {
             Ok(_) => {
                 self.progress
@@ -755,6 +760,7 @@ impl<'a> Run<'a> {
             _ => String::new(),
         };
         self.phase("health", t, result.is_ok(), detail.clone());
+        self.note_verified(result.as_ref().ok().and_then(|(_, v)| *v));
         match result {
             Ok((session, _)) => {
                 self.progress.phase(

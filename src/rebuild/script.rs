@@ -6,12 +6,16 @@
 //! Two loaders:
 //! - [`Loader::FileIn`]: a chunk-format file-in made by our Tonel exporter; works in any Squeak
 //!   down to the 2.x-era Scratch image (no ANSI exceptions: the script uses nothing newer than
-//!   `FileStream` and `Smalltalk snapshot:andQuit:`).
+//!   `FileStream` and `Smalltalk snapshot:andQuit:`). After the file-in it records every method's
+//!   exact source and every class comment in the agent's `HpSourceStore` (see
+//!   [`filein_records`]): an image without a changes file could otherwise answer only decompiled
+//!   sources, and verification and the next push would see every method as changed.
 //! - [`Loader::Tonel`]: Pharo's own Tonel loader from local directories (Metacello with a
 //!   `tonel://` repository when a baseline is named, else `TonelReader on:fileName:` per package),
 //!   no network. Written from Pharo's public sources; it cannot run on the machines this project
 //!   is built on, so only its text is tested.
 
+use crate::model::{MethodDef, Package, Side};
 use std::path::Path;
 
 /// How the build script loads code into the base image.
@@ -57,6 +61,9 @@ pub struct BuildInputs<'a> {
     pub agent_filein: &'a str,
     /// File-in loader: the project's chunk file-in. Tonel loader: unused.
     pub app_filein: &'a str,
+    /// File-in loader: the project's packages (what `app_filein` loads), whose exact method
+    /// sources and class comments the script records after loading. Tonel loader: unused.
+    pub app: &'a [Package],
     /// Tonel loader: the agent's Tonel directory (holds `BaselineOfHotpatchAgent`).
     pub agent_dir: &'a Path,
     /// Tonel loader: the project's Tonel directory.
@@ -100,6 +107,10 @@ fn filein_build_script(inputs: &BuildInputs<'_>) -> String {
     out.push_str("\n\n");
     out.push_str(inputs.app_filein);
     out.push_str("\n\n");
+    // Before post_load: a method post_load changes is then no longer the method recorded, and
+    // the image reports its own (decompiled) source for it, not the recorded one.
+    out.push_str(&filein_records(inputs.app));
+    out.push('\n');
     if let Some(post) = inputs.post_load.filter(|p| !p.trim().is_empty()) {
         out.push_str("\"post_load\"\n");
         out.push_str(&chunk(post.trim_end()));
@@ -164,20 +175,46 @@ fn pharo_build_script(baseline: Option<&str>, inputs: &BuildInputs<'_>) -> Strin
     )
 }
 
-/// Chunks that give classes their comments through the agent's platform layer. Images without
-/// a changes file cannot keep a comment set by `Foo comment:` (it is a pointer into that file);
-/// the agent's platform keeps it where this dialect can, and answers it in snapshots.
-pub fn filein_comments<'a>(classes: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::new();
-    for (class, comment) in classes {
+/// Chunks that record, in the image's `HpSourceStore`, the exact source of every method of
+/// `packages` (classes and extensions, both sides) and every class comment, through the store's
+/// class-side API; run after the packages were filed in. Generated from the model, so nothing
+/// is parsed in Smalltalk: one chunk per method or comment, a string literal each (quotes
+/// doubled), `!` doubled as in any chunk.
+pub fn filein_records(packages: &[Package]) -> String {
+    let mut out = String::from("\"hotpatch rebuild: the exact sources of what was loaded\"!\n");
+    for package in packages {
+        for class in &package.classes {
+            if let Some(comment) = class.comment.as_deref().filter(|c| !c.is_empty()) {
+                out.push_str(&chunk(&format!(
+                    "HpSourceStore recordComment: {} className: {}",
+                    literal(comment),
+                    literal(&class.name)
+                )));
+                out.push_str("!\n");
+            }
+            record_methods(&mut out, &class.methods);
+        }
+        for extension in &package.extensions {
+            record_methods(&mut out, &extension.methods);
+        }
+    }
+    out
+}
+
+fn record_methods(out: &mut String, methods: &[MethodDef]) {
+    for m in methods {
+        let side = match m.side {
+            Side::Instance => "instance",
+            Side::Class => "class",
+        };
         out.push_str(&chunk(&format!(
-            "HpPlatform current setComment: {} of: (Smalltalk at: {} asSymbol)",
-            literal(comment),
-            literal(class)
+            "HpSourceStore recordSource: {} className: {} side: '{side}' selector: {}",
+            literal(&m.source),
+            literal(&m.class_name),
+            literal(&m.selector)
         )));
         out.push_str("!\n");
     }
-    out
 }
 
 /// The start script of a verification run: start the agent on loopback `port` with `token`.
@@ -200,6 +237,7 @@ mod tests {
         BuildInputs {
             agent_filein: "\"agent\"!\n",
             app_filein: "\"app\"!\n",
+            app: &[],
             agent_dir: Path::new("/opt/hotpatch/smalltalk-agent/src"),
             source_dir: Path::new("/srv/app/src"),
             packages,
@@ -307,13 +345,87 @@ mod tests {
         );
     }
 
+    fn method(class_name: &str, side: Side, selector: &str, source: &str) -> MethodDef {
+        MethodDef {
+            class_name: class_name.into(),
+            side,
+            selector: selector.into(),
+            protocol: "p".into(),
+            source: source.into(),
+            span: None,
+        }
+    }
+
+    fn sample_package() -> Package {
+        use crate::model::{ClassDef, Extension};
+        Package {
+            name: "Sample-Core".into(),
+            classes: vec![
+                ClassDef {
+                    name: "Foo".into(),
+                    comment: Some("It's a foo!".into()),
+                    methods: vec![
+                        method("Foo", Side::Instance, "x", "x\n\t^ 'it''s'"),
+                        method("Foo", Side::Class, "new", "new\n\t^ super new"),
+                    ],
+                    ..Default::default()
+                },
+                ClassDef {
+                    name: "Bar".into(),
+                    comment: Some(String::new()),
+                    ..Default::default()
+                },
+            ],
+            extensions: vec![Extension {
+                class_name: "String".into(),
+                methods: vec![method(
+                    "String",
+                    Side::Instance,
+                    "shout",
+                    "shout\n\t^ self asUppercase , '!'",
+                )],
+                origin: None,
+            }],
+            ..Default::default()
+        }
+    }
+
     #[test]
-    fn comments_go_through_the_agent_platform() {
-        let s = filein_comments([("Foo", "It's a foo!")]);
+    fn records_quote_the_sources_and_double_bangs() {
+        let s = filein_records(&[sample_package()]);
         assert_eq!(
             s,
-            "HpPlatform current setComment: 'It''s a foo!!' of: (Smalltalk at: 'Foo' asSymbol)!\n"
+            "\"hotpatch rebuild: the exact sources of what was loaded\"!\n\
+             HpSourceStore recordComment: 'It''s a foo!!' className: 'Foo'!\n\
+             HpSourceStore recordSource: 'x\n\t^ ''it''''s''' className: 'Foo' side: 'instance' selector: 'x'!\n\
+             HpSourceStore recordSource: 'new\n\t^ super new' className: 'Foo' side: 'class' selector: 'new'!\n\
+             HpSourceStore recordSource: 'shout\n\t^ self asUppercase , ''!!''' className: 'String' side: 'instance' selector: 'shout'!\n"
         );
+    }
+
+    #[test]
+    fn filein_script_records_after_loading_and_before_post_load() {
+        let marker = PathBuf::from("/w/done");
+        let packages = [sample_package()];
+        let mut i = inputs(&[], &marker);
+        i.app = &packages;
+        let s = build_script(&Loader::FileIn, &i);
+        let app = s.find("\"app\"!").unwrap();
+        let first = s.find("HpSourceStore recordComment:").unwrap();
+        let last = s.rfind("HpSourceStore recordSource:").unwrap();
+        let post = s.find("\"post_load\"").unwrap();
+        assert!(app < first && first < last && last < post, "{s}");
+        assert_eq!(s.matches("HpSourceStore record").count(), 4, "{s}");
+    }
+
+    #[test]
+    fn the_tonel_loader_records_nothing() {
+        let marker = PathBuf::from("/w/done");
+        let packages = [sample_package()];
+        let mut i = inputs(&[], &marker);
+        i.app = &packages;
+        let s = build_script(&Loader::Tonel { baseline: None }, &i);
+        assert!(!s.contains("HpSourceStore"), "{s}");
     }
 
     #[test]

@@ -2,26 +2,45 @@
 //! agent and diff them against the local sources with the same machinery as `hotpatch diff`;
 //! the result must be empty.
 //!
-//! One allowance, for images that keep no method sources (the Squeak test image has no changes
-//! file, and the agent's record of exact sources does not survive a restart): a method whose
-//! image source is only a decompilation (`source_exact: false`) cannot match the source text, so
-//! for it — and only when its protocol matches — the image is asked to compile the local source
-//! in that class and compare the result with the installed method (header, literals, bytecodes).
-//! Same compiled code means the image runs that source. Everything else (classes, variables,
-//! missing or extra methods, protocols, exact sources) must match exactly.
+//! An image built by `hotpatch rebuild` knows the exact source of every method it loaded (the
+//! build script records them in the agent's `HpSourceStore`, saved with the image), so this is
+//! a plain diff of texts. One allowance remains, for methods an image reports only decompiled
+//! (`source_exact: false`: an image without a changes file whose code was loaded by other means):
+//! such a source cannot match the source text, so for it — and only when its protocol matches —
+//! the image is asked to compile the local source in that class and compare the result with the
+//! installed method (header, literals, bytecodes). Same compiled code means the image runs that
+//! source. Everything else (classes, variables, missing or extra methods, protocols, exact
+//! sources) must match exactly. [`Verified`] says which path was taken.
 
 use crate::diff::{MethodChange, diff};
 use crate::image::{Client, ClientError};
 use crate::model::{MethodKey, Side};
 use crate::ops::local::LocalSources;
+use serde::Serialize;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-/// What a successful verification checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a successful verification checked, and how.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Verified {
+    /// `diff` when every method was compared by its exact source (the plain diff was empty);
+    /// `diff_and_compiled_code` when some were checked by their compiled code.
+    pub path: VerifyPath,
+    /// Methods of the owned packages whose exact source the image reported.
+    pub exact_sources: usize,
     /// Methods whose image source is not exact and that were checked by their compiled code.
     pub by_compiled_code: usize,
+}
+
+/// How a verification compared methods (see the module doc).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyPath {
+    /// The plain diff: every method source exact and equal.
+    #[default]
+    Diff,
+    /// The diff, plus compiled-code comparison for methods the image has only decompiled.
+    DiffAndCompiledCode,
 }
 
 /// Waits until an agent answers at `url` with a session other than `not_session`. `exited`
@@ -67,14 +86,15 @@ pub async fn check_matches(client: &mut Client, local: &LocalSources) -> Result<
         .snapshot(local.scope.packages.clone(), None, None)
         .await
         .map_err(|e| format!("cannot snapshot the image: {e}"))?;
-    let inexact: HashSet<MethodKey> = snapshot
-        .packages
-        .iter()
-        .flat_map(|p| {
+    let methods = || {
+        snapshot.packages.iter().flat_map(|p| {
             let in_classes = p.classes.iter().flat_map(|c| c.methods.iter());
             let in_extensions = p.extensions.iter().flat_map(|e| e.methods.iter());
             in_classes.chain(in_extensions)
         })
+    };
+    let exact_sources = methods().filter(|m| m.source_exact).count();
+    let inexact: HashSet<MethodKey> = methods()
         .filter(|m| !m.source_exact)
         .map(|m| MethodKey {
             class_name: m.class_name.clone(),
@@ -118,6 +138,12 @@ pub async fn check_matches(client: &mut Client, local: &LocalSources) -> Result<
         }
     }
     let verified = Verified {
+        path: if equivalent.is_empty() {
+            VerifyPath::Diff
+        } else {
+            VerifyPath::DiffAndCompiledCode
+        },
+        exact_sources,
         by_compiled_code: equivalent.len(),
     };
     for change in &changes.methods {
