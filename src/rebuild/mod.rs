@@ -998,8 +998,9 @@ impl WorkDir {
 
     /// Copies the base image (and its `.changes`, and any `.sources` beside it) into the work
     /// directory under the live image's file name. A file-in build without a changes file gets
-    /// an empty one: Squeak then logs every method it compiles there, so the image can answer
-    /// the exact source of what was loaded (verification compares sources byte for byte).
+    /// an empty one: a Squeak that opens it logs every method it compiles there, so the image
+    /// has the exact source of what was loaded also by its own means (images that do not open
+    /// it, like the test image, rely on the sources the build script records).
     fn copy_base(&self, base: &Path, live: &Path, want_changes: bool) -> Result<PathBuf> {
         let name = live
             .file_name()
