@@ -7,6 +7,10 @@
 //! and `BENCH_TONEL_READ_ONLY=1` runs only the `read_repository` iterations, so
 //! `valgrind --tool=callgrind` counts the reader's instructions and nothing else.
 
+/// Many small allocations (a string per selector, protocol and source); see Cargo.toml.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
