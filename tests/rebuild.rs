@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{free_port, repo, runtime, test_image};
+use common::{copy_dir, free_port, repo, runtime, test_image};
 use hotpatch::image::Client;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -246,19 +246,6 @@ impl Drop for App {
 fn stamp(path: &Path) -> (u64, Option<SystemTime>) {
     let m = std::fs::metadata(path).expect("stat");
     (m.len(), m.modified().ok())
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
 }
 
 fn failure_kind(report: &Value) -> &str {
