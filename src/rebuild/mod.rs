@@ -543,16 +543,17 @@ impl<'a> Run<'a> {
                 work.dir.display()
             ),
         );
+        let vm_failed = |e: anyhow::Error| {
+            failure(
+                "build",
+                FailureKind::VmFailed,
+                format!("{e:#}"),
+                String::new(),
+            )
+        };
         let image = work
             .copy_base(&s.base_image, &s.image, s.loader == Loader::FileIn)
-            .map_err(|e| {
-                failure(
-                    "build",
-                    FailureKind::VmFailed,
-                    format!("{e:#}"),
-                    String::new(),
-                )
-            })?;
+            .map_err(vm_failed)?;
         let marker = work.dir.join("build.done");
         let packages: Vec<String> = self.local.packages.iter().map(|p| p.name.clone()).collect();
         let text = build_script(
@@ -596,14 +597,7 @@ impl<'a> Run<'a> {
         )
         .await;
         let tail = || vm::log_tail(&work.dir, Some(&out_file), 20);
-        let end = run.map_err(|e| {
-            failure(
-                "build",
-                FailureKind::VmFailed,
-                format!("{e:#}"),
-                String::new(),
-            )
-        })?;
+        let end = run.map_err(vm_failed)?;
         let result = match end {
             RunEnd::TimedOut => Err(failure(
                 "build",
