@@ -383,25 +383,26 @@ fn failed_builds_and_verifications_leave_the_old_image_running() {
     assert_eq!(failure_kind(&out), "build_timed_out", "{out:#}");
     still_running("time-out");
 
-    // An image that does not match the sources is not swapped in.
-    app.configure(
-        "post_load = \"SampleApp compile: 'greet: aName ^ ''tampered''' classified: 'greeting'\"",
+    // An image that does not match the sources is not swapped in: a post_load that recompiles
+    // greet: differently fails verification, naming the method.
+    let tampered = |post_load: &str, what: &str| {
+        app.configure(&format!("post_load = \"{post_load}\""));
+        let out = app.run_json(&["rebuild"], 6);
+        assert_eq!(failure_kind(&out), "verify_failed", "{what}: {out:#}");
+        let message = out["failure"]["message"].as_str().unwrap_or("");
+        assert!(message.contains("SampleApp>>greet:"), "{what}: {out:#}");
+        still_running(what);
+    };
+    tampered(
+        "SampleApp compile: 'greet: aName ^ ''tampered''' classified: 'greeting'",
+        "verification",
     );
-    let out = app.run_json(&["rebuild"], 6);
-    assert_eq!(failure_kind(&out), "verify_failed", "{out:#}");
-    let message = out["failure"]["message"].as_str().unwrap_or("");
-    assert!(message.contains("SampleApp>>greet:"), "{out:#}");
-    still_running("verification");
     // Also when only a literal differs (same bytecodes): the method post_load made is not the
     // one whose exact source the build recorded.
-    app.configure(
-        "post_load = \"SampleApp compile: 'greet: aName ^ ''Hey, '' , aName sampleShout' classified: 'greeting'\"",
+    tampered(
+        "SampleApp compile: 'greet: aName ^ ''Hey, '' , aName sampleShout' classified: 'greeting'",
+        "verification of a changed literal",
     );
-    let out = app.run_json(&["rebuild"], 6);
-    assert_eq!(failure_kind(&out), "verify_failed", "{out:#}");
-    let message = out["failure"]["message"].as_str().unwrap_or("");
-    assert!(message.contains("SampleApp>>greet:"), "{out:#}");
-    still_running("verification of a changed literal");
     app.assert_base_untouched();
 }
 

@@ -641,14 +641,15 @@ impl<'a> Run<'a> {
                 .with_context(|| format!("cannot write {}", script.display()))?;
             Ok((port, token, script))
         })();
-        let (port, token, script) = setup.map_err(|e| {
+        let verify_failed = |e: anyhow::Error| {
             failure(
                 "verify",
                 FailureKind::VerifyFailed,
                 format!("{e:#}"),
                 String::new(),
             )
-        })?;
+        };
+        let (port, token, script) = setup.map_err(verify_failed)?;
         let out_file = work.dir.join("verify.out");
         self.progress.phase(
             "verify",
@@ -661,14 +662,7 @@ impl<'a> Run<'a> {
             &work.dir,
             &out_file,
         )
-        .map_err(|e| {
-            failure(
-                "verify",
-                FailureKind::VerifyFailed,
-                format!("{e:#}"),
-                String::new(),
-            )
-        })?;
+        .map_err(verify_failed)?;
         let url = format!("ws://127.0.0.1:{port}/");
         let timeout = s.health_timeout;
         let result = async {
