@@ -383,6 +383,15 @@ fn failed_builds_and_verifications_leave_the_old_image_running() {
     assert_eq!(failure_kind(&out), "build_timed_out", "{out:#}");
     still_running("time-out");
 
+    // The VM dies in the middle of the build: the process exits at once, nothing saved.
+    app.configure("post_load = \"Smalltalk quitPrimitive\"");
+    let out = app.run_json(&["rebuild"], 6);
+    assert!(
+        ["vm_failed", "no_image_written"].contains(&failure_kind(&out)),
+        "{out:#}"
+    );
+    still_running("VM exit mid-build");
+
     // An image that does not match the sources is not swapped in: a post_load that recompiles
     // greet: differently fails verification, naming the method.
     let tampered = |post_load: &str, what: &str| {
