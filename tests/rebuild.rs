@@ -10,6 +10,7 @@ mod common;
 
 use common::{copy_dir, free_port, repo, runtime, test_image};
 use hotpatch::image::Client;
+use hotpatch::model::Side;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -439,6 +440,23 @@ type Sources = (
     BTreeMap<String, Option<String>>,
 );
 
+/// Builds [`Sources`] from class comments and methods `(class, side, selector, source, exact)`.
+fn sources<'a>(
+    comments: impl Iterator<Item = (&'a str, &'a Option<String>)>,
+    methods: impl Iterator<Item = (&'a str, Side, &'a str, &'a str, bool)>,
+) -> Sources {
+    let comments = comments
+        .map(|(class, comment)| (class.to_owned(), comment.clone()))
+        .collect();
+    let methods = methods
+        .map(|(class, side, selector, source, exact)| {
+            let key = (class.to_owned(), format!("{side:?}"), selector.to_owned());
+            (key, (source.to_owned(), exact))
+        })
+        .collect();
+    (methods, comments)
+}
+
 /// What the live image says of `package`'s method sources and class comments.
 fn image_sources(app: &App, package: &str) -> Sources {
     let snapshot = runtime().block_on(async {
@@ -452,26 +470,26 @@ fn image_sources(app: &App, package: &str) -> Sources {
         c.close().await;
         snapshot
     });
-    let mut methods = BTreeMap::new();
-    let mut comments = BTreeMap::new();
-    for p in &snapshot.packages {
-        for c in &p.classes {
-            comments.insert(c.name.clone(), c.comment.clone());
-        }
-        let in_classes = p.classes.iter().flat_map(|c| c.methods.iter());
-        let in_extensions = p.extensions.iter().flat_map(|e| e.methods.iter());
-        for m in in_classes.chain(in_extensions) {
-            methods.insert(
-                (
-                    m.class_name.clone(),
-                    format!("{:?}", m.side),
-                    m.selector.clone(),
-                ),
-                (m.source.clone(), m.source_exact),
-            );
-        }
-    }
-    (methods, comments)
+    let packages = &snapshot.packages;
+    let classes = packages.iter().flat_map(|p| p.classes.iter());
+    let methods = classes.clone().flat_map(|c| c.methods.iter()).chain(
+        packages
+            .iter()
+            .flat_map(|p| p.extensions.iter())
+            .flat_map(|e| e.methods.iter()),
+    );
+    sources(
+        classes.map(|c| (c.name.as_str(), &c.comment)),
+        methods.map(|m| {
+            (
+                m.class_name.as_str(),
+                m.side,
+                m.selector.as_str(),
+                m.source.as_str(),
+                m.source_exact,
+            )
+        }),
+    )
 }
 
 /// The same from the project's Tonel sources (every source exact).
@@ -479,26 +497,20 @@ fn local_sources(app: &App, package: &str) -> Sources {
     let (repo, errors) =
         hotpatch::tonel::read_repository(&app.project.join("src")).expect("read the sources");
     assert!(errors.is_empty(), "{errors:?}");
-    let mut methods = BTreeMap::new();
-    let mut comments = BTreeMap::new();
-    for p in repo.packages.iter().filter(|p| p.name == package) {
-        for c in &p.classes {
-            comments.insert(c.name.clone(), c.comment.clone());
-        }
-        let in_classes = p.classes.iter().flat_map(|c| c.methods.iter());
-        let in_extensions = p.extensions.iter().flat_map(|e| e.methods.iter());
-        for m in in_classes.chain(in_extensions) {
-            methods.insert(
-                (
-                    m.class_name.clone(),
-                    format!("{:?}", m.side),
-                    m.selector.clone(),
-                ),
-                (m.source.clone(), true),
-            );
-        }
-    }
-    (methods, comments)
+    let packages: Vec<_> = repo.packages.iter().filter(|p| p.name == package).collect();
+    let classes = packages.iter().flat_map(|p| p.classes.iter());
+    sources(
+        classes.map(|c| (c.name.as_str(), &c.comment)),
+        packages.iter().flat_map(|p| p.methods()).map(|m| {
+            (
+                m.class_name.as_str(),
+                m.side,
+                m.selector.as_str(),
+                m.source.as_str(),
+                true,
+            )
+        }),
+    )
 }
 
 /// The verification the rebuild report says it ran in `phase` (`verify` or `health`).
