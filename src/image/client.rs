@@ -344,6 +344,10 @@ fn handshake_failure(e: &tungstenite::Error) -> String {
              port? a proxy whose agent is down?)",
             response.status()
         ),
+        tungstenite::Error::Io(io) => format!(
+            "the connection broke during the WebSocket handshake ({io}; behind a TLS terminator \
+             or ssh: is the agent running?)"
+        ),
         other => format!("the WebSocket handshake failed: {other}"),
     }
 }

@@ -174,6 +174,17 @@ fn classify(
             !l.is_empty() && !l.starts_with("@@@") && !l.starts_with("Warning: Permanently")
         })
         .collect();
+    // ssh's advice around a changed host key (how to delete the old one) is not ours to give.
+    let key_lines: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.to_ascii_lowercase().contains("host key"))
+        .collect();
+    let lines = if key_lines.is_empty() {
+        lines
+    } else {
+        key_lines
+    };
     let quoted = if lines.is_empty() {
         format!("ssh exited with {status} and said nothing")
     } else {
