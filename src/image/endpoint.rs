@@ -19,8 +19,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// The accepted forms, as every URL error lists them.
-pub const ACCEPTED_FORMS: &str = "\
-  ws://HOST:PORT/                              plain WebSocket (loopback or a trusted network)
+pub const ACCEPTED_FORMS: &str = "  ws://HOST:PORT/                              plain WebSocket (loopback or a trusted network)
   wss://HOST[:PORT]/[PATH]                     TLS, the agent behind a terminator (nginx, stunnel); ca_file = a private CA
   ssh://[USER@]HOST[:PORT]/?agent_port=N       through ssh, which hotpatch runs itself (-W to 127.0.0.1:N on HOST)";
 
