@@ -442,7 +442,7 @@ pub fn seconds(origin: &str, key: &str, value: f64) -> Result<Duration> {
     let (min, max) = SECONDS_RANGE;
     if !(value.is_finite() && (min..=max).contains(&value)) {
         bail!(
-            "{origin}: {key} = {value} is out of range: give a number of seconds from {min} to \
+            "{origin}: {key} = {value:?} is out of range: give a number of seconds from {min} to \
              {max} (one day)"
         );
     }
