@@ -367,7 +367,8 @@ pub fn duplicate_definitions(packages: &[Package]) -> Vec<TonelError> {
                 line: origin.line,
                 column: 1,
                 message: format!(
-                    "expected one definition of {}, found a second one (first at {other})",
+                    "expected one definition of {} among the packages used together, found a \
+                     second one (first at {other})",
                     class.name
                 ),
             });
