@@ -36,9 +36,27 @@ pub struct PushArgs {
     /// Never rebuild; refuse changes that cannot go live (overrides on_needs_rebuild)
     #[arg(long)]
     pub no_rebuild: bool,
+    /// Roll out to every target of this group ([groups.NAME]): canary first, then waves, each
+    /// health-checked; on a failure, stop and roll back (exit 0 only when all are on the new code)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["rebuild", "target"])]
+    pub group: Option<String>,
+    /// With --group: leave unreachable targets out (reported) instead of refusing the rollout
+    #[arg(long, requires = "group")]
+    pub skip_unreachable: bool,
 }
 
 pub fn run(args: PushArgs) -> i32 {
+    if let Some(group) = &args.group {
+        return super::fleet::push(&super::fleet::FleetArgs {
+            common: &args.common,
+            group,
+            paths: &args.paths,
+            dry_run: args.dry_run,
+            no_cache: args.no_cache,
+            skip_unreachable: args.skip_unreachable,
+            json: args.json,
+        });
+    }
     let mut loaded = None;
     let outcome = (|| -> Result<PushReport, PushFailure> {
         let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
