@@ -85,7 +85,11 @@ pub fn push(args: &FleetArgs<'_>) -> i32 {
 /// The exit code of a rollout: 0 only when every target is on the new code.
 pub fn exit_code(report: &FleetReport) -> i32 {
     match (report.outcome, report.cause) {
-        (FleetOutcome::NothingToPush | FleetOutcome::RolledOut, _) => exit::OK,
+        // Targets left out (--skip-unreachable) are not on the new code.
+        (FleetOutcome::NothingToPush | FleetOutcome::RolledOut, _) if report.all_on_new_code() => {
+            exit::OK
+        }
+        (FleetOutcome::NothingToPush | FleetOutcome::RolledOut, _) => exit::FLEET_INCOMPLETE,
         (FleetOutcome::DryRun, _) => exit::DIFFERENCES,
         (_, Some(Cause::Setup)) => exit::ERROR,
         (_, Some(Cause::Unreachable)) => exit::UNREACHABLE,
