@@ -18,7 +18,8 @@ pub struct HealthResult {
 }
 
 /// Runs `check` against `target` until it passes or its time limit runs out. With no check
-/// configured, a target counts as healthy when its agent still answers.
+/// configured, the push's own success (the agent answered with the applied batch) is all there
+/// is to know, and nothing more is asked.
 pub async fn check(check: &HealthCheck, target: &Target, token: &str) -> HealthResult {
     let started = Instant::now();
     let deadline = started + check.timeout;
@@ -26,11 +27,13 @@ pub async fn check(check: &HealthCheck, target: &Target, token: &str) -> HealthR
     loop {
         let mut detail = Vec::new();
         let mut healthy = true;
-        match eval_once(check.eval.as_deref(), target, token).await {
-            Ok(answer) => detail.push(answer),
-            Err(e) => {
-                healthy = false;
-                detail.push(e);
+        if let Some(expression) = check.eval.as_deref() {
+            match eval_once(expression, target, token).await {
+                Ok(answer) => detail.push(answer),
+                Err(e) => {
+                    healthy = false;
+                    detail.push(e);
+                }
             }
         }
         if let Some(url) = &url {
@@ -41,6 +44,9 @@ pub async fn check(check: &HealthCheck, target: &Target, token: &str) -> HealthR
                     detail.push(e);
                 }
             }
+        }
+        if detail.is_empty() {
+            detail.push("no health check configured (health_eval, health_url)".to_string());
         }
         let detail = detail.join("; ");
         if healthy || Instant::now() + Duration::from_millis(500) >= deadline {
@@ -60,25 +66,15 @@ fn expand(url: &str, target: &Target) -> String {
         .replace("{name}", &target.name)
 }
 
-async fn eval_once(
-    expression: Option<&str>,
-    target: &Target,
-    token: &str,
-) -> Result<String, String> {
+/// Evaluates `expression` in the image; healthy when it answers `true`.
+async fn eval_once(expression: &str, target: &Target, token: &str) -> Result<String, String> {
     let mut client = crate::ops::connect(target, token)
         .await
         .map_err(|e| format!("agent: {e}"))?;
-    let result = match expression {
-        None => client
-            .ping()
-            .await
-            .map(|p| format!("agent answers (epoch {})", p.epoch))
-            .map_err(|e| format!("agent: {e}")),
-        Some(expr) => match client.eval(expr).await {
-            Ok(value) if value.trim() == "true" => Ok(format!("{expr} answered true")),
-            Ok(value) => Err(format!("{expr} answered {value}, not true")),
-            Err(e) => Err(format!("{expr} failed: {e}")),
-        },
+    let result = match client.eval(expression).await {
+        Ok(value) if value.trim() == "true" => Ok(format!("{expression} answered true")),
+        Ok(value) => Err(format!("{expression} answered {value}, not true")),
+        Err(e) => Err(format!("{expression} failed: {e}")),
     };
     client.close().await;
     result
