@@ -18,7 +18,7 @@ IMAGE="$(smalltalk-agent/testvm/build-test-image.sh)"
 WORK="$(mktemp -d /tmp/hotpatch-fleet.XXXXXX)"
 export FLEET_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 cleanup() {
-  for n in 1 2 3; do APP_DIR="$WORK/app-$n" examples/rebuild/supervisor.sh stop >/dev/null 2>&1 || true; done
+  for n in 1 2 3; do APP_DIR="$WORK/app-$n" "$ROOT/examples/rebuild/supervisor.sh" stop >/dev/null 2>&1 || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -35,7 +35,7 @@ for n in 1 2 3; do
   cp "$IMAGE" "$WORK/app-$n/app.image"
   { printf '%s\n' "$AGENT"; printf "\nHpAgent startOn: %s token: '%s'!\n" "$port" "$FLEET_TOKEN"; } > "$WORK/app-$n/start.st"
   say "starting app-$n on 127.0.0.1:$port under the supervisor"
-  APP_DIR="$WORK/app-$n" examples/rebuild/supervisor.sh start
+  APP_DIR="$WORK/app-$n" "$ROOT/examples/rebuild/supervisor.sh" start
 done
 cd "$WORK/project"
 for _ in $(seq 1 300); do "$HP" status --group prod >/dev/null 2>&1 && break; sleep 0.2; done
