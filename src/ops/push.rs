@@ -406,6 +406,43 @@ fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf
     }
 }
 
+#[cfg(test)]
+mod trigger_tests {
+    use super::*;
+    use crate::image::TransportProblem;
+
+    fn trigger(e: ClientError) -> Option<RebuildTrigger> {
+        rebuild_trigger(&Err(PushFailure::Agent(e)))
+    }
+
+    #[test]
+    fn only_a_real_connection_failure_can_trigger_a_rebuild() {
+        let url = "ws://127.0.0.1:1/".to_owned();
+        assert!(matches!(
+            trigger(ClientError::Connect {
+                url: url.clone(),
+                reason: "refused".into()
+            }),
+            Some(RebuildTrigger::AgentUnreachable(_))
+        ));
+        let bad = crate::image::AgentUrl::parse("wss//x").unwrap_err();
+        assert_eq!(trigger(ClientError::BadUrl(bad)), None);
+        assert_eq!(
+            trigger(ClientError::Transport {
+                url: url.clone(),
+                problem: TransportProblem::HostKey,
+                detail: String::new()
+            }),
+            None
+        );
+        assert_eq!(
+            trigger(ClientError::Closed { url, what: "hello" }),
+            None,
+            "a connection that broke reached something: not a reason to rebuild"
+        );
+    }
+}
+
 /// The push flow against the protocol-level fake agent ([`crate::image::fake_agent`]): the stale
 /// retry and the mapping of compile errors to Tonel lines, which a real image cannot be made to
 /// produce on demand. The same flows against the real VM are in `tests/push.rs`.
