@@ -416,7 +416,7 @@ fn refused(vm: &Vm, op: Op) -> hotpatch::image::protocol::AgentError {
 }
 
 #[test]
-fn names_are_checked_before_anything_changes() {
+fn bad_names_and_syntax_are_refused_before_anything_changes() {
     let vm = Vm::start();
     let epoch = vm.epoch();
 
@@ -485,6 +485,42 @@ fn names_are_checked_before_anything_changes() {
         },
     );
     assert!(e.message.contains("ops[0].selector"), "{}", e.message);
+
+    // A syntax error the cheap pass sees is answered alone, before the methods after it are
+    // compiled; the full check (a later method's error) is not reached.
+    let put = |source: &str| Op::PutMethod {
+        class_name: "AttackThing".into(),
+        side: hotpatch::model::Side::Instance,
+        protocol: "tests".into(),
+        source: source.into(),
+    };
+    let e = runtime().block_on(async {
+        let mut c = vm.client().await;
+        let result = c
+            .apply(Batch {
+                id: "attack-syntax".into(),
+                epoch,
+                packages: None,
+                ops: vec![
+                    Op::DefineClass {
+                        class: Box::new(class("AttackThing")),
+                    },
+                    put("fine\n\t^ 42"),
+                    put("unclosed\n\t^ (1 + 2"),
+                    put("alsoBroken\n\t^ 1 + + 2"),
+                ],
+            })
+            .await;
+        c.close().await;
+        match result {
+            Err(ClientError::Agent(e)) => e,
+            other => panic!("expected compile_failed, got {other:?}"),
+        }
+    });
+    assert_eq!(e.kind, ErrorKind::CompileFailed, "{e:?}");
+    assert!(e.message.contains("first syntax error"), "{}", e.message);
+    assert_eq!(e.errors.len(), 1, "{:?}", e.errors);
+    assert_eq!((e.errors[0].op, e.errors[0].line), (2, 2), "{:?}", e.errors);
 
     assert_eq!(vm.epoch(), epoch, "a refused batch changed the image");
     assert_eq!(vm.eval("Smalltalk includesKey: #AttackThing"), "false");
