@@ -525,3 +525,49 @@ fn bad_names_and_syntax_are_refused_before_anything_changes() {
     assert_eq!(vm.epoch(), epoch, "a refused batch changed the image");
     assert_eq!(vm.eval("Smalltalk includesKey: #AttackThing"), "false");
 }
+
+#[test]
+fn limits_come_from_the_agent_configuration() {
+    let port = common::free_port();
+    let token = "a-configured-token".to_owned();
+    let script = format!(
+        "{}\nHpAgent startFromConfigText: 'port={port}\ntoken={token}\nmax_connections=2\nhandshake_timeout_ms=1000\ncode_timeout_ms=700'!\n",
+        common::agent_filein()
+    );
+    let vm = Vm::launch(&common::test_image(), &script, port, token);
+
+    // The handshake deadline is 1 s: a half handshake is closed well before the default 5 s.
+    let mut half = half_handshake(vm.port);
+    let t = Instant::now();
+    assert!(
+        closed_within(&mut half, Duration::from_secs(4)),
+        "half handshake kept"
+    );
+    assert!(
+        t.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        t.elapsed()
+    );
+
+    // Two connections at most: a third one drops the oldest unauthenticated one.
+    let mut first = raw::connect(vm.port);
+    std::thread::sleep(Duration::from_millis(200));
+    let _second = raw::connect(vm.port);
+    std::thread::sleep(Duration::from_millis(200));
+    let _third = raw::connect(vm.port);
+    assert!(
+        closed_within(&mut first, Duration::from_millis(900)),
+        "the oldest unauthenticated connection was not dropped"
+    );
+
+    // The default time limit of pushed code is 0.7 s.
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        let err = c
+            .eval("[ true ] whileTrue")
+            .await
+            .expect_err("endless eval");
+        assert!(err.to_string().contains("within 700 ms"), "{err}");
+        c.close().await;
+    });
+}
