@@ -215,7 +215,11 @@ impl Client {
 
     /// `apply` a batch, all or nothing.
     pub async fn apply(&mut self, batch: Batch) -> Result<ApplyResult, ClientError> {
-        self.call_as(Request::Apply { batch }).await
+        self.call_as(Request::Apply {
+            batch,
+            timeout_ms: None,
+        })
+        .await
     }
 
     /// `rollback` the last applied batch.
@@ -225,9 +229,19 @@ impl Client {
 
     /// `eval` an expression and answer its printString.
     pub async fn eval(&mut self, expression: &str) -> Result<String, ClientError> {
+        self.eval_within(expression, None).await
+    }
+
+    /// `eval` with a time limit for the expression (`None`: the agent's default).
+    pub async fn eval_within(
+        &mut self,
+        expression: &str,
+        limit: Option<Duration>,
+    ) -> Result<String, ClientError> {
         let r: EvalResult = self
             .call_as(Request::Eval {
                 expression: expression.to_owned(),
+                timeout_ms: limit.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             })
             .await?;
         Ok(r.value)

@@ -204,6 +204,8 @@ pub async fn push(
         let batch = Batch {
             id: plan::batch_id(&comparison.session, comparison.epoch, &plan.steps),
             epoch: comparison.epoch,
+            // The agent refuses to redefine or remove a class outside the project's packages.
+            packages: Some(local.scope.packages.clone()),
             ops: plan
                 .steps
                 .iter()
