@@ -273,7 +273,9 @@ fn needs_rebuild_lists_the_offending_changes() {
         .offending()
         .map(|v| match &v.safety {
             Safety::NeedsRebuild { rule, reason } => (*rule, reason.as_str()),
-            Safety::LiveSafe => unreachable!("offending() only yields rebuilds"),
+            Safety::LiveSafe | Safety::Refused { .. } => {
+                unreachable!("offending() only yields rebuilds")
+            }
         })
         .collect();
     assert_eq!(
