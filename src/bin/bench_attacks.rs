@@ -53,11 +53,18 @@ fn main() {
     )
     .expect("write hotpatch.toml");
     let file = project.join("src/Sample-Core/SampleApp.class.st");
+    let file_arg = file.to_str().expect("utf-8 path").to_owned();
     let push = |version: usize| -> Duration {
         set_greeting(&file, version);
+        // The first push installs the whole app; the others push the one file.
+        let args: Vec<&str> = if version == 0 {
+            vec!["push"]
+        } else {
+            vec!["push", &file_arg]
+        };
         let t = Instant::now();
         let out = Command::new(&hotpatch)
-            .args(["push", file.to_str().expect("utf-8 path")])
+            .args(&args)
             .current_dir(&project)
             .env("HOTPATCH_TOKEN", &vm.token)
             .output()
@@ -93,14 +100,16 @@ fn main() {
         &attacked,
     );
 
-    for (what, error) in [
-        ("an unclosed parenthesis", "^ (total + 1"),
-        ("a missing argument inside", "^ total + . 1"),
+    for (what, error, at) in [
+        ("an unclosed parenthesis", "^ (total + 1", 0),
+        ("an unclosed parenthesis", "^ (total + 1", 9_999),
+        ("a missing argument inside", "^ total + . 1", 9_999),
     ] {
         let t = Instant::now();
-        let refused = refuse_big_batch(&vm, error);
+        let refused = refuse_big_batch(&vm, error, at);
         println!(
-            "10,000-method batch with {what} in its last method: refused in {:.2} s ({refused})",
+            "10,000-method batch with {what} in method {}: refused in {:.2} s ({refused})",
+            at + 1,
             t.elapsed().as_secs_f64()
         );
     }
@@ -154,9 +163,9 @@ impl Drop for Attackers {
     }
 }
 
-/// Sends a batch of 100 new classes with 100 methods each, the last method's body `error`;
-/// answers the agent's error kind.
-fn refuse_big_batch(vm: &common::Vm, error: &str) -> String {
+/// Sends a batch of 100 new classes with 100 methods each, method number `at` (0-based) with the
+/// body `error`; answers the agent's error.
+fn refuse_big_batch(vm: &common::Vm, error: &str, at: usize) -> String {
     let mut ops = Vec::new();
     for c in 0..100 {
         ops.push(Op::DefineClass {
@@ -171,7 +180,7 @@ fn refuse_big_batch(vm: &common::Vm, error: &str) -> String {
     }
     for c in 0..100 {
         for m in 0..100 {
-            let body = if c == 99 && m == 99 {
+            let body = if c * 100 + m == at {
                 error.to_owned()
             } else {
                 format!(
@@ -192,7 +201,7 @@ fn refuse_big_batch(vm: &common::Vm, error: &str) -> String {
         let epoch = c.ping().await.expect("ping").epoch;
         let answer = c
             .apply(Batch {
-                id: format!("bench-syntax-{}", error.len()),
+                id: format!("bench-syntax-{}-{at}", error.len()),
                 epoch,
                 packages: None,
                 ops,
