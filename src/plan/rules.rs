@@ -583,4 +583,77 @@ mod tests {
         let leaf = classes(vec![removed("Leaf")]);
         assert!(check(Rule::RemovedClassHasSubclasses, &leaf, &ctx).is_empty());
     }
+
+    fn census(class: &str, instances: u64, var: &str, non_nil: Option<u64>) -> PlanContext {
+        use crate::plan::state::{ClassCensus, LiveState, VarCensus, VarKind};
+        let mut live = LiveState::default();
+        live.classes.insert(
+            class.into(),
+            ClassCensus {
+                instances: Some(instances),
+                all_instances: Some(instances),
+                vars: vec![VarCensus {
+                    kind: VarKind::InstVar,
+                    name: var.into(),
+                    non_nil,
+                }],
+            },
+        );
+        PlanContext {
+            live_state: Some(live),
+            ..PlanContext::default()
+        }
+    }
+
+    fn drop_step() -> Changes {
+        let old = ClassDef {
+            inst_vars: vec!["count".into(), "step".into()],
+            ..class("Counter", "App")
+        };
+        let new = ClassDef {
+            inst_vars: vec!["count".into()],
+            ..class("Counter", "App")
+        };
+        classes(vec![changed(old, new)])
+    }
+
+    #[test]
+    fn drops_live_state_fires_for_held_or_unknown_values_and_refuses() {
+        let reasons = check(
+            Rule::DropsLiveState,
+            &drop_step(),
+            &census("Counter", 5, "step", Some(2)),
+        );
+        assert_eq!(
+            reasons,
+            vec!["Counter drops instance variable step: 2 of 5 instances hold a value"]
+        );
+        let unknown = check(
+            Rule::DropsLiveState,
+            &drop_step(),
+            &census("Counter", 5, "step", None),
+        );
+        assert_eq!(unknown.len(), 1, "unknown counts refuse too");
+        assert_eq!(Rule::DropsLiveState.info().effect, Effect::Refuse);
+        // Through the planner: a refusal, not a rebuild.
+        let plan = crate::plan::plan(&drop_step(), &census("Counter", 5, "step", Some(2)));
+        assert_eq!(plan.refusals().count(), 1);
+        assert!(!plan.needs_rebuild());
+    }
+
+    #[test]
+    fn drops_live_state_does_not_fire_for_nil_slots_when_allowed_or_not_counted() {
+        let nothing = check(
+            Rule::DropsLiveState,
+            &drop_step(),
+            &census("Counter", 5, "step", Some(0)),
+        );
+        assert!(nothing.is_empty());
+        let allowed = PlanContext {
+            allow_state_loss: true,
+            ..census("Counter", 5, "step", Some(2))
+        };
+        assert!(check(Rule::DropsLiveState, &drop_step(), &allowed).is_empty());
+        assert!(check(Rule::DropsLiveState, &drop_step(), &PlanContext::default()).is_empty());
+    }
 }

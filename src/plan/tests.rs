@@ -364,3 +364,28 @@ fn agent_packages_are_recognised_by_prefix() {
     assert!(ctx.is_agent_package("Hotpatch-Agent-Pharo"));
     assert!(!ctx.is_agent_package("App-Hotpatch-Agent"));
 }
+
+#[test]
+fn a_push_up_first_releases_the_variable_from_the_subclass() {
+    let with_vars = |c: ClassDef, vars: &[&str]| ClassDef {
+        inst_vars: vars.iter().map(|v| v.to_string()).collect(),
+        ..c
+    };
+    let image = app(vec![
+        with_vars(subclass("Shape", "Object"), &[]),
+        with_vars(subclass("Square", "Shape"), &["side", "color"]),
+    ]);
+    let local = app(vec![
+        with_vars(subclass("Shape", "Object"), &["color"]),
+        with_vars(subclass("Square", "Shape"), &["side"]),
+    ]);
+    let plan = plan(&diff(&local, &image), &PlanContext::default());
+    assert_eq!(
+        step_names(&plan),
+        ["define Square", "define Shape", "define Square"]
+    );
+    let Step::DefineClass(released) = &plan.steps[0] else {
+        unreachable!("checked above");
+    };
+    assert_eq!(released.inst_vars, ["side"], "the image's shape less color");
+}
