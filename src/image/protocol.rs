@@ -606,6 +606,7 @@ mod tests {
                 "apply" => serde_json::from_value::<ApplyResult>(result).map(|_| ()),
                 "rollback" => serde_json::from_value::<RollbackResult>(result).map(|_| ()),
                 "eval" => serde_json::from_value::<EvalResult>(result).map(|_| ()),
+                "census" => serde_json::from_value::<CensusResult>(result).map(|_| ()),
                 other => panic!("example {name}: unknown command {other}"),
             };
             parsed.unwrap_or_else(|e| panic!("result of {name}: {e}"));
