@@ -174,6 +174,12 @@ fn removing_a_variable_that_live_instances_use_is_refused_unless_renamed_or_allo
     assert_eq!(vm.eval("SampleCounter instVarNames"), "('total')");
     assert_eq!(vm.eval("SampleApp default counter count"), "3");
     assert_eq!(vm.eval("SampleApp default counter increment"), "4");
+    // Rolled back: the value (as it is now) goes back into `count`.
+    p.run(&["rollback"], 0);
+    assert_eq!(vm.eval("SampleCounter instVarNames"), "('count')");
+    assert_eq!(vm.eval("SampleApp default counter count"), "4");
+    p.run(&["push", "--rename-var", "SampleCounter.count=total"], 0);
+    assert_eq!(vm.eval("SampleApp default counter count"), "4");
     // A rename that does not fit the push is a usage error; nothing is sent.
     p.edit("SampleCounter.class.st", "total", "sum");
     let out = p.run(&["push", "--rename-var", "SampleCounter.count=sum"], 2);
