@@ -462,3 +462,47 @@ fn the_census_counts_beside_a_running_application_and_says_unknown_at_its_limit(
     assert_eq!(census.classes[0].vars[0].non_nil, None);
     assert_eq!(census.classes[0].instances, None);
 }
+
+#[test]
+fn a_reshape_the_vm_cannot_migrate_is_refused_before_anything_changes() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "migrate");
+    let dot = |vars: &[&str]| {
+        class_file(
+            "SampleDot",
+            "Object",
+            vars,
+            &[],
+            &[("SampleDot >> x: a", "x := a")],
+        )
+    };
+    p.write("SampleDot.class.st", &dot(&["x"]));
+    p.run(&["push"], 0);
+    // More instances than this VM's become primitive forwards at once (300,000 fail here).
+    vm.eval(
+        "(Smalltalk at: #HpDots put: ((1 to: 300000) collect: [ :i | SampleDot new x: i ])) size",
+    );
+    vm.eval("Smalltalk garbageCollect");
+    let epoch = vm.epoch();
+    p.write("SampleDot.class.st", &dot(&["x", "y"]));
+    let out = p.run(&["push"], 4);
+    assert!(
+        out.contains(
+            "SampleDot and its subclasses have 300000 live instances, more than this VM can migrate"
+        ),
+        "{out}"
+    );
+    // Nothing changed: the class, every instance, the epoch, the journal.
+    assert_eq!(vm.epoch(), epoch);
+    assert_eq!(vm.eval("SampleDot instVarNames"), "('x')");
+    assert_eq!(
+        vm.eval("(HpDots detect: [ :each | each class ~~ SampleDot ] ifNone: [ nil ]) isNil"),
+        "true"
+    );
+    assert_eq!(vm.eval("(HpDots at: 7) instVarAt: 1"), "7");
+    let out = p.run(&["diff", "--no-cache", "--stat"], 1);
+    assert!(out.contains("SampleDot"), "{out}");
+    // The last batch is still the one that created SampleDot.
+    p.run(&["rollback"], 0);
+    assert_eq!(vm.eval("Smalltalk includesKey: #SampleDot"), "false");
+}
