@@ -525,3 +525,127 @@ fn bad_names_and_syntax_are_refused_before_anything_changes() {
     assert_eq!(vm.epoch(), epoch, "a refused batch changed the image");
     assert_eq!(vm.eval("Smalltalk includesKey: #AttackThing"), "false");
 }
+
+#[test]
+fn limits_come_from_the_agent_configuration() {
+    let port = common::free_port();
+    let token = "a-configured-token".to_owned();
+    let script = format!(
+        "{}\nHpAgent startFromConfigText: 'port={port}\ntoken={token}\nmax_connections=2\nhandshake_timeout_ms=1000\ncode_timeout_ms=700'!\n",
+        common::agent_filein()
+    );
+    let vm = Vm::launch(&common::test_image(), &script, port, token);
+
+    // The handshake deadline is 1 s: a half handshake is closed well before the default 5 s.
+    let mut half = half_handshake(vm.port);
+    let t = Instant::now();
+    assert!(
+        closed_within(&mut half, Duration::from_secs(4)),
+        "half handshake kept"
+    );
+    assert!(
+        t.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        t.elapsed()
+    );
+
+    // Two connections at most: a third one drops the oldest unauthenticated one.
+    let mut first = raw::connect(vm.port);
+    std::thread::sleep(Duration::from_millis(200));
+    let _second = raw::connect(vm.port);
+    std::thread::sleep(Duration::from_millis(200));
+    let _third = raw::connect(vm.port);
+    assert!(
+        closed_within(&mut first, Duration::from_millis(900)),
+        "the oldest unauthenticated connection was not dropped"
+    );
+
+    // The default time limit of pushed code is 0.7 s.
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        let err = c
+            .eval("[ true ] whileTrue")
+            .await
+            .expect_err("endless eval");
+        assert!(err.to_string().contains("within 700 ms"), "{err}");
+        c.close().await;
+    });
+}
+
+/// A batch defining `name` (package Attack-Core) whose class-side initialize runs `body`.
+fn class_with_initializer(id: &str, epoch: u64, name: &str, body: &str) -> Batch {
+    Batch {
+        id: id.into(),
+        epoch,
+        packages: None,
+        ops: vec![
+            Op::DefineClass {
+                class: Box::new(class(name)),
+            },
+            Op::PutMethod {
+                class_name: name.into(),
+                side: hotpatch::model::Side::Class,
+                protocol: "class initialization".into(),
+                source: format!("initialize\n\t{body}"),
+            },
+        ],
+    }
+}
+
+#[test]
+fn a_slow_apply_holds_back_only_other_changes() {
+    let vm = Vm::start();
+    runtime().block_on(async {
+        let mut slow = vm.client().await;
+        let mut other = vm.client().await;
+        let mut reader = vm.client().await;
+        let epoch = slow.ping().await.expect("ping").epoch;
+        let started = Instant::now();
+        let slow_apply = slow.apply(class_with_initializer(
+            "attack-slow",
+            epoch,
+            "AttackSlow",
+            "(Delay forMilliseconds: 2000) wait",
+        ));
+        let others = async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            // ping and eval are answered while the batch applies...
+            let t = Instant::now();
+            reader.ping().await.expect("ping during the apply");
+            assert_eq!(
+                reader.eval("3 + 4").await.expect("eval during the apply"),
+                "7"
+            );
+            let quick = t.elapsed();
+            // ...another change waits for it, and then finds the image moved on.
+            let second = other
+                .apply(class_with_initializer(
+                    "attack-second",
+                    epoch,
+                    "AttackSecond",
+                    "nil",
+                ))
+                .await;
+            (quick, second, started.elapsed())
+        };
+        let (applied, (quick, second, second_done)) = tokio::join!(slow_apply, others);
+        let applied = applied.expect("the slow batch applies");
+        assert_eq!(applied.epoch, epoch + 1);
+        assert!(
+            quick < Duration::from_secs(1),
+            "ping and eval took {quick:?}"
+        );
+        match second {
+            Err(ClientError::Agent(e)) => assert_eq!(e.kind, ErrorKind::Stale, "{e:?}"),
+            other => panic!("the second batch should be stale, got {other:?}"),
+        }
+        assert!(
+            second_done >= Duration::from_millis(1800),
+            "the second apply did not wait for the first: {second_done:?}"
+        );
+        for c in [slow, other, reader] {
+            c.close().await;
+        }
+    });
+    assert_eq!(vm.eval("Smalltalk includesKey: #AttackSecond"), "false");
+}
