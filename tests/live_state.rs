@@ -506,3 +506,49 @@ fn a_reshape_the_vm_cannot_migrate_is_refused_before_anything_changes() {
     p.run(&["rollback"], 0);
     assert_eq!(vm.eval("Smalltalk includesKey: #SampleDot"), "false");
 }
+
+#[test]
+fn a_failed_batch_that_drops_variables_puts_their_values_back() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "undo-drop");
+    let bin = |vars: &[&str], class_vars: &[&str], methods: &[(&str, &str)]| {
+        class_file("SampleBin", "Object", vars, class_vars, methods)
+    };
+    p.write(
+        "SampleBin.class.st",
+        &bin(
+            &["size", "label"],
+            &["Made"],
+            &[
+                ("SampleBin >> label", "^ label"),
+                ("SampleBin >> label: aString", "label := aString"),
+                ("SampleBin class >> made", "^ Made"),
+                ("SampleBin class >> made: aNumber", "Made := aNumber"),
+            ],
+        ),
+    );
+    p.run(&["push"], 0);
+    vm.eval(
+        "(Smalltalk at: #HpBins put: ((1 to: 3) collect: [ :i | SampleBin new label: i ])) size",
+    );
+    vm.eval("SampleBin made: 3");
+    let epoch = vm.epoch();
+    // Drop `label` and `Made` on purpose, in a batch whose new class initializer fails.
+    p.write(
+        "SampleBin.class.st",
+        &bin(
+            &["size"],
+            &[],
+            &[("SampleBin class >> initialize", "self error: 'no bins'")],
+        ),
+    );
+    let out = p.run(&["push", "--allow-state-loss"], 4);
+    assert!(out.contains("no bins"), "{out}");
+    assert_eq!(vm.epoch(), epoch);
+    assert_eq!(vm.eval("SampleBin instVarNames"), "('size' 'label')");
+    assert_eq!(
+        vm.eval("(HpBins collect: [ :each | each label ]) asArray"),
+        "(1 2 3)"
+    );
+    assert_eq!(vm.eval("SampleBin made"), "3");
+}
