@@ -552,3 +552,50 @@ fn a_failed_batch_that_drops_variables_puts_their_values_back() {
     );
     assert_eq!(vm.eval("SampleBin made"), "3");
 }
+
+#[test]
+fn renamed_class_instance_and_class_variables_keep_their_values() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "rename-class-side");
+    let registry = |slot: &str, shared: &str| {
+        format!(
+            "Class {{\n\t#name : 'SampleRegistry',\n\t#superclass : 'Object',\n\t#classVars : [ '{shared}' ],\n\t#classInstVars : [ '{slot}' ],\n\t#package : 'Sample-Core'\n}}\n\n\
+             {{ #category : 'accessing' }}\nSampleRegistry class >> slot [\n\n\t^ {slot}\n]\n\n\
+             {{ #category : 'accessing' }}\nSampleRegistry class >> slot: anObject [\n\n\t{slot} := anObject\n]\n\n\
+             {{ #category : 'accessing' }}\nSampleRegistry class >> shared [\n\n\t^ {shared}\n]\n\n\
+             {{ #category : 'accessing' }}\nSampleRegistry class >> shared: anObject [\n\n\t{shared} := anObject\n]\n"
+        )
+    };
+    p.write("SampleRegistry.class.st", &registry("cache", "Default"));
+    p.write(
+        "SampleSubRegistry.class.st",
+        &class_file("SampleSubRegistry", "SampleRegistry", &[], &[], &[]),
+    );
+    p.run(&["push"], 0);
+    vm.eval("SampleRegistry slot: 1; shared: 2. SampleSubRegistry slot: 10");
+
+    p.write("SampleRegistry.class.st", &registry("store", "Current"));
+    let out = p.run(&["push"], 3);
+    assert!(
+        out.contains("class-instance variable cache: 2 hold a value"),
+        "{out}"
+    );
+    assert!(
+        out.contains("class variable Default holds a value"),
+        "{out}"
+    );
+    let report = p.push_json(
+        &[
+            "--rename-var",
+            "SampleRegistry.cache=store",
+            "--rename-var",
+            "SampleRegistry.Default=Current",
+        ],
+        0,
+    );
+    assert_eq!(report["outcome"], "applied", "{report}");
+    assert_eq!(vm.eval("SampleRegistry class instVarNames"), "('store')");
+    assert_eq!(vm.eval("SampleRegistry slot"), "1");
+    assert_eq!(vm.eval("SampleSubRegistry slot"), "10");
+    assert_eq!(vm.eval("SampleRegistry shared"), "2");
+}
