@@ -5,6 +5,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod completions;
 mod diff;
 mod eval;
 mod export;
@@ -62,7 +63,8 @@ pub struct Common {
     /// The target (a [targets.NAME] section) [env: HOTPATCH_TARGET]
     #[arg(long, short = 't', global = true)]
     pub target: Option<String>,
-    /// The agent's url, overriding the target's (ws://HOST:PORT/) [env: HOTPATCH_URL]
+    /// The agent's url, overriding the target's (ws://HOST:PORT/, wss://HOST/,
+    /// ssh://[USER@]HOST/?agent_port=N) [env: HOTPATCH_URL]
     #[arg(long, global = true)]
     pub url: Option<String>,
     /// The environment variable that holds the token [env: HOTPATCH_TOKEN_ENV]
@@ -121,6 +123,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Push each Tonel file of the sources as it is saved (Ctrl-C stops)
     Watch(watch::WatchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command into --dir
+    Man(completions::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -137,6 +143,8 @@ pub fn main() -> i32 {
         Command::Rebuild(args) => rebuild::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     }
 }
 
@@ -162,11 +170,13 @@ pub fn with_agent<T>(
 }
 
 /// Reports `error` and answers the exit code for it: the agent refused ([`exit::REJECTED`]),
-/// the agent could not be reached ([`exit::UNREACHABLE`]), anything else ([`exit::ERROR`]).
+/// the agent could not be reached or the connection broke ([`exit::UNREACHABLE`]), anything
+/// else, a URL or transport refusal included ([`exit::ERROR`]).
 pub fn fail(error: &anyhow::Error) -> i32 {
     report_error(error);
     match error.downcast_ref::<crate::image::ClientError>() {
         Some(c) if c.agent().is_some() => exit::REJECTED,
+        Some(c) if c.is_configuration() => exit::ERROR,
         Some(_) => exit::UNREACHABLE,
         None => exit::ERROR,
     }
