@@ -158,18 +158,26 @@ fn inspect_warns_of_dialect_variants_and_lists_skipped_folders() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `hotpatch diff` in `dir` (a token set, no agent listening): its exit code and stderr.
+fn diff_in(dir: &Path) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hotpatch"))
+        .arg("diff")
+        .current_dir(dir)
+        .env("HOTPATCH_TOKEN", "t")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn a_class_defined_twice_blocks_only_pushes_that_own_both_packages() {
     // Two owned packages define Widget: refused before anything is sent (exit 2).
     let dir = variants_repo("clash", &["Shop-Core", "Shop-Pharo-Core"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_hotpatch"))
-        .args(["diff"])
-        .current_dir(&dir)
-        .env("HOTPATCH_TOKEN", "t")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = diff_in(&dir);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("Shop-Pharo-Core/Widget.class.st:1:1: expected one definition of Widget"),
         "{err}"
@@ -177,14 +185,8 @@ fn a_class_defined_twice_blocks_only_pushes_that_own_both_packages() {
     let _ = std::fs::remove_dir_all(&dir);
     // One variant owned: the sources are fine; the command gets as far as the (absent) agent.
     let dir = variants_repo("no-clash", &["Shop-Pharo-Core"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_hotpatch"))
-        .args(["diff"])
-        .current_dir(&dir)
-        .env("HOTPATCH_TOKEN", "t")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{err}");
+    let (code, err) = diff_in(&dir);
+    assert_eq!(code, Some(5), "{err}");
     assert!(!err.contains("Widget"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -80,7 +80,20 @@ fn v3_repository_structure() {
     let ext = &repo.packages[1].extensions[0];
     assert_eq!(ext.class_name, "Object");
     assert_eq!(ext.methods.len(), 3);
-    assert_eq!(ext.methods[0].side, Side::Class);
+    // File order: by selector, both sides mixed, as Pharo writes extensions.
+    let order: Vec<_> = ext
+        .methods
+        .iter()
+        .map(|m| (m.selector.as_str(), m.side))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("asSampleBox", Side::Instance),
+            ("isSampleBox", Side::Instance),
+            ("sampleDefault", Side::Class)
+        ]
+    );
     assert_eq!(ext.methods[0].protocol, "*Sample-Extensions");
 }
 

@@ -565,3 +565,53 @@ fn tls_refuses_certificates_of_other_cas_and_other_names() {
     let err = status(url, Some(tls.ca("ca")), 5);
     assert!(err.contains("cannot connect"), "{err}");
 }
+
+#[test]
+fn urls_and_limits_that_can_never_work_exit_2_before_anything_is_sent() {
+    let scratch = Scratch::new("config");
+    let project = Project::new(&scratch, "some-token", "");
+    let write = |target: &str| {
+        std::fs::write(
+            project.dir.join("hotpatch.toml"),
+            format!("source = \"src\"\npackages = [\"Sample-Core\"]\n\n[targets.t]\n{target}"),
+        )
+        .expect("write hotpatch.toml");
+    };
+    for url in [
+        "http://127.0.0.1:7071/",
+        "wss//127.0.0.1:7071/",
+        "ws://:7071/",
+        "ws:/127.0.0.1:7071/",
+        "ssh://127.0.0.1/?agent_prot=7071",
+    ] {
+        write(&format!("url = \"{url}\"\n"));
+        for command in [&["status"][..], &["push", "--rebuild"], &["eval", "1"]] {
+            let (_, err) = project.expect(command, 2);
+            assert!(
+                err.contains("targets.t.url") && err.contains("ssh://[USER@]HOST"),
+                "{url} {command:?}: {err}"
+            );
+        }
+    }
+    // The same URL given on the command line.
+    write("url = \"ws://127.0.0.1:7071/\"\n");
+    let (_, err) = project.expect(&["status", "--url", "htp://127.0.0.1:7071/"], 2);
+    assert!(err.contains("--url"), "{err}");
+    // Limits out of range, including the one that used to panic (exit 101).
+    for setting in [
+        "timeout_secs = 1e300",
+        "timeout_secs = -1",
+        "timeout_secs = nan",
+        "apply_timeout_secs = 0",
+    ] {
+        write(&format!("url = \"ws://127.0.0.1:7071/\"\n{setting}\n"));
+        let (_, err) = project.expect(&["status"], 2);
+        let key = setting.split(' ').next().unwrap_or("");
+        assert!(
+            err.contains(&format!("targets.t.{key}")) && err.contains("from 0.1 to 86400"),
+            "{setting}: {err}"
+        );
+    }
+    let (_, err) = project.expect(&["status", "--set", "targets.t.timeout_secs=1e300"], 2);
+    assert!(err.contains("1e300"), "{err}");
+}

@@ -40,9 +40,12 @@ pub fn run(args: DiffArgs) -> i32 {
         return super::fleet::push(&super::fleet::FleetArgs {
             common: &args.common,
             group,
-            paths: &args.paths,
+            push: crate::ops::push::PushOptions {
+                paths: args.paths.clone(),
+                use_cache: !args.no_cache,
+                ..Default::default()
+            },
             dry_run: true,
-            no_cache: args.no_cache,
             skip_unreachable: false,
             json: args.json,
         });

@@ -3,7 +3,6 @@
 //! plain lines otherwise, nothing with `--json`; the report goes to stdout.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -32,9 +31,9 @@ fn load_group(common: &Common, name: &str) -> Result<(Config, Group, Vec<Target>
 pub struct FleetArgs<'a> {
     pub common: &'a Common,
     pub group: &'a str,
-    pub paths: &'a [PathBuf],
+    /// What each member's push is asked (paths, cache, state-loss and rename choices).
+    pub push: crate::ops::push::PushOptions,
     pub dry_run: bool,
-    pub no_cache: bool,
     pub skip_unreachable: bool,
     pub json: bool,
 }
@@ -47,8 +46,7 @@ pub fn push(args: &FleetArgs<'_>) -> i32 {
         Err(code) => return code,
     };
     let options = RolloutOptions {
-        paths: args.paths.to_vec(),
-        use_cache: !args.no_cache,
+        push: args.push.clone(),
         dry_run: args.dry_run,
         skip_unreachable: args.skip_unreachable,
     };

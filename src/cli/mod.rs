@@ -29,6 +29,10 @@ pub mod exit {
     /// A change needs a rebuild and the configuration (or `--no-rebuild`) refuses it; the image
     /// is unchanged.
     pub const NEEDS_REBUILD: i32 = 3;
+    /// `push`: a change would drop values live objects hold (`drops-live-state`) and
+    /// `--allow-state-loss` was not given; the image is unchanged, no rebuild ran. The same code
+    /// as [`NEEDS_REBUILD`]: both mean "a rule refused the push, nothing was applied".
+    pub const REFUSED: i32 = 3;
     /// The agent refused the batch (compile errors, or the image kept changing under us); the
     /// image is unchanged.
     pub const REJECTED: i32 = 4;

@@ -7,6 +7,7 @@ use crate::ops::local::SourceError;
 use crate::ops::push::{
     Outcome, PushFailure, PushOptions, PushReport, RebuildTrigger, push, rebuild_trigger,
 };
+use crate::plan::state::Rename;
 use crate::rebuild::liveness::{AppState, application_state};
 use clap::Args;
 use std::path::PathBuf;
@@ -43,16 +44,35 @@ pub struct PushArgs {
     /// With --group: leave unreachable targets out (reported) instead of refusing the rollout
     #[arg(long, requires = "group")]
     pub skip_unreachable: bool,
+    /// Push even when live objects hold values in variables (or instances of classes) the push
+    /// removes; those values are lost
+    #[arg(long)]
+    pub allow_state_loss: bool,
+    /// A variable renamed in the sources: live values of Class.old move into new (repeatable)
+    #[arg(long = "rename-var", value_name = "CLASS.OLD=NEW")]
+    pub rename_var: Vec<Rename>,
+    /// Run no class-side initialize (by default new classes and classes whose class-side
+    /// initialize the push adds or changes run it, superclasses first)
+    #[arg(long)]
+    pub no_initialize: bool,
 }
 
 pub fn run(args: PushArgs) -> i32 {
+    let options = PushOptions {
+        paths: args.paths.clone(),
+        dry_run: args.dry_run,
+        use_cache: !args.no_cache,
+        token: None,
+        allow_state_loss: args.allow_state_loss,
+        renames: args.rename_var.clone(),
+        no_initialize: args.no_initialize,
+    };
     if let Some(group) = &args.group {
         return super::fleet::push(&super::fleet::FleetArgs {
             common: &args.common,
             group,
-            paths: &args.paths,
+            push: options,
             dry_run: args.dry_run,
-            no_cache: args.no_cache,
             skip_unreachable: args.skip_unreachable,
             json: args.json,
         });
@@ -61,12 +81,6 @@ pub fn run(args: PushArgs) -> i32 {
     let outcome = (|| -> Result<PushReport, PushFailure> {
         let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
         let target = config.target(&overrides).map_err(PushFailure::Config)?;
-        let options = PushOptions {
-            paths: args.paths.clone(),
-            dry_run: args.dry_run,
-            use_cache: !args.no_cache,
-            token: None,
-        };
         let rt = runtime().map_err(PushFailure::Config)?;
         let result = rt.block_on(push(&config, &target, &options));
         loaded = Some((config, target));
@@ -83,6 +97,7 @@ pub fn run(args: PushArgs) -> i32 {
         Ok(report) => {
             let code = match report.outcome {
                 Outcome::NeedsRebuild => exit::NEEDS_REBUILD,
+                Outcome::Refused => exit::REFUSED,
                 _ => exit::OK,
             };
             if args.json {
@@ -241,7 +256,7 @@ fn cannot_rebuild(
 /// The exit code for a failed push (see [`exit`]).
 pub fn failure_code(failure: &PushFailure) -> i32 {
     match failure {
-        PushFailure::Source(_) | PushFailure::Config(_) => exit::ERROR,
+        PushFailure::Source(_) | PushFailure::Config(_) | PushFailure::Rename(_) => exit::ERROR,
         PushFailure::Agent(e) if e.agent().is_some() => exit::REJECTED,
         PushFailure::Agent(e) if e.is_configuration() => exit::ERROR,
         PushFailure::Agent(_) => exit::UNREACHABLE,
@@ -273,11 +288,31 @@ fn print_report(r: &PushReport) {
                 r.target, r.url, r.millis.total
             );
             print_changes(r);
+            for carried in &r.carried {
+                println!("  values carried: {carried}");
+            }
+            if !r.initialized.is_empty() {
+                println!("  initialized: {}", r.initialized.join(", "));
+            }
             println!(
                 "epoch {} -> {}, batch {}",
                 r.epoch_before,
                 r.epoch_after,
                 r.batch.as_deref().unwrap_or("-")
+            );
+        }
+        Outcome::Refused => {
+            eprintln!(
+                "hotpatch: not pushed: {} change(s) would drop values that live objects hold:",
+                r.refused.len()
+            );
+            for reason in &r.refused {
+                eprintln!("  - {reason}");
+            }
+            eprintln!(
+                "Nothing was changed. If a variable was renamed, say so with --rename-var \
+                 Class.old=new and its values move; to drop the values, push with \
+                 --allow-state-loss."
             );
         }
         Outcome::NeedsRebuild => {
@@ -361,6 +396,7 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::CompileFailed(_) => "compile_failed",
         PushFailure::Stale(_) => "stale",
         PushFailure::ApplyFailed(_) => "apply_failed",
+        PushFailure::Rename(_) => "rename",
     };
     let errors: Vec<serde_json::Value> = match failure {
         PushFailure::Source(SourceError::Tonel(errors)) => errors

@@ -93,6 +93,15 @@ fn watch(args: &WatchArgs) -> anyhow::Result<()> {
                             eprintln!("  - {reason}");
                         }
                     }
+                    Outcome::Refused => {
+                        eprintln!(
+                            "{shown}: not pushed, it would drop live state (push --rename-var or \
+                             --allow-state-loss by hand):"
+                        );
+                        for reason in &r.refused {
+                            eprintln!("  - {reason}");
+                        }
+                    }
                     Outcome::DryRun => {}
                 },
                 Err(PushFailure::CompileFailed(errors)) => {

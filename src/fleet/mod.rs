@@ -19,7 +19,6 @@
 pub mod health;
 pub mod inventory;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use futures_util::future::join_all;
@@ -32,10 +31,9 @@ use health::HealthResult;
 /// What the user asked of a rollout.
 #[derive(Debug, Clone, Default)]
 pub struct RolloutOptions {
-    /// Limit the push to these package folders or class files.
-    pub paths: Vec<PathBuf>,
-    /// Use the snapshot cache.
-    pub use_cache: bool,
+    /// What every member's push is asked (paths, cache, state-loss and rename choices,
+    /// initializers); its `dry_run` and `token` are set per push by the rollout.
+    pub push: PushOptions,
     /// Survey and plan only; patch nothing.
     pub dry_run: bool,
     /// Leave unreachable targets out instead of refusing the rollout (they are reported).
@@ -261,10 +259,9 @@ impl Rollout<'_> {
 
     fn push_options(&self, i: usize, dry_run: bool) -> PushOptions {
         PushOptions {
-            paths: self.options.paths.clone(),
             dry_run,
-            use_cache: self.options.use_cache,
             token: Some(self.tokens[i].clone()),
+            ..self.options.push.clone()
         }
     }
 
@@ -302,6 +299,16 @@ impl Rollout<'_> {
                                 self.targets[i].name,
                                 report.needs_rebuild.len(),
                                 report.needs_rebuild.join("; "),
+                                self.targets[i].name
+                            ));
+                        }
+                        Outcome::Refused => {
+                            cause = Cause::NeedsRebuild;
+                            problems.push(format!(
+                                "{}: the push is refused ({}); see `hotpatch push --target {} \
+                                 --dry-run`",
+                                self.targets[i].name,
+                                report.refused.join("; "),
                                 self.targets[i].name
                             ));
                         }

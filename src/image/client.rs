@@ -215,7 +215,35 @@ impl Client {
 
     /// `apply` a batch, all or nothing.
     pub async fn apply(&mut self, batch: Batch) -> Result<ApplyResult, ClientError> {
-        self.call_as(Request::Apply { batch }).await
+        self.apply_with(batch, ApplyOptions::default()).await
+    }
+
+    /// `apply` a batch with carries or without initializers (see [`ApplyOptions`]).
+    pub async fn apply_with(
+        &mut self,
+        batch: Batch,
+        options: ApplyOptions,
+    ) -> Result<ApplyResult, ClientError> {
+        self.call_as(Request::Apply {
+            batch,
+            options,
+            timeout_ms: None,
+        })
+        .await
+    }
+
+    /// `census`: what live objects hold in the variables a batch would drop, counted under a
+    /// time limit (`None`: the agent's default).
+    pub async fn census(
+        &mut self,
+        classes: Vec<CensusClass>,
+        limit: Option<Duration>,
+    ) -> Result<CensusResult, ClientError> {
+        self.call_as(Request::Census {
+            classes,
+            timeout_ms: limit.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        })
+        .await
     }
 
     /// `rollback` the last applied batch.
@@ -225,9 +253,19 @@ impl Client {
 
     /// `eval` an expression and answer its printString.
     pub async fn eval(&mut self, expression: &str) -> Result<String, ClientError> {
+        self.eval_within(expression, None).await
+    }
+
+    /// `eval` with a time limit for the expression (`None`: the agent's default).
+    pub async fn eval_within(
+        &mut self,
+        expression: &str,
+        limit: Option<Duration>,
+    ) -> Result<String, ClientError> {
         let r: EvalResult = self
             .call_as(Request::Eval {
                 expression: expression.to_owned(),
+                timeout_ms: limit.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             })
             .await?;
         Ok(r.value)
@@ -257,9 +295,10 @@ impl Client {
         let id = self.next_id;
         self.next_id += 1;
         let timeout = match &request {
-            Request::Snapshot { .. } | Request::Apply { .. } | Request::Rollback => {
-                self.work_timeout
-            }
+            Request::Snapshot { .. }
+            | Request::Apply { .. }
+            | Request::Rollback
+            | Request::Census { .. } => self.work_timeout,
             _ => self.timeout,
         };
         let text = serde_json::to_string(&Envelope { id, request })

@@ -5,6 +5,7 @@
 //! of PROTOCOL.md, so the document and these types cannot drift apart silently.
 
 use crate::model::{ClassDef, ClassKind, Extension, MethodDef, MethodKey, Package, Side};
+use crate::plan::state::{Carry, VarKind};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this client speaks.
@@ -37,10 +38,26 @@ pub enum Request {
     },
     Apply {
         batch: Batch,
+        /// Carries and whether initializers run.
+        #[serde(flatten)]
+        options: ApplyOptions,
+        /// Time limit in ms for the class initializers the batch runs (agent default when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     Rollback,
+    /// Count what live objects hold in the variables (and classes) a batch would drop.
+    Census {
+        classes: Vec<CensusClass>,
+        /// Time limit in ms for the counting (agent default when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
     Eval {
         expression: String,
+        /// Time limit in ms for the expression (agent default when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
 }
 
@@ -53,6 +70,7 @@ impl Request {
             Request::Snapshot { .. } => "snapshot",
             Request::Apply { .. } => "apply",
             Request::Rollback => "rollback",
+            Request::Census { .. } => "census",
             Request::Eval { .. } => "eval",
         }
     }
@@ -63,7 +81,64 @@ impl Request {
 pub struct Batch {
     pub id: String,
     pub epoch: u64,
+    /// The project's packages: classes of these packages may be redefined or removed; a class
+    /// name that is a global outside them is refused. Absent: the packages the batch defines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Vec<String>>,
     pub ops: Vec<Op>,
+}
+
+/// How to apply a batch, beyond the batch itself (fields of the `apply` request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ApplyOptions {
+    /// Variables whose live values move into another variable (renames, push-ups).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carry: Vec<Carry>,
+    /// `false`: run no class-side initializer (`--no-initialize`). Absent: run them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initialize: Option<bool>,
+}
+
+/// One class a `census` asks about: the variables of it that would be dropped (empty for a
+/// removed class, whose instances are counted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CensusClass {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inst_vars: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_inst_vars: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_vars: Vec<String>,
+}
+
+/// Result of `census`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CensusResult {
+    pub epoch: u64,
+    /// False when the time limit was hit: some counts are null (unknown).
+    pub complete: bool,
+    pub classes: Vec<CensusEntry>,
+    #[serde(default)]
+    pub millis: u64,
+}
+
+/// The counts of one class; `null` means unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CensusEntry {
+    pub name: String,
+    pub instances: Option<u64>,
+    pub all_instances: Option<u64>,
+    #[serde(default)]
+    pub vars: Vec<CensusVar>,
+}
+
+/// How many holders give one variable a non-nil value; `null` means unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CensusVar {
+    pub kind: VarKind,
+    pub name: String,
+    pub non_nil: Option<u64>,
 }
 
 /// One step of a batch.
@@ -531,6 +606,7 @@ mod tests {
                 "apply" => serde_json::from_value::<ApplyResult>(result).map(|_| ()),
                 "rollback" => serde_json::from_value::<RollbackResult>(result).map(|_| ()),
                 "eval" => serde_json::from_value::<EvalResult>(result).map(|_| ()),
+                "census" => serde_json::from_value::<CensusResult>(result).map(|_| ()),
                 other => panic!("example {name}: unknown command {other}"),
             };
             parsed.unwrap_or_else(|e| panic!("result of {name}: {e}"));

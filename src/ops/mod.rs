@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod local;
 pub mod push;
+pub mod state;
 
 use crate::config::Target;
 use crate::image::{Client, ClientError};

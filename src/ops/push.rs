@@ -1,16 +1,19 @@
 //! `hotpatch push`: make the live image match the sources, all or nothing.
 //!
-//! Read and check the sources → snapshot the image → diff → plan → send one batch (with the
-//! epoch it was diffed against and an id derived from its content, so a retried push is
-//! answered from the agent's record instead of being applied twice) → report.
+//! Read and check the sources → snapshot the image → diff → count the live state the changes
+//! would drop ([`super::state`]) → plan → send one batch (with the epoch it was diffed against
+//! and an id derived from its content, so a retried push is answered from the agent's record
+//! instead of being applied twice) → report.
 
 use super::compare::{SnapshotCache, compare};
 use super::local::{self, LocalSources, SourceError};
+use super::state::{self, StateError};
 use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
-use crate::image::protocol::{AgentError, Batch, CompileError, ErrorKind};
+use crate::image::protocol::{AgentError, ApplyOptions, Batch, CompileError, ErrorKind};
 use crate::image::{Client, ClientError};
 use crate::model::{MethodDef, Side};
+use crate::plan::state::{Rename, RenameError};
 use crate::plan::{self, Plan, PlanContext, Safety, Step};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -27,6 +30,12 @@ pub struct PushOptions {
     pub use_cache: bool,
     /// The agent's token; `None` reads it from the target's environment variable.
     pub token: Option<String>,
+    /// `--allow-state-loss`: push even when live objects hold values the push drops.
+    pub allow_state_loss: bool,
+    /// `--rename-var Class.old=new`: carry the values of `old` into `new`.
+    pub renames: Vec<Rename>,
+    /// `--no-initialize`: run no class-side initializer.
+    pub no_initialize: bool,
 }
 
 /// How a push ended, for the user and for `--json`.
@@ -49,6 +58,12 @@ pub struct PushReport {
     pub changes: Vec<ChangeLine>,
     /// Changes that cannot go live, with the reason (only when outcome is `needs_rebuild`).
     pub needs_rebuild: Vec<String>,
+    /// Changes refused because they drop live state, with the counts (outcome `refused`).
+    pub refused: Vec<String>,
+    /// Variables whose live values the batch moves into another variable.
+    pub carried: Vec<String>,
+    /// Classes whose class-side `initialize` ran, in the order they ran.
+    pub initialized: Vec<String>,
     pub millis: Timings,
 }
 
@@ -64,6 +79,9 @@ pub enum Outcome {
     Applied,
     /// Some change cannot go live; nothing was applied. The caller decides on a rebuild.
     NeedsRebuild,
+    /// Some change would drop live state (`drops-live-state`); nothing was applied and no
+    /// rebuild may run.
+    Refused,
 }
 
 /// One change, as shown to the user.
@@ -135,11 +153,22 @@ pub enum PushFailure {
     Stale(u64),
     #[error("the agent could not apply the batch and undid it; the image is unchanged: {0}")]
     ApplyFailed(AgentError),
+    #[error("{0}; nothing was sent")]
+    Rename(RenameError),
 }
 
 impl From<ClientError> for PushFailure {
     fn from(e: ClientError) -> Self {
         PushFailure::Agent(e)
+    }
+}
+
+impl From<StateError> for PushFailure {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Rename(e) => PushFailure::Rename(e),
+            StateError::Agent(e) => PushFailure::Agent(e),
+        }
     }
 }
 
@@ -170,8 +199,12 @@ pub async fn push(
         let t = Instant::now();
         let comparison = compare(&mut client, &local, cache.as_ref()).await?;
         millis.snapshot += elapsed(t);
+        let (carries, live_state) =
+            state::check(&mut client, &comparison.changes, &options.renames).await?;
         let ctx = PlanContext {
             subclasses: comparison.subclasses.clone(),
+            live_state: Some(live_state),
+            allow_state_loss: options.allow_state_loss,
             ..PlanContext::default()
         };
         let plan = plan::plan(&comparison.changes, &ctx);
@@ -188,9 +221,19 @@ pub async fn push(
             counts: comparison.changes.counts(),
             changes: change_lines(&comparison.changes),
             needs_rebuild: rebuild_reasons(&plan),
+            refused: plan
+                .refusals()
+                .filter_map(|v| v.reason().map(str::to_owned))
+                .collect(),
+            carried: carries.iter().map(ToString::to_string).collect(),
+            initialized: Vec::new(),
             millis,
         };
         if comparison.changes.is_empty() {
+            return Ok(finish(report, started, client).await);
+        }
+        if !report.refused.is_empty() {
+            report.outcome = Outcome::Refused;
             return Ok(finish(report, started, client).await);
         }
         if !report.needs_rebuild.is_empty() {
@@ -204,6 +247,8 @@ pub async fn push(
         let batch = Batch {
             id: plan::batch_id(&comparison.session, comparison.epoch, &plan.steps),
             epoch: comparison.epoch,
+            // The agent refuses to redefine or remove a class outside the project's packages.
+            packages: Some(local.scope.packages.clone()),
             ops: plan
                 .steps
                 .iter()
@@ -211,14 +256,19 @@ pub async fn push(
                 .collect(),
         };
         report.batch = Some(batch.id.clone());
+        let how = ApplyOptions {
+            carry: carries,
+            initialize: options.no_initialize.then_some(false),
+        };
         let t = Instant::now();
-        let applied = client.apply(batch).await;
+        let applied = client.apply_with(batch, how).await;
         report.millis.apply = elapsed(t);
         match applied {
             Ok(result) => {
                 report.outcome = Outcome::Applied;
                 report.epoch_after = result.epoch;
                 report.replayed = result.replayed;
+                report.initialized = result.initialized;
                 // The image now holds exactly these sources for the scope; a replayed answer
                 // speaks of an earlier epoch, so it proves nothing about now.
                 if let Some(c) = cache.as_ref().filter(|_| !result.replayed) {
@@ -307,7 +357,7 @@ fn rebuild_reasons(plan: &Plan) -> Vec<String> {
         .iter()
         .filter_map(|v| match &v.safety {
             Safety::NeedsRebuild { reason, .. } => Some(reason.clone()),
-            Safety::LiveSafe => None,
+            Safety::LiveSafe | Safety::Refused { .. } => None,
         })
         .collect()
 }
@@ -403,6 +453,43 @@ fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf
         column,
         method: name,
         message: e.message.clone(),
+    }
+}
+
+#[cfg(test)]
+mod trigger_tests {
+    use super::*;
+    use crate::image::TransportProblem;
+
+    fn trigger(e: ClientError) -> Option<RebuildTrigger> {
+        rebuild_trigger(&Err(PushFailure::Agent(e)))
+    }
+
+    #[test]
+    fn only_a_real_connection_failure_can_trigger_a_rebuild() {
+        let url = "ws://127.0.0.1:1/".to_owned();
+        assert!(matches!(
+            trigger(ClientError::Connect {
+                url: url.clone(),
+                reason: "refused".into()
+            }),
+            Some(RebuildTrigger::AgentUnreachable(_))
+        ));
+        let bad = crate::image::AgentUrl::parse("wss//x").unwrap_err();
+        assert_eq!(trigger(ClientError::BadUrl(bad)), None);
+        assert_eq!(
+            trigger(ClientError::Transport {
+                url: url.clone(),
+                problem: TransportProblem::HostKey,
+                detail: String::new()
+            }),
+            None
+        );
+        assert_eq!(
+            trigger(ClientError::Closed { url, what: "hello" }),
+            None,
+            "a connection that broke reached something: not a reason to rebuild"
+        );
     }
 }
 

@@ -28,9 +28,10 @@
 
 mod batch_id;
 mod rules;
+pub mod state;
 
 pub use batch_id::batch_id;
-pub use rules::{Rule, RuleInfo, rules};
+pub use rules::{Effect, Rule, RuleInfo, rules};
 
 use crate::diff::{Changes, ClassChange, MethodChange};
 use crate::model::{ClassDef, MethodDef, MethodKey};
@@ -47,6 +48,11 @@ pub struct PlanContext {
     /// The image's direct subclasses, by superclass name (from the snapshot; empty when
     /// unknown, in which case only the push's own classes are considered).
     pub subclasses: HashMap<String, Vec<String>>,
+    /// What the live objects hold in the variables and classes the batch drops (the agent's
+    /// `census`); `None` when not asked, and then [`Rule::DropsLiveState`] does not apply.
+    pub live_state: Option<state::LiveState>,
+    /// `--allow-state-loss`: [`Rule::DropsLiveState`] does not apply.
+    pub allow_state_loss: bool,
 }
 
 impl Default for PlanContext {
@@ -54,6 +60,8 @@ impl Default for PlanContext {
         PlanContext {
             agent_package_prefixes: vec!["Hotpatch-Agent".to_string()],
             subclasses: HashMap::new(),
+            live_state: None,
+            allow_state_loss: false,
         }
     }
 }
@@ -121,6 +129,14 @@ pub enum Safety {
         /// Why, for the user.
         reason: String,
     },
+    /// `rule` refuses the change outright (see [`Effect::Refuse`]); `reason` says what would be
+    /// lost.
+    Refused {
+        /// The rule that applies.
+        rule: Rule,
+        /// Why, for the user.
+        reason: String,
+    },
 }
 
 /// The planner's judgement of one change.
@@ -134,6 +150,16 @@ pub struct Verdict {
     /// `rule` and `reason`).
     #[serde(flatten)]
     pub safety: Safety,
+}
+
+impl Verdict {
+    /// The reason a rule gives, if one applies.
+    pub fn reason(&self) -> Option<&str> {
+        match &self.safety {
+            Safety::LiveSafe => None,
+            Safety::NeedsRebuild { reason, .. } | Safety::Refused { reason, .. } => Some(reason),
+        }
+    }
 }
 
 /// The ordered batch and a verdict for every change (classes first, then methods, each in the
@@ -150,6 +176,13 @@ impl Plan {
     /// True when at least one change can't go live, so the push must rebuild the image.
     pub fn needs_rebuild(&self) -> bool {
         self.offending().next().is_some()
+    }
+
+    /// The verdicts that refuse a change outright, to show the user why.
+    pub fn refusals(&self) -> impl Iterator<Item = &Verdict> {
+        self.verdicts
+            .iter()
+            .filter(|v| matches!(v.safety, Safety::Refused { .. }))
     }
 
     /// The verdicts that call for a rebuild, to show the user why.
@@ -185,10 +218,14 @@ pub fn plan(changes: &Changes, ctx: &PlanContext) -> Plan {
         })
         .collect();
 
-    let mut steps: Vec<Step> = dependency_order(&defined)
-        .into_iter()
-        .map(|c| Step::DefineClass(without_methods(c)))
-        .collect();
+    // A variable moving up to a superclass: the subclass must let go of it before the
+    // superclass may declare it (class builders refuse a name a subclass already uses).
+    let mut steps: Vec<Step> = push_up_releases(changes);
+    steps.extend(
+        dependency_order(&defined)
+            .into_iter()
+            .map(|c| Step::DefineClass(without_methods(c))),
+    );
     steps.extend(changes.methods.iter().filter_map(|m| match m {
         MethodChange::Added { new } | MethodChange::Changed { new, .. } => {
             Some(Step::PutMethod(new.method.clone()))
@@ -241,6 +278,9 @@ fn verdict(
     facts: &Facts<'_>,
 ) -> Verdict {
     let safety = match rules::first_violation(subject, facts) {
+        Some((rule, reason)) if rule.info().effect == Effect::Refuse => {
+            Safety::Refused { rule, reason }
+        }
         Some((rule, reason)) => Safety::NeedsRebuild { rule, reason },
         None => Safety::LiveSafe,
     };
@@ -320,6 +360,33 @@ fn dependencies(class: &ClassDef) -> impl Iterator<Item = &str> {
         .flat_map(|c| c.split(|ch: char| !(ch.is_alphanumeric() || ch == '_')))
         .filter(|word| !word.is_empty());
     class.superclass.as_deref().into_iter().chain(compositions)
+}
+
+/// For every class that moves variables up to a superclass in this batch: its definition as it
+/// is in the image, less those variables, defined before anything else (see [`state::push_ups`]).
+fn push_up_releases(changes: &Changes) -> Vec<Step> {
+    let ups = state::push_ups(changes);
+    changes
+        .classes
+        .iter()
+        .filter_map(|c| match c {
+            ClassChange::Changed { old, .. } => Some(old),
+            _ => None,
+        })
+        .filter(|old| ups.iter().any(|u| u.class_name == old.name))
+        .map(|old| {
+            let mut released = without_methods(old);
+            for up in ups.iter().filter(|u| u.class_name == old.name) {
+                let vars = match up.kind {
+                    state::VarKind::InstVar => &mut released.inst_vars,
+                    state::VarKind::ClassInstVar => &mut released.class_inst_vars,
+                    state::VarKind::ClassVar => &mut released.class_vars,
+                };
+                vars.retain(|v| *v != up.name);
+            }
+            Step::DefineClass(released)
+        })
+        .collect()
 }
 
 fn without_methods(class: &ClassDef) -> ClassDef {

@@ -1,6 +1,8 @@
-//! The needs-rebuild rules: when a change can't safely go into a running image. This table is
-//! the single source of truth: the planner applies it in order and `rules()` lists it for
-//! `hotpatch explain-rules` and the README. Anything no rule objects to is live-safe.
+//! The rules that stop a change from going into a running image: most call for a rebuild (the
+//! change can't be made live), `drops-live-state` refuses outright (the change would throw away
+//! values live objects hold; a rebuild would lose them too). This table is the single source of
+//! truth: the planner applies it in order and `rules()` lists it for `hotpatch explain-rules`
+//! and the README. Anything no rule objects to is live-safe.
 
 use super::PlanContext;
 use crate::diff::{Changes, ClassChange, MethodChange};
@@ -20,6 +22,19 @@ pub enum Rule {
     LayoutChange,
     /// `removed-class-has-subclasses`: a removed class would leave subclasses behind.
     RemovedClassHasSubclasses,
+    /// `drops-live-state`: the change would drop values live objects hold.
+    DropsLiveState,
+}
+
+/// What a rule does to a change it applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// The change can't go live; the image must be rebuilt (`on_needs_rebuild`, `--rebuild`).
+    NeedsRebuild,
+    /// The push is refused and nothing happens, not even a rebuild, unless the user says so
+    /// (`--allow-state-loss`).
+    Refuse,
 }
 
 impl Rule {
@@ -45,6 +60,8 @@ pub struct RuleInfo {
     pub name: &'static str,
     /// One sentence for users: what the rule catches and why that can't go live.
     pub description: &'static str,
+    /// Rebuild or refuse.
+    pub effect: Effect,
     /// Answers the reason shown to the user when the rule applies to a change.
     #[serde(skip)]
     check: Check,
@@ -60,6 +77,7 @@ const RULES: &[RuleInfo] = &[
         name: "agent-package",
         description: "Changes to the agent's own packages (Hotpatch-Agent*) need a rebuild: the \
                       agent would be replacing its own code while that code applies the batch.",
+        effect: Effect::NeedsRebuild,
         check: agent_package,
     },
     RuleInfo {
@@ -67,6 +85,7 @@ const RULES: &[RuleInfo] = &[
         name: "class-kind-change",
         description: "Turning a class into a trait or a trait into a class needs a rebuild: an \
                       image can't convert one into the other in place.",
+        effect: Effect::NeedsRebuild,
         check: class_kind_change,
     },
     RuleInfo {
@@ -75,6 +94,7 @@ const RULES: &[RuleInfo] = &[
         description: "Changing a class's layout type (pointers, variable, bytes, words, weak, \
                       ephemeron, …) needs a rebuild: live instances can't be reshaped into \
                       another kind of object.",
+        effect: Effect::NeedsRebuild,
         check: layout_change,
     },
     RuleInfo {
@@ -83,7 +103,19 @@ const RULES: &[RuleInfo] = &[
         description: "Removing a class that still has subclasses after the push (in the image or \
                       locally) needs a rebuild: the subclasses would be left without their \
                       superclass.",
+        effect: Effect::NeedsRebuild,
         check: removed_class_has_subclasses,
+    },
+    RuleInfo {
+        rule: Rule::DropsLiveState,
+        name: "drops-live-state",
+        description: "Removing an instance, class-instance or class variable that live objects \
+                      still give a value, or a class that still has live instances, is refused \
+                      (a rebuild would lose the values too): rename the variable with \
+                      --rename-var Class.old=new, or push with --allow-state-loss. Counts the \
+                      agent could not finish in time are unknown and refused the same way.",
+        effect: Effect::Refuse,
+        check: drops_live_state,
     },
 ];
 
@@ -236,6 +268,20 @@ fn removed_class_has_subclasses(subject: Subject<'_>, facts: &Facts<'_>) -> Opti
     ))
 }
 
+fn drops_live_state(subject: Subject<'_>, facts: &Facts<'_>) -> Option<String> {
+    if facts.ctx.allow_state_loss {
+        return None;
+    }
+    let state = facts.ctx.live_state.as_ref()?;
+    match subject {
+        Subject::Class(ClassChange::Changed { new, .. }) => {
+            super::state::loss(&new.name, false, state)
+        }
+        Subject::Class(ClassChange::Removed { old }) => super::state::loss(&old.name, true, state),
+        _ => None,
+    }
+}
+
 fn kind_word(kind: ClassKind) -> &'static str {
     match kind {
         ClassKind::Class => "class",
@@ -305,6 +351,7 @@ mod tests {
             Rule::ClassKindChange,
             Rule::LayoutChange,
             Rule::RemovedClassHasSubclasses,
+            Rule::DropsLiveState,
         ];
         assert_eq!(rules().len(), all.len());
         for rule in all {
@@ -535,5 +582,78 @@ mod tests {
         // And a leaf class is always fine.
         let leaf = classes(vec![removed("Leaf")]);
         assert!(check(Rule::RemovedClassHasSubclasses, &leaf, &ctx).is_empty());
+    }
+
+    fn census(class: &str, instances: u64, var: &str, non_nil: Option<u64>) -> PlanContext {
+        use crate::plan::state::{ClassCensus, LiveState, VarCensus, VarKind};
+        let mut live = LiveState::default();
+        live.classes.insert(
+            class.into(),
+            ClassCensus {
+                instances: Some(instances),
+                all_instances: Some(instances),
+                vars: vec![VarCensus {
+                    kind: VarKind::InstVar,
+                    name: var.into(),
+                    non_nil,
+                }],
+            },
+        );
+        PlanContext {
+            live_state: Some(live),
+            ..PlanContext::default()
+        }
+    }
+
+    fn drop_step() -> Changes {
+        let old = ClassDef {
+            inst_vars: vec!["count".into(), "step".into()],
+            ..class("Counter", "App")
+        };
+        let new = ClassDef {
+            inst_vars: vec!["count".into()],
+            ..class("Counter", "App")
+        };
+        classes(vec![changed(old, new)])
+    }
+
+    #[test]
+    fn drops_live_state_fires_for_held_or_unknown_values_and_refuses() {
+        let reasons = check(
+            Rule::DropsLiveState,
+            &drop_step(),
+            &census("Counter", 5, "step", Some(2)),
+        );
+        assert_eq!(
+            reasons,
+            vec!["Counter drops instance variable step: 2 of 5 instances hold a value"]
+        );
+        let unknown = check(
+            Rule::DropsLiveState,
+            &drop_step(),
+            &census("Counter", 5, "step", None),
+        );
+        assert_eq!(unknown.len(), 1, "unknown counts refuse too");
+        assert_eq!(Rule::DropsLiveState.info().effect, Effect::Refuse);
+        // Through the planner: a refusal, not a rebuild.
+        let plan = crate::plan::plan(&drop_step(), &census("Counter", 5, "step", Some(2)));
+        assert_eq!(plan.refusals().count(), 1);
+        assert!(!plan.needs_rebuild());
+    }
+
+    #[test]
+    fn drops_live_state_does_not_fire_for_nil_slots_when_allowed_or_not_counted() {
+        let nothing = check(
+            Rule::DropsLiveState,
+            &drop_step(),
+            &census("Counter", 5, "step", Some(0)),
+        );
+        assert!(nothing.is_empty());
+        let allowed = PlanContext {
+            allow_state_loss: true,
+            ..census("Counter", 5, "step", Some(2))
+        };
+        assert!(check(Rule::DropsLiveState, &drop_step(), &allowed).is_empty());
+        assert!(check(Rule::DropsLiveState, &drop_step(), &PlanContext::default()).is_empty());
     }
 }

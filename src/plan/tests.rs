@@ -273,7 +273,9 @@ fn needs_rebuild_lists_the_offending_changes() {
         .offending()
         .map(|v| match &v.safety {
             Safety::NeedsRebuild { rule, reason } => (*rule, reason.as_str()),
-            Safety::LiveSafe => unreachable!("offending() only yields rebuilds"),
+            Safety::LiveSafe | Safety::Refused { .. } => {
+                unreachable!("offending() only yields rebuilds")
+            }
         })
         .collect();
     assert_eq!(
@@ -361,4 +363,29 @@ fn agent_packages_are_recognised_by_prefix() {
     assert!(ctx.is_agent_package("Hotpatch-Agent"));
     assert!(ctx.is_agent_package("Hotpatch-Agent-Pharo"));
     assert!(!ctx.is_agent_package("App-Hotpatch-Agent"));
+}
+
+#[test]
+fn a_push_up_first_releases_the_variable_from_the_subclass() {
+    let with_vars = |c: ClassDef, vars: &[&str]| ClassDef {
+        inst_vars: vars.iter().map(|v| v.to_string()).collect(),
+        ..c
+    };
+    let image = app(vec![
+        with_vars(subclass("Shape", "Object"), &[]),
+        with_vars(subclass("Square", "Shape"), &["side", "color"]),
+    ]);
+    let local = app(vec![
+        with_vars(subclass("Shape", "Object"), &["color"]),
+        with_vars(subclass("Square", "Shape"), &["side"]),
+    ]);
+    let plan = plan(&diff(&local, &image), &PlanContext::default());
+    assert_eq!(
+        step_names(&plan),
+        ["define Square", "define Shape", "define Square"]
+    );
+    let Step::DefineClass(released) = &plan.steps[0] else {
+        unreachable!("checked above");
+    };
+    assert_eq!(released.inst_vars, ["side"], "the image's shape less color");
 }
