@@ -23,6 +23,70 @@ struct RawConfig {
     default_target: Option<String>,
     #[serde(default)]
     targets: BTreeMap<String, RawTarget>,
+    #[serde(default)]
+    groups: BTreeMap<String, RawGroup>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    targets: Option<Vec<String>>,
+    targets_command: Option<String>,
+    token_env: Option<String>,
+    canary: Option<toml::Value>,
+    parallel: Option<i64>,
+    rollback_on_failure: Option<bool>,
+    health_eval: Option<String>,
+    health_url: Option<String>,
+    health_timeout_secs: Option<f64>,
+}
+
+/// A fleet: targets pushed together, canary first (see `src/fleet/`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub name: String,
+    /// Who belongs to the group.
+    pub members: Members,
+    /// The token variable of every member (default: each target's own `token_env`).
+    pub token_env: Option<String>,
+    /// Which targets get the batch first and must pass the health check alone.
+    pub canary: Canary,
+    /// How many targets a wave after the canary patches at once.
+    pub parallel: usize,
+    /// On the first failure, roll back every target already patched (default true).
+    pub rollback_on_failure: bool,
+    pub health: HealthCheck,
+}
+
+/// The members of a group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Members {
+    /// Target names or globs (`prod-*`) over the `[targets.*]` sections, in the order written.
+    Names(Vec<String>),
+    /// A shell command that prints one `name url` line per member (a dynamic inventory:
+    /// Consul, a cloud API, Kubernetes), run in the configuration's directory.
+    Command(String),
+}
+
+/// The canary of a rollout.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Canary {
+    /// The first N members that need the batch.
+    First(usize),
+    /// This member.
+    Named(String),
+}
+
+/// What a patched target must pass before the rollout goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    /// A Smalltalk expression evaluated in the image that must answer `true`.
+    pub eval: Option<String>,
+    /// A URL that must answer 2xx; `{host}` and `{name}` are replaced by the target's host and
+    /// name.
+    pub url: Option<String>,
+    /// How long a target may take to become healthy.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -177,6 +241,7 @@ pub struct Config {
     pub packages: Vec<String>,
     pub default_target: Option<String>,
     pub targets: BTreeMap<String, Target>,
+    pub groups: BTreeMap<String, Group>,
 }
 
 /// Settings given on the command line or in the environment; they win over the file.
@@ -349,6 +414,11 @@ impl Config {
         {
             bail!("default_target = '{d}' names no [targets.{d}] section");
         }
+        let mut groups = BTreeMap::new();
+        for (name, g) in raw.groups {
+            let group = resolve_group(&name, g, origin)?;
+            groups.insert(name, group);
+        }
         Ok(Config {
             file,
             root,
@@ -356,6 +426,23 @@ impl Config {
             packages: raw.packages,
             default_target: raw.default_target,
             targets,
+            groups,
+        })
+    }
+
+    /// The group called `name`; an error listing the known groups otherwise.
+    pub fn group(&self, name: &str) -> Result<&Group> {
+        self.groups.get(name).with_context(|| {
+            format!(
+                "no group named '{name}' in {} (known: {}); add a [groups.{name}] section with \
+                 targets = [\"…\"] or targets_command = \"…\"",
+                self.describe_file(),
+                if self.groups.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.groups.keys().cloned().collect::<Vec<_>>().join(", ")
+                }
+            )
         })
     }
 
@@ -419,7 +506,9 @@ impl Config {
     }
 }
 
-fn ad_hoc(name: &str, url: AgentUrl) -> Target {
+/// A target known only by name and url (`--url`, a dynamic inventory): default time limits,
+/// token in `HOTPATCH_TOKEN`, no rebuild settings.
+pub fn ad_hoc(name: &str, url: AgentUrl) -> Target {
     Target {
         name: name.to_owned(),
         url,
@@ -435,6 +524,71 @@ fn ad_hoc(name: &str, url: AgentUrl) -> Target {
 /// The accepted range of every `*_secs` setting: a tenth of a second to one day. Less cannot
 /// work; more is a mistake (and `1e300` would not even fit a duration).
 pub const SECONDS_RANGE: (f64, f64) = (0.1, 86_400.0);
+
+/// Checks a `[groups.NAME]` section; every mistake names its key and what is accepted.
+fn resolve_group(name: &str, g: RawGroup, origin: &str) -> Result<Group> {
+    let key = |k: &str| format!("groups.{name}.{k}");
+    let members = match (g.targets, g.targets_command) {
+        (Some(names), None) if !names.is_empty() => Members::Names(names),
+        (None, Some(command)) if !command.trim().is_empty() => Members::Command(command),
+        (Some(_), Some(_)) => bail!(
+            "{origin}: {} and {} are both set: list the members, or name the command that lists \
+             them, not both",
+            key("targets"),
+            key("targets_command")
+        ),
+        _ => bail!(
+            "{origin}: group '{name}' has no members: set {} = [\"prod-1\", \"prod-*\"] or {} = \
+             \"a command printing `name url` lines\"",
+            key("targets"),
+            key("targets_command")
+        ),
+    };
+    let canary = match g.canary {
+        None => Canary::First(1),
+        Some(toml::Value::Integer(n)) if n >= 1 => Canary::First(n as usize),
+        Some(toml::Value::String(s)) if !s.is_empty() => Canary::Named(s),
+        Some(other) => bail!(
+            "{origin}: {} = {other} is not accepted: give a number of targets (1 or more) or a \
+             target's name",
+            key("canary")
+        ),
+    };
+    let parallel = match g.parallel {
+        None => 2,
+        Some(n) if (1..=64).contains(&n) => n as usize,
+        Some(n) => bail!(
+            "{origin}: {} = {n} is out of range: give how many targets a wave patches at once, \
+             from 1 to 64",
+            key("parallel")
+        ),
+    };
+    if let Some(url) = &g.health_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        bail!(
+            "{origin}: {} = {url:?} is not an http:// or https:// URL",
+            key("health_url")
+        );
+    }
+    Ok(Group {
+        name: name.to_string(),
+        members,
+        token_env: g.token_env,
+        canary,
+        parallel,
+        rollback_on_failure: g.rollback_on_failure.unwrap_or(true),
+        health: HealthCheck {
+            eval: g.health_eval.filter(|e| !e.trim().is_empty()),
+            url: g.health_url,
+            timeout: seconds(
+                origin,
+                &key("health_timeout_secs"),
+                g.health_timeout_secs.unwrap_or(30.0),
+            )?,
+        },
+    })
+}
 
 /// Checks a `*_secs` setting named `key` (e.g. `targets.prod.timeout_secs`); the error names the
 /// key, the value and the accepted range.

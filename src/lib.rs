@@ -2,11 +2,13 @@
 //! cannot go live safely.
 //!
 //! The data takes one road: Tonel files ─[`tonel`]→ [`model`] ─[`diff`]→ changes ─[`plan`]→
-//! ordered batch ─[`image`]→ agent; [`rebuild`] takes over when a change cannot go live.
+//! ordered batch ─[`image`]→ agent; [`rebuild`] takes over when a change cannot go live;
+//! [`fleet`] rolls one change across a group of images, built from single pushes.
 
 pub mod cli;
 pub mod config;
 pub mod diff;
+pub mod fleet;
 pub mod image;
 pub mod model;
 pub mod ops;

@@ -29,9 +29,27 @@ pub struct DiffArgs {
     /// Ignore the snapshot cache
     #[arg(long)]
     pub no_cache: bool,
+    /// Compare every target of this group ([groups.NAME]): which need which changes, and
+    /// whether one batch can serve them all (exit 0 none differ, 1 some do)
+    #[arg(long, value_name = "NAME", conflicts_with = "target")]
+    pub group: Option<String>,
 }
 
 pub fn run(args: DiffArgs) -> i32 {
+    if let Some(group) = &args.group {
+        return super::fleet::push(&super::fleet::FleetArgs {
+            common: &args.common,
+            group,
+            push: crate::ops::push::PushOptions {
+                paths: args.paths.clone(),
+                use_cache: !args.no_cache,
+                ..Default::default()
+            },
+            dry_run: true,
+            skip_unreachable: false,
+            json: args.json,
+        });
+    }
     let outcome = (|| -> Result<(Comparison, String), PushFailure> {
         let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
         let target = config.target(&overrides).map_err(PushFailure::Config)?;

@@ -9,6 +9,7 @@ mod completions;
 mod diff;
 mod eval;
 mod export;
+mod fleet;
 mod init;
 mod inspect;
 mod push;
@@ -41,6 +42,9 @@ pub mod exit {
     pub const REBUILD_FAILED: i32 = 6;
     /// `rollback` ran, but some undo steps failed: the image may differ from before the batch.
     pub const ROLLBACK_INCOMPLETE: i32 = 7;
+    /// A group rollout was refused because the targets need different changes, or stopped
+    /// after a failure: not every target is on the new code (the report says which is where).
+    pub const FLEET_INCOMPLETE: i32 = 8;
 }
 
 #[derive(Parser, Debug)]

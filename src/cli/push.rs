@@ -37,6 +37,13 @@ pub struct PushArgs {
     /// Never rebuild; refuse changes that cannot go live (overrides on_needs_rebuild)
     #[arg(long)]
     pub no_rebuild: bool,
+    /// Roll out to every target of this group ([groups.NAME]): canary first, then waves, each
+    /// health-checked; on a failure, stop and roll back (exit 0 only when all are on the new code)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["rebuild", "target"])]
+    pub group: Option<String>,
+    /// With --group: leave unreachable targets out (reported) instead of refusing the rollout
+    #[arg(long, requires = "group")]
+    pub skip_unreachable: bool,
     /// Push even when live objects hold values in variables (or instances of classes) the push
     /// removes; those values are lost
     #[arg(long)]
@@ -51,19 +58,29 @@ pub struct PushArgs {
 }
 
 pub fn run(args: PushArgs) -> i32 {
+    let options = PushOptions {
+        paths: args.paths.clone(),
+        dry_run: args.dry_run,
+        use_cache: !args.no_cache,
+        token: None,
+        allow_state_loss: args.allow_state_loss,
+        renames: args.rename_var.clone(),
+        no_initialize: args.no_initialize,
+    };
+    if let Some(group) = &args.group {
+        return super::fleet::push(&super::fleet::FleetArgs {
+            common: &args.common,
+            group,
+            push: options,
+            dry_run: args.dry_run,
+            skip_unreachable: args.skip_unreachable,
+            json: args.json,
+        });
+    }
     let mut loaded = None;
     let outcome = (|| -> Result<PushReport, PushFailure> {
         let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
         let target = config.target(&overrides).map_err(PushFailure::Config)?;
-        let options = PushOptions {
-            paths: args.paths.clone(),
-            dry_run: args.dry_run,
-            use_cache: !args.no_cache,
-            token: None,
-            allow_state_loss: args.allow_state_loss,
-            renames: args.rename_var.clone(),
-            no_initialize: args.no_initialize,
-        };
         let rt = runtime().map_err(PushFailure::Config)?;
         let result = rt.block_on(push(&config, &target, &options));
         loaded = Some((config, target));

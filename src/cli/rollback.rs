@@ -12,9 +12,15 @@ pub struct RollbackArgs {
     /// Print the outcome as JSON
     #[arg(long)]
     pub json: bool,
+    /// Undo the last batch of every target of this group ([groups.NAME]), last member first
+    #[arg(long, value_name = "NAME", conflicts_with = "target")]
+    pub group: Option<String>,
 }
 
 pub fn run(args: RollbackArgs) -> i32 {
+    if let Some(group) = &args.group {
+        return super::fleet::rollback(&args.common, group, args.json);
+    }
     let r = match with_agent(&args.common, async |client, _| client.rollback().await) {
         Ok(r) => r,
         Err(e) => {

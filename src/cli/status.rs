@@ -10,9 +10,15 @@ pub struct StatusArgs {
     /// Print the agent's answer as JSON
     #[arg(long)]
     pub json: bool,
+    /// Ask every target of this group ([groups.NAME]) at once, one line each
+    #[arg(long, value_name = "NAME", conflicts_with = "target")]
+    pub group: Option<String>,
 }
 
 pub fn run(args: StatusArgs) -> i32 {
+    if let Some(group) = &args.group {
+        return super::fleet::status(&args.common, group, args.json);
+    }
     let outcome = with_agent(&args.common, async |client, target| {
         Ok((target.clone(), client.hello.clone()))
     });
