@@ -2,10 +2,12 @@
 //! pages generated from the same clap definitions as the parser, so every option they list is
 //! one the binary accepts.
 //!
-//!     hotpatch completions bash > /etc/bash_completion.d/hotpatch
-//!     hotpatch completions zsh > "${fpath[1]}/_hotpatch"
-//!     hotpatch completions fish > ~/.config/fish/completions/hotpatch.fish
-//!     hotpatch man --dir /usr/local/share/man/man1
+//! ```text
+//! hotpatch completions bash > /etc/bash_completion.d/hotpatch
+//! hotpatch completions zsh > "${fpath[1]}/_hotpatch"
+//! hotpatch completions fish > ~/.config/fish/completions/hotpatch.fish
+//! hotpatch man --dir /usr/local/share/man/man1
+//! ```
 
 use std::path::PathBuf;
 
