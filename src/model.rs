@@ -19,6 +19,10 @@ pub struct Repository {
     pub format: Option<String>,
     /// Packages in name order.
     pub packages: Vec<Package>,
+    /// Folders beside the packages that are not Tonel packages (scripts, documentation), in
+    /// name order: read past, not parsed.
+    #[serde(default)]
+    pub skipped: Vec<PathBuf>,
 }
 
 /// One package (a folder with a `package.st`).

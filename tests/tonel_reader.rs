@@ -422,15 +422,25 @@ fn every_broken_file_of_a_repository_is_reported() {
             "Broken/A.class.st:2:10",
             "Broken/C.class.st:1:15",
             "Broken/D.class.st:2:13",
-            "NoPackageSt/B.class.st:1:1",
-            "NoPackageSt/package.st:1:1",
         ],
         "{errors:#?}"
     );
     assert!(errors[2].message.contains("UTF-8"));
-    assert!(errors[3].message.contains("second one"));
-    // Good files are still read.
+    // Good files are still read; a folder without package.st is the package named after it.
     assert_eq!(class(&repo, "B").methods.len(), 1);
+    let no_st = repo
+        .packages
+        .iter()
+        .find(|p| p.name == "NoPackageSt")
+        .unwrap();
+    assert_eq!(no_st.classes.len(), 2);
+    assert_eq!(no_st.classes[1].name, "E");
+    assert_eq!(no_st.classes[1].category(), "NoPackageSt");
+    // B is defined in both packages: not a read error, but reported for packages used together.
+    let clash = tonel::duplicate_definitions(&repo.packages);
+    assert_eq!(clash.len(), 1, "{clash:#?}");
+    assert!(clash[0].message.contains("second one"));
+    assert!(clash[0].path.ends_with("NoPackageSt/B.class.st"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

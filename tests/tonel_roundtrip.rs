@@ -29,8 +29,8 @@ fn pharo_written_files_are_rewritten_byte_identical() {
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         let written = match tonel::parse_file(&path, &text).unwrap() {
-            ParsedFile::Class(c) => tonel::write_class_file(&c),
-            ParsedFile::Extension(e) => tonel::write_extension_file(&e),
+            ParsedFile::Class(c) => tonel::write_class_file(&c).unwrap(),
+            ParsedFile::Extension(e) => tonel::write_extension_file(&e).unwrap(),
             ParsedFile::Package(p) => tonel::write_package_file(&p),
         };
         assert_eq!(written, text, "{}", path.display());
@@ -99,9 +99,20 @@ fn class_name() -> impl Strategy<Value = String> {
     "[A-Z][a-zA-Z0-9]{0,8}"
 }
 
-/// Body pieces; each starts with whitespace so that it never merges with the pattern.
+/// Body pieces; each starts with a character that cannot continue an argument name, so that
+/// it never merges with the pattern. Some look like more of the pattern: an assignment with no
+/// space before `:=` (the writer once took `via1:` for a keyword and changed the selector),
+/// keyword messages, temporaries named like the keywords, a comment or a dot right after the
+/// last argument.
 fn body_piece() -> impl Strategy<Value = String> {
     prop_oneof![
+        Just("\n\tvia1:= b".to_string()),
+        Just("\n\tat:= 3".to_string()),
+        Just(" at: 1 put: 2".to_string()),
+        Just("\n\t| at put via1 |".to_string()),
+        Just("\"trailing: comment\"".to_string()),
+        Just(".".to_string()),
+        Just("^ at".to_string()),
         Just("\n\t^ 1".to_string()),
         Just(" $]".to_string()),
         Just(" $[ $' $\" $$ $ ".to_string()),
@@ -120,9 +131,25 @@ fn body_piece() -> impl Strategy<Value = String> {
     ]
 }
 
-/// (selector, declaration)
+/// (selector, declaration): every pattern shape, keyword parts separated by whitespace or by
+/// comments (`at: i "the slot" put: v`), sometimes a comment before the pattern.
 fn pattern() -> impl Strategy<Value = (String, String)> {
-    let sep = prop_oneof![Just(" "), Just("  "), Just("\n\t\t")];
+    (
+        bare_pattern(),
+        prop_oneof![Just(""), Just(""), Just("\"lead: x\" ")],
+    )
+        .prop_map(|((selector, decl), lead)| (selector, format!("{lead}{decl}")))
+}
+
+fn bare_pattern() -> impl Strategy<Value = (String, String)> {
+    let sep = prop_oneof![
+        Just(" "),
+        Just("  "),
+        Just("\n\t\t"),
+        Just(" \"the: slot\" "),
+        Just("\"c\""),
+        Just("\n\t\"[note]\"\n\t")
+    ];
     prop_oneof![
         ident().prop_map(|s| (s.clone(), s)),
         (
@@ -291,6 +318,8 @@ proptest! {
         let path = Path::new("gen.st");
         for class in &pkg.classes {
             let text = tonel::write_class_file(class);
+            prop_assert!(text.is_ok(), "{:?}", text);
+            let Ok(text) = text else { unreachable!() };
             let parsed = tonel::parse_file(path, &text);
             prop_assert!(parsed.is_ok(), "{:?}\n{}", parsed, text);
             let Ok(ParsedFile::Class(back)) = parsed else { unreachable!() };
@@ -300,6 +329,8 @@ proptest! {
         }
         for ext in &pkg.extensions {
             let text = tonel::write_extension_file(ext);
+            prop_assert!(text.is_ok(), "{:?}", text);
+            let Ok(text) = text else { unreachable!() };
             let Ok(ParsedFile::Extension(back)) = tonel::parse_file(path, &text) else {
                 return Err(TestCaseError::fail(format!("unreadable: {text}")));
             };

@@ -35,13 +35,15 @@ pub struct ExportArgs {
 
 /// Runs `export`; returns the exit code.
 pub fn run(args: &ExportArgs) -> i32 {
-    let (repo, errors) = match tonel::read_repository(&args.dir) {
+    let (repo, mut errors) = match tonel::read_repository(&args.dir) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("hotpatch: {e:#}");
             return exit::ERROR;
         }
     };
+    // A file-in loads every package at once: a class defined twice would be filed in twice.
+    errors.extend(tonel::duplicate_definitions(&repo.packages));
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("{e}");

@@ -34,6 +34,11 @@ struct Report<'a> {
     summary: Summary,
     packages: &'a [Package],
     errors: &'a [TonelError],
+    /// Classes defined in more than one package (dialect variants): fine to read, refused only
+    /// when such packages are pushed or exported together.
+    warnings: &'a [TonelError],
+    /// Folders that are not Tonel packages.
+    skipped: &'a [PathBuf],
 }
 
 /// Counts shown by both outputs.
@@ -45,12 +50,16 @@ struct Summary {
     extensions: usize,
     methods: usize,
     errors: usize,
+    warnings: usize,
+    skipped: usize,
 }
 
-fn summarize(repo: &Repository, errors: &[TonelError]) -> Summary {
+fn summarize(repo: &Repository, errors: &[TonelError], warnings: &[TonelError]) -> Summary {
     let mut s = Summary {
         packages: repo.packages.len(),
         errors: errors.len(),
+        warnings: warnings.len(),
+        skipped: repo.skipped.len(),
         ..Default::default()
     };
     for p in &repo.packages {
@@ -75,7 +84,8 @@ pub fn run(args: &InspectArgs) -> i32 {
             return exit::ERROR;
         }
     };
-    let summary = summarize(&repo, &errors);
+    let warnings = tonel::duplicate_definitions(&repo.packages);
+    let summary = summarize(&repo, &errors, &warnings);
     if args.json {
         let report = Report {
             schema: JSON_SCHEMA,
@@ -84,16 +94,20 @@ pub fn run(args: &InspectArgs) -> i32 {
             summary,
             packages: &repo.packages,
             errors: &errors,
+            warnings: &warnings,
+            skipped: &repo.skipped,
         };
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("hotpatch: cannot encode JSON: {e}");
-                return exit::ERROR;
-            }
+        // Streamed: the document of a Pharo-sized repository is several times the size of its
+        // sources, and building it as one string first doubled the command's peak memory.
+        if let Err(e) = write_json(&report) {
+            eprintln!("hotpatch: cannot write JSON: {e}");
+            return exit::ERROR;
         }
     } else {
         print!("{}", human(&repo, &summary));
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
         for e in &errors {
             eprintln!("{e}");
         }
@@ -103,6 +117,14 @@ pub fn run(args: &InspectArgs) -> i32 {
     } else {
         exit::ERROR
     }
+}
+
+fn write_json(report: &Report<'_>) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, report)?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -131,6 +153,16 @@ fn human(repo: &Repository, s: &Summary) -> String {
         plural(s.methods, "method"),
         plural(s.errors, "error"),
     );
+    if s.warnings > 0 {
+        let _ = writeln!(
+            out,
+            "{} (a class defined in more than one package; see the warnings)",
+            plural(s.warnings, "warning")
+        );
+    }
+    for dir in &repo.skipped {
+        let _ = writeln!(out, "skipped {} (not a Tonel package)", dir.display());
+    }
     for p in &repo.packages {
         let tags = if p.tags.is_empty() {
             String::new()

@@ -87,6 +87,12 @@ pub fn load(config: &Config, paths: &[PathBuf]) -> Result<LocalSources, SourceEr
         return Err(SourceError::Tonel(errors));
     }
     let mut packages = owned_packages(repo.packages, &config.packages, &config.source)?;
+    // Variants of one package for several dialects may define the same class; that clash only
+    // matters among the packages pushed together.
+    let clashes = tonel::duplicate_definitions(&packages);
+    if !clashes.is_empty() {
+        return Err(SourceError::Tonel(clashes));
+    }
     if paths.is_empty() {
         let scope = Scope {
             packages: packages.iter().map(|p| p.name.clone()).collect(),

@@ -380,6 +380,7 @@ fn app_filein(config: &Config, local: &LocalSources) -> String {
         root: config.source.clone(),
         format: None,
         packages: local.packages.clone(),
+        skipped: Vec::new(),
     };
     crate::tonel::chunk::export(&repo)
 }

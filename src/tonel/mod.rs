@@ -67,7 +67,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{ClassDef, Extension, Package};
 
-pub use repository::{locate_packages_dir, read_repository};
+pub use repository::{duplicate_definitions, locate_packages_dir, read_repository};
 pub use writer::{write_class_file, write_extension_file, write_package_file, write_repository};
 
 /// A Tonel syntax error with the file position it was found at.

@@ -94,6 +94,20 @@ impl<'a> FileParser<'a> {
         }
     }
 
+    /// Skips separators and comments: what may stand between the parts of a method
+    /// declaration (`at: index "the slot" put: anObject`). Pharo's `TonelParser` strips
+    /// comments when it extracts the selector; the comments stay in the source.
+    fn skip_trivia(&mut self) -> Result<(), TonelError> {
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Ok(());
+            }
+            self.i = super::text::skip_comment(self.bytes, self.i)
+                .map_err(|e| self.error(e.offset, e.message))?;
+        }
+    }
+
     fn index(&self) -> &LineIndex {
         self.lines.get_or_init(|| LineIndex::new(self.bytes))
     }
@@ -362,7 +376,12 @@ impl<'a> FileParser<'a> {
         let tag = self.optional_text(map, "tag", at)?;
         let (package, tag, legacy) = match package {
             Some(p) => (p, tag.filter(|t| !t.is_empty()), None),
-            None => (category.clone().unwrap_or_default(), None, category),
+            // No #package: the repository reader splits the category using the folder's
+            // package name (no category at all: the class is in the folder's package).
+            None => {
+                let category = category.unwrap_or_default();
+                (category.clone(), None, Some(category))
+            }
         };
         Ok((
             ClassDef {
@@ -536,8 +555,9 @@ impl<'a> FileParser<'a> {
         let after_arrows = self.i;
         self.skip_ws();
         let decl_start = self.i;
+        self.skip_trivia()?;
         let selector = self.method_pattern(class_name)?;
-        self.skip_ws();
+        self.skip_trivia()?;
         let open = self.i;
         if self.peek() != Some(b'[') {
             return Err(self.expected(
@@ -576,10 +596,10 @@ impl<'a> FileParser<'a> {
                     // at ':' of a keyword
                     self.i += 1;
                     selector.push(':');
-                    self.skip_ws();
+                    self.skip_trivia()?;
                     self.argument(class_name, &selector)?;
                     let save = self.i;
-                    self.skip_ws();
+                    self.skip_trivia()?;
                     if self.peek().is_some_and(is_ident_start) {
                         let kw_at = self.i;
                         let kw = self.identifier_slice();
@@ -601,7 +621,7 @@ impl<'a> FileParser<'a> {
                     self.i += 1;
                 }
                 let selector = String::from_utf8_lossy(&self.bytes[at..self.i]).into_owned();
-                self.skip_ws();
+                self.skip_trivia()?;
                 self.argument(class_name, &selector)?;
                 Ok(selector)
             }
@@ -675,13 +695,26 @@ fn count_in_words(s: &[u8], mark: impl Fn(u64) -> u64) -> usize {
     n
 }
 
-/// Splits a legacy system category (`Kernel-Objects`) into the folder's package and a tag.
-pub(crate) fn split_category(category: &str, package: &str) -> Option<String> {
-    category
-        .strip_prefix(package)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
+/// Splits a legacy system category (`Kernel-Objects`) into package and tag as Pharo's
+/// `TonelReader>>ensurePackagesAndTagsOfDefinitions:` does, comparing case-insensitively: a
+/// category equal to the folder's package keeps its own spelling (`Foo-tests` in folder
+/// `Foo-Tests`) and has no tag; `Package-Tag` gives the folder's package and the tag. `None`
+/// when the category names another package.
+pub(crate) fn split_category(category: &str, package: &str) -> Option<(String, Option<String>)> {
+    if category.to_lowercase() == package.to_lowercase() {
+        return Some((category.to_string(), None));
+    }
+    let prefix_len = package.len() + 1;
+    let head = category.get(..prefix_len)?;
+    let (name, dash) = head.split_at(package.len());
+    if dash != "-" || name.to_lowercase() != package.to_lowercase() {
+        return None;
+    }
+    let tag = &category[prefix_len..];
+    Some((
+        package.to_string(),
+        (!tag.is_empty()).then(|| tag.to_string()),
+    ))
 }
 
 #[cfg(test)]
@@ -754,11 +787,25 @@ mod tests {
 
     #[test]
     fn category_split() {
+        let split = |c, p| split_category(c, p);
         assert_eq!(
-            split_category("Kernel-Objects", "Kernel"),
-            Some("Objects".into())
+            split("Kernel-Objects", "Kernel"),
+            Some(("Kernel".into(), Some("Objects".into())))
         );
-        assert_eq!(split_category("Kernel", "Kernel"), None);
-        assert_eq!(split_category("KernelX", "Kernel"), None);
+        assert_eq!(split("Kernel", "Kernel"), Some(("Kernel".into(), None)));
+        assert_eq!(split("Kernel-", "Kernel"), Some(("Kernel".into(), None)));
+        // Case differs: the category's spelling is kept when it is the package itself, the
+        // folder's when it names a tag (as Pharo's TonelReader does).
+        assert_eq!(
+            split("Tonel-tests-mocks", "Tonel-Tests-Mocks"),
+            Some(("Tonel-tests-mocks".into(), None))
+        );
+        assert_eq!(
+            split("tonel-tests-Base", "Tonel-Tests"),
+            Some(("Tonel-Tests".into(), Some("Base".into())))
+        );
+        assert_eq!(split("KernelX", "Kernel"), None);
+        assert_eq!(split("Other-Objects", "Kernel"), None);
+        assert_eq!(split("Ké", "KÉ"), Some(("Ké".into(), None)));
     }
 }

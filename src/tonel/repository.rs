@@ -14,15 +14,15 @@ use crate::model::{Package, Repository};
 
 /// Finds the directory that holds the package folders.
 ///
-/// Accepts, in this order: a single package folder (it has a `package.st`), a directory whose
-/// subfolders are packages, a repository root whose `.project` names a `srcDirectory`, or a
-/// repository root with a `src/` folder. Returns the directory and whether it is a single
-/// package.
+/// Accepts, in this order: a single package folder (it is a Tonel package, see
+/// [`is_package_listing`]), a directory whose subfolders are packages, a repository root whose
+/// `.project` names a `srcDirectory` (`''` is the root itself), or a repository root with a
+/// `src/` folder. Returns the directory and whether it is a single package.
 pub fn locate_packages_dir(root: &Path) -> anyhow::Result<(PathBuf, bool)> {
     if !root.is_dir() {
         bail!("{}: not a directory", root.display());
     }
-    if root.join("package.st").is_file() {
+    if is_package_dir(root) {
         return Ok((root.to_path_buf(), true));
     }
     if has_package_folders(root)? {
@@ -45,11 +45,30 @@ pub fn locate_packages_dir(root: &Path) -> anyhow::Result<(PathBuf, bool)> {
 fn has_package_folders(dir: &Path) -> anyhow::Result<bool> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        if entry.path().join("package.st").is_file() {
+        let path = entry.path();
+        if !is_hidden(&path) && path.is_dir() && is_package_dir(&path) {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+fn is_package_dir(dir: &Path) -> bool {
+    list_st_files(dir).is_ok_and(|files| is_package_listing(&files))
+}
+
+/// Whether a folder whose `.st` files are `files` is a Tonel package: it has a `package.st`, or
+/// class, trait or extension files. Pharo names a package after its folder and does not need
+/// `package.st`; a folder of plain Smalltalk scripts (`scripts/preLoading.st`) is not a package.
+fn is_package_listing(files: &[PathBuf]) -> bool {
+    files.iter().any(|f| {
+        f.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            n == "package.st"
+                || n.ends_with(".class.st")
+                || n.ends_with(".trait.st")
+                || n.ends_with(".extension.st")
+        })
+    })
 }
 
 /// `.project` is STON like `{ 'srcDirectory' : 'src' }`.
@@ -80,7 +99,13 @@ fn read_format(dirs: &[&Path]) -> Option<String> {
 /// The outer error is only for an unreadable root. Every file is parsed even when others fail:
 /// the returned errors list each broken file (one error per file, the first one in it), so a
 /// single run reports everything wrong with the repository. Packages, classes and extensions
-/// come out in name order; methods in file order.
+/// come out in name order; methods in file order. Folders that are not Tonel packages are
+/// listed in [`Repository::skipped`]; hidden files and folders (`.Foo.class.st`,
+/// `._Foo.class.st` from macOS archives) are ignored, as Pharo ignores them.
+///
+/// A class defined twice (in two packages, as repositories with one package per dialect have
+/// it) is not an error here: Pharo loads one package at a time and never sees the clash. Check
+/// the packages you load together with [`duplicate_definitions`].
 pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelError>)> {
     let (dir, single) = locate_packages_dir(root)?;
     let candidates: Vec<PathBuf> = if single {
@@ -116,6 +141,7 @@ pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelErro
         })
         .collect();
     let mut package_dirs = Vec::new();
+    let mut skipped = Vec::new();
     // One flat list of files so rayon can balance work across packages of different sizes;
     // packages in folder order, each package's files in name order.
     let mut files: Vec<(usize, PathBuf)> = Vec::new();
@@ -123,7 +149,7 @@ pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelErro
     for (pdir, listing) in listings {
         match listing {
             Err(e) => errors.push(io_error(&pdir, &e)),
-            Ok(list) if list.is_empty() && !single => {}
+            Ok(list) if !single && !is_package_listing(&list) => skipped.push(pdir),
             Ok(list) => {
                 let index = package_dirs.len();
                 files.extend(list.into_iter().map(|f| (index, f)));
@@ -148,7 +174,6 @@ pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelErro
             ..Default::default()
         })
         .collect();
-    let mut has_package_st = vec![false; packages.len()];
     // Legacy categories wait until every package.st has given the package its real name.
     let mut legacy: Vec<(usize, usize, String)> = Vec::new();
     for (index, result) in parsed {
@@ -158,7 +183,6 @@ pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelErro
                 ParsedFile::Package(pkg) => {
                     packages[index].name = pkg.name;
                     packages[index].tags = pkg.tags;
-                    has_package_st[index] = true;
                 }
                 ParsedFile::Class(class) => {
                     if let Some(category) = p.legacy_category {
@@ -171,28 +195,27 @@ pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelErro
         }
     }
     for (index, class_index, category) in legacy {
-        let name = packages[index].name.clone();
-        let class = &mut packages[index].classes[class_index];
-        class.package = name.clone();
-        class.tag = split_category(&category, &name);
-    }
-    for (index, pkg) in packages.iter_mut().enumerate() {
-        if !has_package_st[index]
-            && let Some(path) = &pkg.path
-        {
-            errors.push(TonelError {
-                path: path.join("package.st"),
-                line: 1,
-                column: 1,
-                message: "expected a package.st in this package folder, found none".to_string(),
-            });
+        let package = &mut packages[index];
+        let class = &mut package.classes[class_index];
+        if category.is_empty() {
+            class.package = package.name.clone();
+            class.tag = None;
+            continue;
         }
+        match split_category(&category, &package.name) {
+            Some((name, tag)) => {
+                class.package = name;
+                class.tag = tag;
+            }
+            None => errors.push(category_mismatch(class, &category, &package.name)),
+        }
+    }
+    for pkg in &mut packages {
         pkg.classes.sort_by(|a, b| a.name.cmp(&b.name));
         pkg.extensions
             .sort_by(|a, b| a.class_name.cmp(&b.class_name));
     }
     packages.sort_by(|a, b| a.name.cmp(&b.name));
-    errors.extend(duplicate_definitions(&packages));
     errors.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
 
     Ok((
@@ -200,9 +223,31 @@ pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelErro
             root: dir,
             format,
             packages,
+            skipped,
         },
         errors,
     ))
+}
+
+/// Pharo's `TonelReader` refuses a class whose legacy category names neither the package nor
+/// one of its tags; so do we, rather than move the class to another category on the next push.
+fn category_mismatch(class: &crate::model::ClassDef, category: &str, package: &str) -> TonelError {
+    let (path, line) = class
+        .origin
+        .as_ref()
+        .map(|o| (o.path.clone(), o.line))
+        .unwrap_or_default();
+    TonelError {
+        path,
+        line,
+        column: 1,
+        message: format!(
+            "expected the #category of {} to be the package '{package}' or '{package}-<tag>', \
+             found '{category}' (Pharo refuses to load it too: fix the category or move the file \
+             to the package it names)",
+            class.name
+        ),
+    }
 }
 
 fn is_hidden(path: &Path) -> bool {
@@ -210,13 +255,13 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
-/// The `.st` files directly inside `dir`.
+/// The `.st` files directly inside `dir`, hidden ones left out.
 fn list_st_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
-        if path.extension().is_none_or(|e| e != "st") {
+        if path.extension().is_none_or(|e| e != "st") || is_hidden(&path) {
             continue;
         }
         let is_file = match entry.file_type() {
@@ -302,8 +347,10 @@ fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<reader::Parsed, TonelError> 
     reader::parse(path, text)
 }
 
-/// A class defined in two files (or twice across packages) is an error in both places.
-fn duplicate_definitions(packages: &[Package]) -> Vec<TonelError> {
+/// The classes defined more than once in `packages` (in two files, or in two packages), one
+/// error at each second definition. A clash matters only among packages loaded together: the
+/// owned packages of a push, or everything an export files in.
+pub fn duplicate_definitions(packages: &[Package]) -> Vec<TonelError> {
     let mut seen: HashMap<&str, &crate::model::ClassDef> = HashMap::new();
     let mut errors = Vec::new();
     for class in packages.iter().flat_map(|p| p.classes.iter()) {
@@ -320,7 +367,8 @@ fn duplicate_definitions(packages: &[Package]) -> Vec<TonelError> {
                 line: origin.line,
                 column: 1,
                 message: format!(
-                    "expected one definition of {}, found a second one (first at {other})",
+                    "expected one definition of {} among the packages used together, found a \
+                     second one (first at {other})",
                     class.name
                 ),
             });

@@ -263,7 +263,9 @@ impl<'a> Parser<'a> {
             let b = self.bytes[self.i];
             if b.is_ascii_alphanumeric()
                 || b >= 0x80
-                || matches!(b, b'_' | b':' | b'.' | b'/' | b'-')
+                // STON's simple symbol characters (`STONReader>>isSimpleSymbolChar:`). `:` is
+                // not one of them: `{ #category: 'x' }` is the key `#category`, then `:`.
+                || matches!(b, b'_' | b'.' | b'/' | b'-')
             {
                 self.i += 1;
             } else {
@@ -346,7 +348,29 @@ mod tests {
         assert_eq!(parse("nil"), Ston::Nil);
         assert_eq!(parse("true"), Ston::Bool(true));
         assert_eq!(parse("-3"), Ston::Number("-3".into()));
-        assert_eq!(parse("#foo:bar:"), Ston::Symbol("foo:bar:".into()));
+        assert_eq!(parse("#'foo:bar:'"), Ston::Symbol("foo:bar:".into()));
+        assert_eq!(
+            parse("#Foo-Core.x/y_1"),
+            Ston::Symbol("Foo-Core.x/y_1".into())
+        );
+    }
+
+    #[test]
+    fn a_colon_ends_a_symbol_so_keys_need_no_space_before_it() {
+        // Hand-written and older files write `{ #category: 'x' }`: the key is `#category`.
+        let v = parse("{ #category: 'accessing', #vars: [ #a, #b ], #uses: { #n: 42 } }");
+        assert_eq!(v.get("category").and_then(Ston::as_text), Some("accessing"));
+        assert_eq!(
+            v.get("vars"),
+            Some(&Ston::List(vec![
+                Ston::Symbol("a".into()),
+                Ston::Symbol("b".into())
+            ]))
+        );
+        assert_eq!(
+            v.get("uses").and_then(|u| u.get("n")),
+            Some(&Ston::Number("42".into()))
+        );
     }
 
     #[test]
