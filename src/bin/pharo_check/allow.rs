@@ -39,10 +39,6 @@ pub const GUARDED_SENDS: &[GuardedSend] = &[
         selector: "packageTag",
         reason: "ClassDescription>>packageTag is Pharo 12-13; 9-11 answer the class's system category",
     },
-    GuardedSend {
-        selector: "listAtCategoryNamed:",
-        reason: "the ClassOrganization fallback of HpPharoPlatform>>selectorsIn:of:, used only where the class has no #selectorsInProtocol:",
-    },
 ];
 
 /// A global that exists in every Pharo image but is created by the bootstrap (Pharo's

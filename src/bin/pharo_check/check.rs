@@ -493,3 +493,231 @@ fn caught_by_is_some(chain: &[String], handlers: &[&String]) -> bool {
 fn looks_like_exception(name: &str) -> bool {
     EXCEPTION_KINDS.iter().any(|k| name.ends_with(k))
 }
+
+#[cfg(test)]
+mod tests {
+    //! A miniature "Pharo" and a miniature agent, written for these tests: a compile path that
+    //! signals a Notification, and agents that do or do not name it.
+
+    use super::*;
+    use hotpatch::model::{ClassDef, MethodDef, Package, Repository};
+
+    fn method(class: &str, side: Side, source: &str) -> MethodDef {
+        let selector = source
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        MethodDef {
+            class_name: class.into(),
+            side,
+            selector,
+            protocol: "test".into(),
+            source: source.into(),
+            span: None,
+        }
+    }
+
+    fn class(name: &str, superclass: Option<&str>, methods: Vec<MethodDef>) -> ClassDef {
+        ClassDef {
+            name: name.into(),
+            superclass: superclass.map(str::to_string),
+            methods,
+            ..ClassDef::default()
+        }
+    }
+
+    fn repo(packages: Vec<(&str, Vec<ClassDef>)>) -> Repository {
+        Repository {
+            packages: packages
+                .into_iter()
+                .map(|(name, classes)| Package {
+                    name: name.into(),
+                    classes,
+                    ..Package::default()
+                })
+                .collect(),
+            ..Repository::default()
+        }
+    }
+
+    /// Exceptions, a parser that signals a notification on bad input, and a socket class.
+    fn mini_pharo() -> Index {
+        let kernel = vec![
+            class("ProtoObject", None, vec![]),
+            class(
+                "Object",
+                Some("ProtoObject"),
+                vec![method(
+                    "Object",
+                    Side::Instance,
+                    "respondsTo: aSymbol\n\t^ true",
+                )],
+            ),
+            class("Behavior", Some("Object"), vec![]),
+            class("ClassDescription", Some("Behavior"), vec![]),
+            class(
+                "Class",
+                Some("ClassDescription"),
+                vec![method("Class", Side::Instance, "name\n\t^ #x")],
+            ),
+            class(
+                "Exception",
+                Some("Object"),
+                vec![
+                    method("Exception", Side::Instance, "messageText\n\t^ nil"),
+                    method("Exception", Side::Class, ", other\n\t^ self"),
+                ],
+            ),
+            class("Error", Some("Exception"), vec![]),
+            class("Notification", Some("Exception"), vec![]),
+            class(
+                "Socket",
+                Some("Object"),
+                vec![method("Socket", Side::Class, "newTCP\n\t^ self new")],
+            ),
+        ];
+        let compiler = vec![
+            class("BadSyntaxNotice", Some("Notification"), vec![]),
+            class(
+                "MiniParser",
+                Some("Object"),
+                vec![method(
+                    "MiniParser",
+                    Side::Instance,
+                    "parse: aString\n\taString isEmpty ifTrue: [ ^ BadSyntaxNotice new signal ].\n\t^ [ aString ] on: Error do: [ :e | nil ]",
+                )],
+            ),
+        ];
+        Index::build(
+            &repo(vec![("Kernel", kernel), ("OpalCompiler-Core", compiler)]),
+            |_| true,
+        )
+    }
+
+    fn agent(methods: &[&str]) -> Index {
+        let methods = methods
+            .iter()
+            .map(|m| method("HpMiniPlatform", Side::Instance, m))
+            .collect();
+        Index::build(
+            &repo(vec![(
+                "Hotpatch-Agent-Pharo",
+                vec![class("HpMiniPlatform", Some("Object"), methods)],
+            )]),
+            |_| true,
+        )
+    }
+
+    #[test]
+    fn a_notification_on_the_compile_path_escapes_an_agent_that_only_catches_error() {
+        let report = check(
+            &agent(&["check: s\n\t^ [ s parse ] on: Error do: [ :e | e messageText ]"]),
+            &mini_pharo(),
+        );
+        let notice = report
+            .compile_path_signals
+            .iter()
+            .find(|s| s.name == "BadSyntaxNotice")
+            .expect("the parser's notification is on the compile path");
+        assert!(notice.escapes());
+        assert_eq!(notice.kind, "Notification");
+        assert!(!report.ok);
+        // Error itself is only caught in the parser, never signalled: not a compile-path signal.
+        assert!(
+            report
+                .compile_path_signals
+                .iter()
+                .all(|s| s.name != "Error")
+        );
+    }
+
+    #[test]
+    fn naming_the_notification_by_lookup_catches_it() {
+        let report = check(
+            &agent(&[
+                "check: s\n\t^ [ s parse ] on: Error , self notice do: [ :e | e messageText ]",
+                "notice\n\t^ Smalltalk globals at: #BadSyntaxNotice ifAbsent: [ nil ]",
+            ]),
+            &mini_pharo(),
+        );
+        let notice = report
+            .compile_path_signals
+            .iter()
+            .find(|s| s.name == "BadSyntaxNotice")
+            .expect("on the compile path");
+        assert_eq!(notice.caught_by.as_deref(), Some("BadSyntaxNotice"));
+        assert!(
+            report
+                .handled_exceptions
+                .iter()
+                .any(|e| e.name == "BadSyntaxNotice" && e.by_name)
+        );
+        assert!(report.compile_path_signals.iter().all(|s| !s.escapes()));
+    }
+
+    #[test]
+    fn unimplemented_sends_are_unresolved_unless_guarded_and_listed() {
+        // #compileOrFail is on the guarded list: accepted only behind respondsTo:.
+        let guarded = check(
+            &agent(&["c: x\n\t^ (x respondsTo: #compileOrFail) ifTrue: [ x compileOrFail ]"]),
+            &mini_pharo(),
+        );
+        let names = |list: &[SendFinding]| -> Vec<String> {
+            list.iter().map(|s| s.selector.clone()).collect()
+        };
+        assert_eq!(names(&guarded.guarded_sends), vec!["compileOrFail"]);
+        // (the miniature has no #ifTrue:, so that one is unresolved here)
+        assert_eq!(names(&guarded.unresolved_sends), vec!["ifTrue:"]);
+        let bare = check(&agent(&["c: x\n\t^ x compileOrFail"]), &mini_pharo());
+        assert_eq!(names(&bare.unresolved_sends), vec!["compileOrFail"]);
+        assert!(
+            bare.unresolved_sends[0]
+                .reason
+                .contains("not behind a respondsTo:")
+        );
+        // Not listed at all: unresolved even when guarded.
+        let unlisted = check(
+            &agent(&["c: x\n\t^ (x respondsTo: #frobnicate) ifTrue: [ x frobnicate ]"]),
+            &mini_pharo(),
+        );
+        assert_eq!(
+            names(&unlisted.unresolved_sends),
+            vec!["frobnicate", "ifTrue:"]
+        );
+    }
+
+    #[test]
+    fn sends_to_a_named_class_are_checked_against_its_class_side() {
+        let report = check(
+            &agent(&[
+                "l\n\t^ Socket newTCP",
+                "m\n\t^ Socket respondsTo: #x",
+                "n\n\t^ Socket listenTwice",
+            ]),
+            &mini_pharo(),
+        );
+        let unresolved: Vec<(&str, Option<&str>)> = report
+            .unresolved_sends
+            .iter()
+            .map(|s| (s.selector.as_str(), s.receiver.as_deref()))
+            .collect();
+        // newTCP on the class side, respondsTo: inherited through Class from Object.
+        assert_eq!(unresolved, vec![("listenTwice", Some("Socket"))]);
+    }
+
+    #[test]
+    fn unknown_globals_are_unresolved_and_bootstrap_globals_are_listed() {
+        let report = check(
+            &agent(&["g\n\t^ Array with: Missing with: Processor"]),
+            &mini_pharo(),
+        );
+        let unresolved: Vec<&str> = report
+            .unresolved_globals
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect();
+        assert_eq!(unresolved, vec!["Array", "Missing"]);
+        assert_eq!(report.bootstrap_globals[0].name, "Processor");
+    }
+}

@@ -187,6 +187,21 @@ impl Index {
             .any(|t| self.defines(t, side, selector))
     }
 
+    /// The classes and traits that implement `selector` (`Foo`, `Foo class`), sorted.
+    pub fn implementors_of(&self, selector: &str) -> Vec<String> {
+        let mut who: Vec<String> = self
+            .selectors
+            .iter()
+            .filter(|(_, selectors)| selectors.contains(selector))
+            .map(|((name, side), _)| match side {
+                Side::Instance => name.clone(),
+                Side::Class => format!("{name} class"),
+            })
+            .collect();
+        who.sort();
+        who
+    }
+
     /// Whether `name` is a class or trait in this tree.
     pub fn has_class(&self, name: &str) -> bool {
         self.classes.contains_key(name)

@@ -61,6 +61,10 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Instead of checking, list who implements these selectors in the Pharo tree (`Foo`,
+    /// `Foo class`), to read a finding against the sources.
+    #[arg(long, value_name = "SELECTOR", num_args = 1..)]
+    implementors: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -100,6 +104,20 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         );
     }
     let pharo = index::Index::build(&pharo_repo, |_| true);
+    if !args.implementors.is_empty() {
+        for selector in &args.implementors {
+            let who = pharo.implementors_of(selector);
+            println!(
+                "#{selector}: {}",
+                if who.is_empty() {
+                    "none".to_string()
+                } else {
+                    who.join(", ")
+                }
+            );
+        }
+        return Ok(true);
+    }
 
     let mut report = check::check(&agent, &pharo);
     report.label = args

@@ -132,6 +132,13 @@ pub fn table(r: &Report) -> String {
     );
     for s in &r.compile_path_signals {
         let verdict = match (&s.caught_by, &s.quiet_because) {
+            (Some(h), _)
+                if r.handled_exceptions
+                    .iter()
+                    .any(|e| &e.name == h && e.by_name) =>
+            {
+                format!("caught (on: {h}, looked up by name)")
+            }
             (Some(h), _) => format!("caught (on: {h})"),
             (None, Some(why)) => format!("quiet: {why}"),
             (None, None) => "ESCAPES every handler of the agent".to_string(),
