@@ -49,6 +49,8 @@ pub struct Report {
     pub sends_checked: usize,
     /// Checked and implemented.
     pub sends_resolved: usize,
+    /// Every checked send: selector, receiver, how many Pharo classes implement it, status.
+    pub sends: Vec<SendStatus>,
     /// Not implemented and not accepted: each is a defect.
     pub unresolved_sends: Vec<SendFinding>,
     /// Not implemented in this version but only sent behind a capability test.
@@ -101,6 +103,21 @@ pub struct SendFinding {
     pub receiver: Option<String>,
     /// Why it is unresolved (or accepted).
     pub reason: String,
+    /// The agent methods that send it.
+    pub sites: Vec<String>,
+}
+
+/// One checked send and what this Pharo version has for it.
+#[derive(Debug, Serialize, Clone)]
+pub struct SendStatus {
+    /// The selector.
+    pub selector: String,
+    /// The global it is sent to, when the check was receiver-specific.
+    pub receiver: Option<String>,
+    /// How many classes or traits (each side counted) implement the selector here.
+    pub implementors: usize,
+    /// `resolved`, `guarded` or `unresolved`.
+    pub status: &'static str,
     /// The agent methods that send it.
     pub sites: Vec<String>,
 }
@@ -187,6 +204,7 @@ pub fn check(agent: &Index, pharo: &Index) -> Report {
         selectors_agent_defined: 0,
         sends_checked: 0,
         sends_resolved: 0,
+        sends: Vec::new(),
         unresolved_sends: Vec::new(),
         guarded_sends: Vec::new(),
         capability_tests: Vec::new(),
@@ -268,12 +286,26 @@ fn check_sends(agent: &Index, pharo: &Index, report: &mut Report) {
             None => (!pharo.implementors.contains_key(&selector))
                 .then(|| format!("no class or trait implements #{selector}")),
         };
+        let sites: Vec<String> = sites.into_iter().collect();
+        let mut status = SendStatus {
+            implementors: pharo.implementors.get(&selector).copied().unwrap_or(0),
+            selector: selector.clone(),
+            receiver: receiver.clone(),
+            status: "resolved",
+            sites: sites.clone(),
+        };
         let Some(reason) = missing else {
             report.sends_resolved += 1;
+            report.sends.push(status);
             continue;
         };
-        let sites: Vec<String> = sites.into_iter().collect();
         let allowed = GUARDED_SENDS.iter().find(|g| g.selector == selector);
+        status.status = if allowed.is_some() && all_guarded {
+            "guarded"
+        } else {
+            "unresolved"
+        };
+        report.sends.push(status);
         match allowed {
             Some(entry) if all_guarded => report.guarded_sends.push(SendFinding {
                 selector,

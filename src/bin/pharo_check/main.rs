@@ -58,9 +58,12 @@ struct Args {
     /// The agent's Tonel sources.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/smalltalk-agent/src"))]
     agent: PathBuf,
-    /// Print the report as JSON.
+    /// Print the report as JSON (always with every checked send).
     #[arg(long)]
     json: bool,
+    /// In the table, list every checked send with its status, not only the findings.
+    #[arg(long)]
+    all: bool,
     /// Instead of checking, list who implements these selectors in the Pharo tree (`Foo`,
     /// `Foo class`), to read a finding against the sources.
     #[arg(long, value_name = "SELECTOR", num_args = 1..)]
@@ -138,7 +141,7 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", print::table(&report));
+        print!("{}", print::table(&report, args.all));
     }
     Ok(report.ok)
 }
@@ -166,4 +169,102 @@ fn git_commit(dir: &Path) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repository_agent() -> index::Index {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("smalltalk-agent/src");
+        let (repo, errors) = match tonel::read_repository(&dir) {
+            Ok(read) => read,
+            Err(e) => panic!("reading {}: {e:#}", dir.display()),
+        };
+        assert!(errors.is_empty(), "{errors:?}");
+        index::Index::build(&repo, |p| AGENT_PACKAGES.contains(&p))
+    }
+
+    /// The check is only as good as its parser: every method of the agent must parse, so no
+    /// send of the agent goes unchecked.
+    #[test]
+    fn every_agent_method_parses() {
+        let agent = repository_agent();
+        assert!(agent.unparsed.is_empty(), "{:?}", agent.unparsed);
+        assert!(agent.methods.len() > 300, "{} methods", agent.methods.len());
+        assert!(agent.has_class("HpPharoPlatform") && agent.has_class("HpPlatform"));
+    }
+
+    /// A miniature Pharo 9-11 compile path, written for this test: a parser that signals a
+    /// `SyntaxErrorNotification` that is a `Notification`.
+    fn write_mini_pharo(root: &Path) {
+        let files: &[(&str, &str)] = &[
+            ("Kernel/package.st", "Package { #name : 'Kernel' }\n"),
+            (
+                "Kernel/ProtoObject.class.st",
+                "Class { #name : 'ProtoObject', #superclass : nil, #category : 'Kernel' }\n",
+            ),
+            (
+                "Kernel/Object.class.st",
+                "Class { #name : 'Object', #superclass : 'ProtoObject', #category : 'Kernel' }\n",
+            ),
+            (
+                "Kernel/Exception.class.st",
+                "Class { #name : 'Exception', #superclass : 'Object', #category : 'Kernel' }\n",
+            ),
+            (
+                "Kernel/Error.class.st",
+                "Class { #name : 'Error', #superclass : 'Exception', #category : 'Kernel' }\n",
+            ),
+            (
+                "Kernel/Notification.class.st",
+                "Class { #name : 'Notification', #superclass : 'Exception', #category : 'Kernel' }\n",
+            ),
+            (
+                "OpalCompiler-Core/package.st",
+                "Package { #name : 'OpalCompiler-Core' }\n",
+            ),
+            (
+                "OpalCompiler-Core/SyntaxErrorNotification.class.st",
+                "Class { #name : 'SyntaxErrorNotification', #superclass : 'Notification', #category : 'OpalCompiler-Core' }\n",
+            ),
+            (
+                "OpalCompiler-Core/MiniParser.class.st",
+                "Class { #name : 'MiniParser', #superclass : 'Object', #category : 'OpalCompiler-Core' }\n\n{ #category : 'parsing' }\nMiniParser >> fail: aString [\n\t^ SyntaxErrorNotification new signal: aString\n]\n",
+            ),
+        ];
+        for (path, text) in files {
+            let path = root.join(path);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            }
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+
+    /// The agent's Pharo platform names SyntaxErrorNotification (by lookup): a compile path that
+    /// signals it as a Notification, as Pharo 9-11 do, is caught, not escaping.
+    #[test]
+    fn the_agent_catches_a_syntax_error_notification_by_name() {
+        let root = std::env::temp_dir().join(format!("pharo-check-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        write_mini_pharo(&root);
+        let read = tonel::read_repository(&root);
+        let _ = std::fs::remove_dir_all(&root);
+        let (repo, errors) = match read {
+            Ok(read) => read,
+            Err(e) => panic!("{e:#}"),
+        };
+        assert!(errors.is_empty(), "{errors:?}");
+        let pharo = index::Index::build(&repo, |_| true);
+        let report = check::check(&repository_agent(), &pharo);
+        let signal = report
+            .compile_path_signals
+            .iter()
+            .find(|s| s.name == "SyntaxErrorNotification")
+            .expect("the miniature parser signals it");
+        assert_eq!(signal.kind, "Notification");
+        assert_eq!(signal.caught_by.as_deref(), Some("SyntaxErrorNotification"));
+        assert!(!signal.escapes());
+    }
 }

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use crate::check::{Report, SendFinding};
 
-/// Renders the whole report.
-pub fn table(r: &Report) -> String {
+/// Renders the whole report; `all` adds one line per checked send.
+pub fn table(r: &Report, all: bool) -> String {
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "pharo-check: {}", r.label);
@@ -153,6 +153,25 @@ pub fn table(r: &Report) -> String {
             );
         }
     }
+    if all {
+        let _ = writeln!(
+            w,
+            "\nEvery checked send (implementors: Pharo classes/traits defining the selector)"
+        );
+        for s in &r.sends {
+            let target = match &s.receiver {
+                Some(g) => format!("{g} {}", s.selector),
+                None => format!("#{}", s.selector),
+            };
+            let _ = writeln!(
+                w,
+                "  {target:<48} {:<10} {:>5}  {}",
+                s.status,
+                s.implementors,
+                first_sites(&s.sites)
+            );
+        }
+    }
     let _ = writeln!(w, "\n{}", if r.ok { "OK" } else { "FAILED" });
     out
 }
@@ -169,5 +188,14 @@ fn sends(w: &mut String, title: &str, list: &[SendFinding]) {
         };
         let _ = writeln!(w, "  {target:<40} {}", s.reason);
         let _ = writeln!(w, "  {:<40} sent in {}", "", s.sites.join(", "));
+    }
+}
+
+/// The first three sites, and how many more.
+fn first_sites(sites: &[String]) -> String {
+    let shown = sites.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    match sites.len() {
+        n if n > 3 => format!("{shown} … ({} more)", n - 3),
+        _ => shown,
     }
 }
