@@ -59,6 +59,9 @@ pub struct Report {
     pub capability_tests: Vec<CapabilityTest>,
     /// Globals the agent names (directly or with `Smalltalk globals at: #Name`).
     pub globals_checked: usize,
+    /// Every global checked and what defines it here: `class`, `trait`, `defined in src`
+    /// (`Smalltalk globals at: #Name put:`), `bootstrap` or `unresolved`.
+    pub globals: Vec<(String, &'static str)>,
     /// Globals this version does not define: each is a defect.
     pub unresolved_globals: Vec<GlobalFinding>,
     /// Globals created by the bootstrap rather than by a source in `src/`.
@@ -209,6 +212,7 @@ pub fn check(agent: &Index, pharo: &Index) -> Report {
         guarded_sends: Vec::new(),
         capability_tests: Vec::new(),
         globals_checked: 0,
+        globals: Vec::new(),
         unresolved_globals: Vec::new(),
         bootstrap_globals: Vec::new(),
         optional_globals: Vec::new(),
@@ -376,14 +380,38 @@ fn check_globals(agent: &Index, pharo: &Index, report: &mut Report) {
             }
         }
     }
+    // Superclasses outside the agent (Object, BaselineOf) must exist too.
+    for (name, class) in &agent.classes {
+        if let Some(superclass) = &class.superclass {
+            required
+                .entry(superclass.clone())
+                .or_default()
+                .insert(format!("{name} (superclass)"));
+        }
+    }
     required.retain(|name, _| !agent.has_class(name));
     report.globals_checked = required.len();
     for (name, sites) in required {
-        if defined_by_sources(pharo, &defined, &name) {
+        if let Some(class) = pharo.classes.get(&name) {
+            let what = if class.is_trait { "trait" } else { "class" };
+            report.globals.push((name, what));
+            continue;
+        }
+        if defined.contains(&name) {
+            report.globals.push((name, "defined in src"));
             continue;
         }
         let sites: Vec<String> = sites.into_iter().collect();
-        match BOOTSTRAP_GLOBALS.iter().find(|g| g.name == name) {
+        let bootstrap = BOOTSTRAP_GLOBALS.iter().find(|g| g.name == name);
+        report.globals.push((
+            name.clone(),
+            if bootstrap.is_some() {
+                "bootstrap"
+            } else {
+                "unresolved"
+            },
+        ));
+        match bootstrap {
             Some(g) => report.bootstrap_globals.push(GlobalFinding {
                 name,
                 reason: g.reason.to_string(),

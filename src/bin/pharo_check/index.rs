@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use hotpatch::model::{MethodDef, Repository, Side};
+use hotpatch::model::{ClassKind, MethodDef, Repository, Side};
 
 use crate::sends::{self, MethodFacts};
 
@@ -15,6 +15,8 @@ use crate::sends::{self, MethodFacts};
 pub struct ClassInfo {
     /// `None` for a root class and for traits.
     pub superclass: Option<String>,
+    /// A trait, not a class.
+    pub is_trait: bool,
     /// Traits used on the instance side.
     pub traits: Vec<String>,
     /// Traits used on the class side (`TFoo classTrait`).
@@ -73,6 +75,7 @@ impl Index {
                     class.name.clone(),
                     ClassInfo {
                         superclass: class.superclass.clone(),
+                        is_trait: class.kind == ClassKind::Trait,
                         traits: trait_names(class.traits.as_deref()),
                         class_traits: trait_names(class.class_traits.as_deref()),
                         bound,

@@ -172,6 +172,12 @@ pub fn table(r: &Report, all: bool) -> String {
             );
         }
     }
+    if all {
+        let _ = writeln!(w, "\nEvery checked global");
+        for (name, what) in &r.globals {
+            let _ = writeln!(w, "  {name:<48} {what}");
+        }
+    }
     let _ = writeln!(w, "\n{}", if r.ok { "OK" } else { "FAILED" });
     out
 }
