@@ -1,7 +1,8 @@
 //! `cargo run --release --bin bench-tonel [FILES]`: generates a Tonel corpus the size of Pharo's
 //! own sources (about 9,400 files, 30 MB, 93,000 methods with realistic bodies) in a temporary
 //! directory, reads it with `tonel::read_repository` several times (warm cache) and prints
-//! throughput and peak RSS (`VmHWM` from `/proc/self/status`).
+//! throughput and peak RSS (`VmHWM` from `/proc/self/status`), then the wall time and peak RSS of
+//! `hotpatch inspect --json` on the same corpus (build the `hotpatch` binary first).
 //!
 //! For profiling, `BENCH_TONEL_CORPUS=DIR` generates the corpus into `DIR` once and keeps it,
 //! and `BENCH_TONEL_READ_ONLY=1` runs only the `read_repository` iterations, so
@@ -179,6 +180,32 @@ fn peak_rss_kb() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Runs `hotpatch inspect --json DIR` (the binary beside this one) with its output discarded,
+/// as a deploy job or an editor would, and returns its wall time and peak RSS in KB: the
+/// document streams out, so its peak should stay near the reader's own.
+fn inspect_json_peak(dir: &Path) -> anyhow::Result<(Duration, u64)> {
+    let exe = std::env::current_exe()?.with_file_name("hotpatch");
+    anyhow::ensure!(
+        exe.exists(),
+        "{} not built (cargo build --release --bin hotpatch)",
+        exe.display()
+    );
+    let start = Instant::now();
+    let status = std::process::Command::new(&exe)
+        .args(["inspect", "--json"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    let elapsed = start.elapsed();
+    anyhow::ensure!(status.success(), "hotpatch inspect --json failed: {status}");
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    anyhow::ensure!(rc == 0, "getrusage failed");
+    // ru_maxrss is in KB on Linux: the largest child waited for, and this is the only one.
+    Ok((elapsed, usage.ru_maxrss as u64))
+}
+
 fn main() -> anyhow::Result<()> {
     let files: usize = std::env::args()
         .nth(1)
@@ -296,6 +323,14 @@ fn main() -> anyhow::Result<()> {
         peak_rss_kb().map(|k| k / 1024).unwrap_or(0),
         rss_before.map(|k| k / 1024).unwrap_or(0)
     );
+    match inspect_json_peak(&dir) {
+        Ok((time, kb)) => println!(
+            "hotpatch inspect --json (output discarded): {:.0} ms, peak RSS {} MB (target < 200 MB)",
+            time.as_secs_f64() * 1e3,
+            kb / 1024
+        ),
+        Err(e) => println!("hotpatch inspect --json: not measured: {e:#}"),
+    }
     if kept.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }

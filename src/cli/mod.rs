@@ -5,6 +5,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod completions;
 mod diff;
 mod eval;
 mod export;
@@ -117,6 +118,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Push each Tonel file of the sources as it is saved (Ctrl-C stops)
     Watch(watch::WatchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command into --dir
+    Man(completions::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -133,6 +138,8 @@ pub fn main() -> i32 {
         Command::Rebuild(args) => rebuild::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     }
 }
 

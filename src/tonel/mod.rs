@@ -5,12 +5,18 @@
 //! # Layout on disk
 //!
 //! A repository is a directory holding one folder per package (usually `src/`), optionally with a
-//! `.properties` file (`{ #format : #tonel }`). Each package folder has a `package.st`
-//! (`Package { #name : 'Pkg', #tags : [ 'Core' ] }`) and one file per class (`Foo.class.st`),
-//! trait (`TFoo.trait.st`) and extended class (`Bar.extension.st`).
+//! `.properties` file (`{ #format : #tonel }`). Each package folder has one file per class
+//! (`Foo.class.st`), trait (`TFoo.trait.st`) and extended class (`Bar.extension.st`), and
+//! usually a `package.st` (`Package { #name : 'Pkg', #tags : [ 'Core' ] }`); like Pharo's
+//! `TonelReader`, a folder without one is the package named after the folder. Folders with
+//! neither (scripts, documentation) are skipped and listed ([`crate::model::Repository::skipped`]);
+//! hidden files and folders (`.Foo.class.st`, macOS `._Foo.class.st`) are ignored.
 //!
 //! [`read_repository`] accepts the package directory itself, a repository root containing
-//! `src/` (or the directory named by `srcDirectory` in `.project`), or a single package folder.
+//! `src/` (or the directory named by `srcDirectory` in `.project`, `''` meaning the root), or a
+//! single package folder. Repositories that hold one package per dialect may define a class in
+//! several packages; that is checked only among packages used together
+//! ([`duplicate_definitions`]).
 //!
 //! # File grammar
 //!
@@ -20,10 +26,17 @@
 //! method    := [ ston-map ws ] ClassName [ ws ('class' | 'classSide') ] ws '>>' ws pattern ws '[' body ']'
 //! ```
 //!
+//! Comments may stand anywhere in a method's pattern (`at: i "the slot" put: v [`): Pharo's
+//! `extractSelector:` strips them to find the selector; they stay in the source.
+//!
 //! Headers are STON (parsed by [`ston`]): v1 writes symbols (`#name : #Foo`,
 //! `#category : #'Foo-Core'`, `{ #category : #accessing }`), v2/v3 write strings and v3 adds
-//! `#package` / `#tag`. A v1/v2 `#category` is split into package (the folder's `package.st`
-//! name) and tag. The class comment has `""` for `"`.
+//! `#package` / `#tag`. Hand-written files may omit the space before a key's colon
+//! (`{ #category: 'x' }`; `:` is not a STON symbol character). A v1/v2 `#category` is split
+//! into package and tag as `TonelReader>>ensurePackagesAndTagsOfDefinitions:` does, ignoring
+//! case: equal to the package, it is the package (keeping its own spelling); `Package-Tag`
+//! gives the tag; naming another package is an error, as in Pharo. The class comment has `""`
+//! for `"`.
 //!
 //! Method bodies are delimited with Smalltalk's lexical rules, not by counting brackets:
 //! strings (`'it''s ]'`), comments (`"]"`), character literals (`$]`, `$'`, `$"`, `$$`),
@@ -49,8 +62,11 @@
 //!    to its internal CR; [`crate::model::same_text`] treats both as equal).
 //!
 //! The writer is the inverse (`TonelWriter>>writeMethodDefinition:`): it splits the source after
-//! the method pattern and writes `Class >> declaration [body\n]`, so `read(write(m)) == m` for
-//! every source that starts with its pattern. Because the declaration and body are contiguous
+//! the method's pattern, parsed for the method's own selector (so a first statement such as
+//! `via1:= b` is never taken for a keyword), and writes `Class >> declaration [body\n]`, so
+//! `read(write(m)) == m`. A method it cannot write that way (a source that declares another
+//! selector, a body whose brackets or quotes do not balance) is refused with a
+//! [`WriteError`] rather than written as something else. Because the declaration and body are contiguous
 //! file text except for that one space, line N of `source` is file line
 //! `source_first_body_line + N - 2` ([`crate::model::MethodSpan`]).
 //!
@@ -68,7 +84,9 @@ use std::path::{Path, PathBuf};
 use crate::model::{ClassDef, Extension, Package};
 
 pub use repository::{duplicate_definitions, locate_packages_dir, read_repository};
-pub use writer::{write_class_file, write_extension_file, write_package_file, write_repository};
+pub use writer::{
+    WriteError, write_class_file, write_extension_file, write_package_file, write_repository,
+};
 
 /// A Tonel syntax error with the file position it was found at.
 ///

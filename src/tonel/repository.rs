@@ -14,8 +14,8 @@ use crate::model::{Package, Repository};
 
 /// Finds the directory that holds the package folders.
 ///
-/// Accepts, in this order: a single package folder (it is a Tonel package, see
-/// [`is_package_listing`]), a directory whose subfolders are packages, a repository root whose
+/// Accepts, in this order: a single package folder (it has a `package.st` or class, trait or
+/// extension files), a directory whose subfolders are packages, a repository root whose
 /// `.project` names a `srcDirectory` (`''` is the root itself), or a repository root with a
 /// `src/` folder. Returns the directory and whether it is a single package.
 pub fn locate_packages_dir(root: &Path) -> anyhow::Result<(PathBuf, bool)> {
