@@ -3,6 +3,7 @@
 //! `--config` / `HOTPATCH_CONFIG`; every setting can be overridden on the command line or by an
 //! environment variable (see [`Overrides`]).
 
+use crate::image::{AgentUrl, Endpoint};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -31,6 +32,8 @@ struct RawTarget {
     token_env: Option<String>,
     timeout_secs: Option<f64>,
     apply_timeout_secs: Option<f64>,
+    ca_file: Option<PathBuf>,
+    ssh_options: Option<Vec<String>>,
     rebuild: Option<RebuildConfig>,
 }
 
@@ -67,6 +70,10 @@ pub struct RebuildConfig {
     pub image: Option<PathBuf>,
     /// The command that restarts the application (`systemctl restart app`, `monit restart app`…).
     pub restart: Option<String>,
+    /// The command that tells whether the application runs (`systemctl is-active --quiet app`,
+    /// `supervisor.sh status`): exit 0 running, 1-3 not running (LSB), anything else unknown.
+    /// Asked before a push falls back to a rebuild because the agent is unreachable.
+    pub status: Option<String>,
     /// The agent's Tonel sources to load into the new image (default: the bundled agent).
     pub agent_source: Option<PathBuf>,
     /// Smalltalk run at the end of the build, after loading (e.g. to register the app).
@@ -81,8 +88,12 @@ pub struct RebuildConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub name: String,
-    /// `ws://host:port/` of the agent.
-    pub url: String,
+    /// Where the agent is (`ws://`, `wss://` or `ssh://`, checked when the configuration is read).
+    pub url: AgentUrl,
+    /// `wss://` targets: the PEM file of the CA(s) to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// `ssh://` targets: extra `ssh -o` options (`UserKnownHostsFile=…`, `IdentityFile=…`).
+    pub ssh_options: Vec<String>,
     /// The environment variable holding the agent's token.
     pub token_env: String,
     /// Time limit for connecting and for each ordinary request.
@@ -93,6 +104,51 @@ pub struct Target {
 }
 
 impl Target {
+    /// The url with its transport options: what [`crate::image::Client::connect_to`] needs.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            url: self.url.clone(),
+            ca_file: self.ca_file.clone(),
+            ssh_options: self.ssh_options.clone(),
+        }
+    }
+
+    /// Checks that the transport options fit the url's scheme (`ca_file` only for `wss://`,
+    /// `ssh_options` only for `ssh://`): an option that would be ignored is a mistake.
+    fn check_transport(&self, origin: &str) -> Result<()> {
+        let scheme = self.url.scheme();
+        if self.ca_file.is_some() && scheme != "wss" {
+            bail!(
+                "{origin}: targets.{}.ca_file is set, but the url {} is not wss:// (a CA file \
+                 only applies to TLS)",
+                self.name,
+                self.url
+            );
+        }
+        if !self.ssh_options.is_empty() && scheme != "ssh" {
+            bail!(
+                "{origin}: targets.{}.ssh_options is set, but the url {} is not ssh://",
+                self.name,
+                self.url
+            );
+        }
+        for option in &self.ssh_options {
+            let key = option.split(['=', ' ']).next().unwrap_or("");
+            if key.is_empty()
+                || option.starts_with('-')
+                || !key.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                bail!(
+                    "{origin}: targets.{}.ssh_options: {option:?} is not an ssh option; write \
+                     them as ssh -o takes them, e.g. [\"UserKnownHostsFile=/etc/hotpatch/known_hosts\", \
+                     \"IdentityFile=/etc/hotpatch/id_ed25519\"]",
+                    self.name
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The token from the environment; an error that says which variable to set.
     pub fn token(&self) -> Result<String> {
         match std::env::var(&self.token_env) {
@@ -199,13 +255,20 @@ impl Config {
         let raw: RawConfig = toml::Value::Table(table)
             .try_into()
             .with_context(|| format!("{origin}: invalid configuration"))?;
-        Self::resolve(raw, root, file, cwd, overrides)
+        Self::resolve(raw, root, file, cwd, overrides, &origin)
     }
 
     /// Parses a config file's text (for tests and `init`'s check of its own template).
     pub fn from_str(text: &str, root: &Path) -> Result<Config> {
         let raw: RawConfig = toml::from_str(text).context("invalid configuration")?;
-        Self::resolve(raw, root.to_path_buf(), None, root, &Overrides::default())
+        Self::resolve(
+            raw,
+            root.to_path_buf(),
+            None,
+            root,
+            &Overrides::default(),
+            "the configuration",
+        )
     }
 
     fn resolve(
@@ -214,6 +277,7 @@ impl Config {
         file: Option<PathBuf>,
         cwd: &Path,
         overrides: &Overrides,
+        origin: &str,
     ) -> Result<Config> {
         let source = match &overrides.source {
             Some(s) => cwd.join(s),
@@ -221,12 +285,9 @@ impl Config {
         };
         let mut targets = BTreeMap::new();
         for (name, t) in raw.targets {
-            let seconds = |v: Option<f64>, default: f64, what: &str| -> Result<Duration> {
-                let v = v.unwrap_or(default);
-                if !(v.is_finite() && v > 0.0) {
-                    bail!("target '{name}': {what} must be a positive number of seconds");
-                }
-                Ok(Duration::from_secs_f64(v))
+            let key = |k: &str| format!("targets.{name}.{k}");
+            let secs = |v: Option<f64>, default: f64, k: &str| {
+                seconds(origin, &key(k), v.unwrap_or(default))
             };
             let mut rebuild = t.rebuild.unwrap_or_default();
             for p in [&mut rebuild.vm, &mut rebuild.base_image, &mut rebuild.image]
@@ -237,16 +298,50 @@ impl Config {
                     *path = root.join(&*path);
                 }
             }
+            for (v, k) in [
+                (rebuild.build_timeout_secs, "rebuild.build_timeout_secs"),
+                (rebuild.health_timeout_secs, "rebuild.health_timeout_secs"),
+            ] {
+                if let Some(v) = v {
+                    seconds(origin, &key(k), v)?;
+                }
+            }
+            if rebuild.verify_port == Some(0) {
+                bail!(
+                    "{origin}: {} = 0 is not a port: give one from 1 to 65535, or leave it out \
+                     for any free port",
+                    key("rebuild.verify_port")
+                );
+            }
+            let url = t.url.with_context(|| {
+                format!(
+                    "{origin}: target '{name}' has no url (e.g. url = \"ws://127.0.0.1:7071/\")"
+                )
+            })?;
+            let url = AgentUrl::parse(&url)
+                .with_context(|| format!("{origin}: {} is not usable", key("url")))?;
+            let ca_file = t.ca_file.map(|f| root.join(f));
+            if let Some(f) = &ca_file
+                && !f.is_file()
+            {
+                bail!(
+                    "{origin}: {} = {} does not exist (it should be the PEM file of the CA that \
+                     signed the TLS terminator's certificate)",
+                    key("ca_file"),
+                    f.display()
+                );
+            }
             let target = Target {
-                url: t.url.with_context(|| {
-                    format!("target '{name}' has no url (e.g. url = \"ws://127.0.0.1:7071/\")")
-                })?,
+                url,
+                ca_file,
+                ssh_options: t.ssh_options.unwrap_or_default(),
                 token_env: t.token_env.unwrap_or_else(|| DEFAULT_TOKEN_ENV.into()),
-                timeout: seconds(t.timeout_secs, 10.0, "timeout_secs")?,
-                apply_timeout: seconds(t.apply_timeout_secs, 120.0, "apply_timeout_secs")?,
+                timeout: secs(t.timeout_secs, 10.0, "timeout_secs")?,
+                apply_timeout: secs(t.apply_timeout_secs, 120.0, "apply_timeout_secs")?,
                 rebuild,
                 name: name.clone(),
             };
+            target.check_transport(origin)?;
             targets.insert(name, target);
         }
         if let Some(d) = &raw.default_target
@@ -276,28 +371,35 @@ impl Config {
                     .then(|| self.targets.keys().next().cloned())
                     .flatten()
             });
-        let mut target = match name {
-            Some(name) => match self.targets.get(&name) {
-                Some(t) => t.clone(),
-                None if overrides.url.is_some() => ad_hoc(&name),
-                None => bail!(
+        let url = match &overrides.url {
+            Some(text) => {
+                Some(AgentUrl::parse(text).context("--url (or HOTPATCH_URL) is not usable")?)
+            }
+            None => None,
+        };
+        let mut target = match (name, url.clone()) {
+            (Some(name), url) => match (self.targets.get(&name), url) {
+                (Some(t), _) => t.clone(),
+                (None, Some(url)) => ad_hoc(&name, url),
+                (None, None) => bail!(
                     "no target named '{name}' in {} (known: {})",
                     self.describe_file(),
                     self.target_names()
                 ),
             },
-            None if overrides.url.is_some() => ad_hoc("default"),
-            None if self.targets.is_empty() => bail!(
+            (None, Some(url)) => ad_hoc("default", url),
+            (None, None) if self.targets.is_empty() => bail!(
                 "no target configured: add a [targets.NAME] section with a url to {}, or pass --url ws://HOST:PORT/",
                 self.describe_file()
             ),
-            None => bail!(
+            (None, None) => bail!(
                 "several targets configured ({}): choose one with --target NAME or set default_target",
                 self.target_names()
             ),
         };
-        if let Some(url) = &overrides.url {
-            target.url = url.clone();
+        if let Some(url) = url {
+            target.url = url;
+            target.check_transport("--url")?;
         }
         if let Some(var) = &overrides.token_env {
             target.token_env = var.clone();
@@ -317,15 +419,34 @@ impl Config {
     }
 }
 
-fn ad_hoc(name: &str) -> Target {
+fn ad_hoc(name: &str, url: AgentUrl) -> Target {
     Target {
         name: name.to_owned(),
-        url: String::new(),
+        url,
+        ca_file: None,
+        ssh_options: Vec::new(),
         token_env: DEFAULT_TOKEN_ENV.into(),
         timeout: Duration::from_secs(10),
         apply_timeout: Duration::from_secs(120),
         rebuild: RebuildConfig::default(),
     }
+}
+
+/// The accepted range of every `*_secs` setting: a tenth of a second to one day. Less cannot
+/// work; more is a mistake (and `1e300` would not even fit a duration).
+pub const SECONDS_RANGE: (f64, f64) = (0.1, 86_400.0);
+
+/// Checks a `*_secs` setting named `key` (e.g. `targets.prod.timeout_secs`); the error names the
+/// key, the value and the accepted range.
+pub fn seconds(origin: &str, key: &str, value: f64) -> Result<Duration> {
+    let (min, max) = SECONDS_RANGE;
+    if !(value.is_finite() && (min..=max).contains(&value)) {
+        bail!(
+            "{origin}: {key} = {value:?} is out of range: give a number of seconds from {min} to \
+             {max} (one day)"
+        );
+    }
+    Ok(Duration::from_secs_f64(value))
 }
 
 /// Sets `dotted.key=value` in the configuration table, creating tables on the way.
@@ -389,6 +510,9 @@ token_env = "HOTPATCH_TOKEN"
 # grow with the amount of code: a first push of a large project compiles thousands of methods).
 timeout_secs = 10
 apply_timeout_secs = 120
+# Other hosts: url = "ssh://deploy@app1.example.com/?agent_port=7071" (hotpatch runs ssh -W with
+# your keys and known_hosts; ssh_options = ["IdentityFile=..."] adds ssh -o options), or
+# url = "wss://app1.example.com/" behind a TLS terminator (ca_file = "ca.pem" for a private CA).
 
 # What to do when a change cannot be applied live (see `hotpatch rebuild`).
 [targets.local.rebuild]
@@ -401,6 +525,8 @@ on_needs_rebuild = "refuse"
 # baseline = "MyApp"                    # tonel loader: load BaselineOfMyApp from `source`
 # image = "/srv/app/app.image"          # the image the application runs from
 # restart = "systemctl restart app"     # how the supervisor restarts the application
+# status = "systemctl is-active --quiet app"  # exit 0 when the application runs: a push whose
+#                                       # agent is unreachable rebuilds only when it is down
 # agent_source = "smalltalk-agent/src"  # the agent's Tonel sources (default: found beside)
 # post_load = "MyApp install"            # Smalltalk run after loading, before saving
 # build_timeout_secs = 600
@@ -450,7 +576,7 @@ mod tests {
 
     #[test]
     fn several_targets_need_a_choice() {
-        let text = "[targets.a]\nurl='ws://x/'\n[targets.b]\nurl='ws://y/'\n";
+        let text = "[targets.a]\nurl='ws://x:1/'\n[targets.b]\nurl='ws://y:1/'\n";
         let c = Config::from_str(text, Path::new("/p")).unwrap();
         let e = c.target(&Overrides::default()).unwrap_err().to_string();
         assert!(e.contains("--target"), "{e}");
@@ -507,5 +633,92 @@ mod tests {
     fn bad_default_target_is_an_error() {
         let e = Config::from_str("default_target='x'", Path::new("/p")).unwrap_err();
         assert!(e.to_string().contains("[targets.x]"));
+    }
+
+    fn config_error(text: &str) -> String {
+        let e = Config::from_str(text, Path::new("/p")).expect_err(text);
+        format!("{e:#}")
+    }
+
+    #[test]
+    fn urls_are_checked_when_the_configuration_is_read() {
+        for url in [
+            "http://127.0.0.1:7071/",
+            "wss//h/",
+            "ws://:7071/",
+            "not a url",
+            "ws://h/",
+        ] {
+            let e = config_error(&format!("[targets.p]\nurl = '{url}'\n"));
+            assert!(e.contains("targets.p.url"), "{e}");
+            assert!(
+                e.contains("ssh://[USER@]HOST"),
+                "the accepted forms are listed: {e}"
+            );
+        }
+        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let o = Overrides {
+            url: Some("htp://127.0.0.1:7071/".into()),
+            ..Default::default()
+        };
+        let e = format!("{:#}", c.target(&o).unwrap_err());
+        assert!(e.contains("--url") && e.contains("htp://"), "{e}");
+    }
+
+    #[test]
+    fn transport_options_must_fit_the_scheme() {
+        let e = config_error("[targets.p]\nurl = 'ws://h:1/'\nssh_options = ['Port=22']\n");
+        assert!(e.contains("ssh_options") && e.contains("not ssh://"), "{e}");
+        let e = config_error("[targets.p]\nurl = 'ws://h:1/'\nca_file = 'Cargo.toml'\n");
+        assert!(e.contains("ca_file"), "{e}");
+        let e = config_error("[targets.p]\nurl = 'wss://h/'\nca_file = 'no-such-ca.pem'\n");
+        assert!(e.contains("does not exist"), "{e}");
+        let e = config_error("[targets.p]\nurl = 'ssh://h/'\nssh_options = ['-oProxyCommand=x']\n");
+        assert!(e.contains("not an ssh option"), "{e}");
+        let ok = Config::from_str(
+            "[targets.p]\nurl = 'ssh://u@h:2222/?agent_port=7072'\nssh_options = ['IdentityFile=/k', 'UserKnownHostsFile /kh']\n",
+            Path::new("/p"),
+        )
+        .unwrap();
+        assert_eq!(ok.targets["p"].endpoint().ssh_options.len(), 2);
+    }
+
+    #[test]
+    fn numeric_limits_are_checked_when_the_configuration_is_read() {
+        for (key, value) in [
+            ("timeout_secs", "1e300"),
+            ("timeout_secs", "-1"),
+            ("timeout_secs", "nan"),
+            ("timeout_secs", "inf"),
+            ("timeout_secs", "0"),
+            ("apply_timeout_secs", "1e9"),
+        ] {
+            let e = config_error(&format!(
+                "[targets.p]\nurl = 'ws://h:1/'\n{key} = {value}\n"
+            ));
+            assert!(
+                e.contains(&format!("targets.p.{key}")) && e.contains("0.1 to 86400"),
+                "{key} = {value}: {e}"
+            );
+        }
+        for (key, value) in [
+            ("build_timeout_secs", "1e300"),
+            ("health_timeout_secs", "-5"),
+        ] {
+            let e = config_error(&format!(
+                "[targets.p]\nurl = 'ws://h:1/'\n[targets.p.rebuild]\n{key} = {value}\n"
+            ));
+            assert!(e.contains(&format!("targets.p.rebuild.{key}")), "{e}");
+        }
+        let e =
+            config_error("[targets.p]\nurl = 'ws://h:1/'\n[targets.p.rebuild]\nverify_port = 0\n");
+        assert!(e.contains("verify_port"), "{e}");
+        assert!(
+            Config::from_str(
+                "[targets.p]\nurl = 'ws://h:1/'\ntimeout_secs = 86400\n",
+                Path::new("/p")
+            )
+            .is_ok()
+        );
     }
 }

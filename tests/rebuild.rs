@@ -557,3 +557,103 @@ fn a_rebuilt_image_knows_the_exact_sources_it_was_built_from() {
     assert_eq!(out["outcome"], "nothing_to_push", "{out:#}");
     app.assert_base_untouched();
 }
+
+#[test]
+fn an_unreachable_agent_of_a_running_application_is_never_rebuilt() {
+    let app = App::new("running");
+    assert_eq!(app.run_json(&["rebuild"], 0)["outcome"], "rebuilt");
+    let session = app.session();
+    let live_stamp = stamp(&app.image());
+    let unchanged = |what: &str| {
+        assert_eq!(
+            app.session(),
+            session,
+            "{what}: the application was restarted"
+        );
+        assert_eq!(
+            stamp(&app.image()),
+            live_stamp,
+            "{what}: the live image was replaced"
+        );
+        assert_eq!(
+            app.eval("SampleApp default greet: 'x'"),
+            "'Hello, X!'",
+            "{what}"
+        );
+    };
+    // Something to push, and rebuilds allowed.
+    app.edit("SampleApp.class.st", "'Hello, '", "'Hey, '");
+    app.configure("on_needs_rebuild = \"rebuild\"");
+    let port = app
+        .url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap_or("");
+
+    // Mistyped URLs, in the file or on the command line: configuration errors (exit 2), never
+    // "unreachable", never a rebuild.
+    let config = app.project.join("hotpatch.toml");
+    let good = std::fs::read_to_string(&config).expect("read hotpatch.toml");
+    for typo in [
+        format!("wss//127.0.0.1:{port}/"),
+        format!("http://127.0.0.1:{port}/"),
+        format!("ws://:{port}/"),
+    ] {
+        std::fs::write(&config, good.replace(&app.url, &typo)).expect("write hotpatch.toml");
+        let out = app.run_json(&["push"], 2);
+        assert_eq!(out["error"]["kind"], "config", "{typo}: {out:#}");
+        assert!(
+            out["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ssh://[USER@]HOST")),
+            "the accepted forms are listed: {out:#}"
+        );
+        unchanged(&typo);
+    }
+    std::fs::write(&config, &good).expect("restore hotpatch.toml");
+    let out = app.run_json(&["push", "--rebuild", "--url", "wss//127.0.0.1:1/"], 2);
+    assert_eq!(out["error"]["kind"], "config", "{out:#}");
+    unchanged("--url typo");
+
+    // A valid URL where nothing listens (a wrong port) while the application runs: unreachable
+    // (exit 5), and the rebuild is refused because the image's process is running.
+    let wrong = format!("ws://127.0.0.1:{}/", free_port());
+    let out = app.run_json(&["push", "--url", &wrong], 5);
+    assert_eq!(out["error"]["kind"], "unreachable", "{out:#}");
+    assert_eq!(out["rebuild"]["refused"], true, "{out:#}");
+    assert_eq!(out["rebuild"]["application"], "running", "{out:#}");
+    let pid = std::fs::read_to_string(app.live.join("app.pid")).expect("read app.pid");
+    assert!(
+        out["rebuild"]["evidence"]
+            .as_str()
+            .is_some_and(|e| e.contains(pid.trim())),
+        "the evidence names the application's process {pid}: {out:#}"
+    );
+    unchanged("wrong port");
+
+    // The same with a status command, which then decides: it says the application runs.
+    app.configure(&format!(
+        "on_needs_rebuild = \"rebuild\"\nstatus = \"kill -0 $(cat {})\"",
+        app.live.join("app.pid").display()
+    ));
+    let out = app.run_json(&["push", "--url", &wrong], 5);
+    assert_eq!(out["rebuild"]["application"], "running", "{out:#}");
+    assert!(
+        out["rebuild"]["evidence"]
+            .as_str()
+            .is_some_and(|e| e.contains("says it runs")),
+        "{out:#}"
+    );
+    // A status command that cannot run says nothing: no rebuild either.
+    app.configure("on_needs_rebuild = \"rebuild\"\nstatus = \"no-such-status-command\"");
+    let out = app.run_json(&["push", "--url", &wrong], 5);
+    assert_eq!(out["rebuild"]["application"], "unknown", "{out:#}");
+    unchanged("status command");
+
+    // The right URL still pushes live.
+    let out = app.run_json(&["push"], 0);
+    assert_eq!(out["outcome"], "applied", "{out:#}");
+    assert_eq!(app.eval("SampleApp default greet: 'x'"), "'Hey, X!'");
+    assert_eq!(app.session(), session, "a live push restarts nothing");
+}

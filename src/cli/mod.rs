@@ -59,7 +59,8 @@ pub struct Common {
     /// The target (a [targets.NAME] section) [env: HOTPATCH_TARGET]
     #[arg(long, short = 't', global = true)]
     pub target: Option<String>,
-    /// The agent's url, overriding the target's (ws://HOST:PORT/) [env: HOTPATCH_URL]
+    /// The agent's url, overriding the target's (ws://HOST:PORT/, wss://HOST/,
+    /// ssh://[USER@]HOST/?agent_port=N) [env: HOTPATCH_URL]
     #[arg(long, global = true)]
     pub url: Option<String>,
     /// The environment variable that holds the token [env: HOTPATCH_TOKEN_ENV]
@@ -165,11 +166,13 @@ pub fn with_agent<T>(
 }
 
 /// Reports `error` and answers the exit code for it: the agent refused ([`exit::REJECTED`]),
-/// the agent could not be reached ([`exit::UNREACHABLE`]), anything else ([`exit::ERROR`]).
+/// the agent could not be reached or the connection broke ([`exit::UNREACHABLE`]), anything
+/// else, a URL or transport refusal included ([`exit::ERROR`]).
 pub fn fail(error: &anyhow::Error) -> i32 {
     report_error(error);
     match error.downcast_ref::<crate::image::ClientError>() {
         Some(c) if c.agent().is_some() => exit::REJECTED,
+        Some(c) if c.is_configuration() => exit::ERROR,
         Some(_) => exit::UNREACHABLE,
         None => exit::ERROR,
     }

@@ -2,8 +2,12 @@
 
 use super::{Common, exit, print_json, runtime};
 use crate::config::{Config, OnNeedsRebuild, Target};
+use crate::image::ClientError;
 use crate::ops::local::SourceError;
-use crate::ops::push::{Outcome, PushFailure, PushOptions, PushReport, push, rebuild_trigger};
+use crate::ops::push::{
+    Outcome, PushFailure, PushOptions, PushReport, RebuildTrigger, push, rebuild_trigger,
+};
+use crate::rebuild::liveness::{AppState, application_state};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -25,8 +29,8 @@ pub struct PushArgs {
     /// Accepted for non-interactive use; push never asks questions
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// When a change cannot go live or the agent is unreachable, rebuild the image (overrides
-    /// the target's on_needs_rebuild)
+    /// When a change cannot go live, or the agent is unreachable and the application is
+    /// confirmed down, rebuild the image (overrides the target's on_needs_rebuild)
     #[arg(long, conflicts_with = "no_rebuild")]
     pub rebuild: bool,
     /// Never rebuild; refuse changes that cannot go live (overrides on_needs_rebuild)
@@ -90,15 +94,28 @@ fn rebuild_allowed(args: &PushArgs, target: &Target) -> bool {
     target.rebuild.on_needs_rebuild == OnNeedsRebuild::Rebuild
 }
 
-/// The push could not go live and a rebuild is allowed: build, swap, restart, verify.
+/// The push could not go live and a rebuild is allowed: build, swap, restart, verify. When the
+/// agent was unreachable, only after confirming that the application is down.
 fn rebuild_fallback(
     args: &PushArgs,
     config: &Config,
     target: &Target,
-    trigger: String,
+    trigger: RebuildTrigger,
     pushed: &Result<PushReport, PushFailure>,
 ) -> i32 {
-    eprintln!("hotpatch: {trigger}; rebuilding the image instead");
+    if let RebuildTrigger::AgentUnreachable(reason) = &trigger {
+        match confirm_down(config, target) {
+            Ok(state) if state.is_down() => {
+                eprintln!(
+                    "hotpatch: {reason}; the application is down: {}",
+                    state.evidence()
+                );
+            }
+            Ok(state) => return refuse_rebuild(args, &state, pushed),
+            Err(e) => return cannot_rebuild(args, &e, pushed),
+        }
+    }
+    let trigger = trigger.reason().to_owned();
     let progress = crate::rebuild::Progress::stderr();
     let rebuilt = runtime().and_then(|rt| {
         rt.block_on(crate::rebuild::rebuild(
@@ -126,20 +143,81 @@ fn rebuild_fallback(
             }
             code
         }
-        Err(e) => {
-            if args.json {
-                print_json(&serde_json::json!({
-                    "outcome": "rebuild_not_started",
-                    "image_changed": false,
-                    "push": push_json,
-                    "error": { "kind": "rebuild_config", "message": format!("{e:#}") },
-                }));
-            } else {
-                eprintln!("hotpatch: error: cannot rebuild: {e:#}");
-            }
-            exit::ERROR
-        }
+        Err(e) => cannot_rebuild(args, &e, pushed),
     }
+}
+
+/// Whether the application of `target` is down (its rebuild settings must be complete).
+fn confirm_down(config: &Config, target: &Target) -> anyhow::Result<AppState> {
+    let settings = crate::rebuild::Settings::resolve(config, target)?;
+    let rt = runtime()?;
+    Ok(rt.block_on(application_state(
+        &settings,
+        &target.url,
+        &config.root,
+        target.timeout,
+    )))
+}
+
+/// The agent is unreachable but the application is (or may be) running: no rebuild; the push
+/// failed as unreachable (exit 5, safe to retry).
+fn refuse_rebuild(
+    args: &PushArgs,
+    state: &AppState,
+    pushed: &Result<PushReport, PushFailure>,
+) -> i32 {
+    let (application, why) = match state {
+        AppState::Running(_) => ("running", "the application is running"),
+        AppState::Unknown(_) | AppState::Down(_) => (
+            "unknown",
+            "hotpatch cannot confirm that the application is down",
+        ),
+    };
+    if args.json {
+        let mut out = match pushed {
+            Err(failure) => failure_json(failure),
+            Ok(report) => serde_json::to_value(report).unwrap_or_default(),
+        };
+        out["rebuild"] = serde_json::json!({
+            "refused": true,
+            "application": application,
+            "evidence": state.evidence(),
+        });
+        print_json(&out);
+    } else {
+        if let Err(failure) = pushed {
+            print_failure(failure);
+        }
+        eprintln!(
+            "hotpatch: not rebuilding: {why} ({}). A rebuild would restart it and lose its \
+             state; check the url, the port and the firewall, then retry.",
+            state.evidence()
+        );
+    }
+    exit::UNREACHABLE
+}
+
+/// The rebuild could not start (configuration, sources, a rebuild already running).
+fn cannot_rebuild(
+    args: &PushArgs,
+    e: &anyhow::Error,
+    pushed: &Result<PushReport, PushFailure>,
+) -> i32 {
+    if args.json {
+        let push_json = match pushed {
+            Ok(report) => serde_json::to_value(report).unwrap_or_default(),
+            Err(failure) => failure_json(failure),
+        };
+        print_json(&serde_json::json!({
+            "outcome": "rebuild_not_started",
+            "image_changed": false,
+            "push": push_json,
+            "error": { "kind": "rebuild_config", "message": format!("{e:#}") },
+        }));
+    } else {
+        eprintln!("hotpatch: error: cannot rebuild: {e:#}");
+    }
+    exit::ERROR
 }
 
 /// The exit code for a failed push (see [`exit`]).
@@ -147,6 +225,7 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
     match failure {
         PushFailure::Source(_) | PushFailure::Config(_) => exit::ERROR,
         PushFailure::Agent(e) if e.agent().is_some() => exit::REJECTED,
+        PushFailure::Agent(e) if e.is_configuration() => exit::ERROR,
         PushFailure::Agent(_) => exit::UNREACHABLE,
         PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(_) => {
             exit::REJECTED
@@ -258,6 +337,8 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::Source(_) => "source_errors",
         PushFailure::Config(_) => "config",
         PushFailure::Agent(e) if e.agent().is_some() => "agent_error",
+        PushFailure::Agent(ClientError::BadUrl(_)) => "config",
+        PushFailure::Agent(ClientError::Transport { .. }) => "transport",
         PushFailure::Agent(_) => "unreachable",
         PushFailure::CompileFailed(_) => "compile_failed",
         PushFailure::Stale(_) => "stale",
@@ -274,9 +355,14 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
             .collect(),
         _ => Vec::new(),
     };
+    let mut error =
+        serde_json::json!({ "kind": kind, "message": failure.to_string(), "errors": errors });
+    if let PushFailure::Agent(ClientError::Transport { problem, .. }) = failure {
+        error["problem"] = serde_json::to_value(problem).unwrap_or_default();
+    }
     serde_json::json!({
         "outcome": "failed",
         "image_changed": false,
-        "error": { "kind": kind, "message": failure.to_string(), "errors": errors },
+        "error": error,
     })
 }

@@ -14,8 +14,9 @@ use std::time::Duration;
 pub struct WatchArgs {
     #[command(flatten)]
     pub common: Common,
-    /// How long to wait for more saves before pushing (editors write a file in several steps)
-    #[arg(long, default_value_t = 150)]
+    /// How long to wait for more saves before pushing (editors write a file in several steps),
+    /// 0 to 60000 ms
+    #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub settle_ms: u64,
 }
 

@@ -1,19 +1,35 @@
-//! The WebSocket client that talks to an agent: connect, authenticate with `hello`, then one
-//! request at a time, each bounded by a timeout.
+//! The WebSocket client that talks to an agent: connect (over TCP, TLS or ssh, see
+//! [`super::transport`]), authenticate with `hello`, then one request at a time, each bounded by
+//! a timeout.
 
+use super::endpoint::{AgentUrl, Endpoint, UrlError};
 use super::protocol::*;
+use super::transport::{self, Connection, SshTunnel, Stream};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::{self, Message};
 
-/// Why talking to an agent failed. Callers branch on the variant (a `stale` answer is retried, a
-/// connection failure may lead to a rebuild, a compile failure is shown to the user).
+/// Why talking to an agent failed. Callers branch on the variant: a connection failure is safe
+/// to retry and may lead to a rebuild, a URL or transport refusal is a configuration problem, a
+/// `stale` answer is retried, a compile failure is shown to the user.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// A real connection failure to a valid URL: nothing listening, refused, no answer in time,
+    /// the host not found, the agent's port closed behind ssh. The only "unreachable" case.
     #[error("cannot connect to the agent at {url}: {reason}")]
     Connect { url: String, reason: String },
+    /// The URL can never work (checked before anything is sent).
+    #[error(transparent)]
+    BadUrl(#[from] UrlError),
+    /// The transport refused to connect for a reason retrying does not fix: an unknown or
+    /// changed ssh host key, a failed ssh login, an untrusted TLS certificate, no ssh client.
+    #[error("{url}: {detail}")]
+    Transport {
+        url: String,
+        problem: TransportProblem,
+        detail: String,
+    },
     #[error("the agent at {url} did not answer {what} within {secs:.1} s")]
     Timeout {
         url: String,
@@ -32,6 +48,24 @@ pub enum ClientError {
     Agent(#[from] AgentError),
 }
 
+/// Why the transport refused a connection (see [`ClientError::Transport`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportProblem {
+    /// The ssh server's host key is not in known_hosts, or differs from it.
+    HostKey,
+    /// ssh could not log in with the user's keys.
+    SshLogin,
+    /// ssh is missing, refused its options, or the server forbids the forwarding.
+    SshSetup,
+    /// The TLS certificate is not trusted (other CA, wrong name, expired).
+    Certificate,
+    /// A `wss://` URL names something that does not speak TLS.
+    NotTls,
+    /// `ca_file` cannot be read or holds no certificate (or the system has no CAs).
+    CaFile,
+}
+
 impl ClientError {
     /// The agent's error, when the failure is an answer from the agent.
     pub fn agent(&self) -> Option<&AgentError> {
@@ -41,16 +75,25 @@ impl ClientError {
         }
     }
 
-    /// True when no agent could be reached at all (nothing listening, refused, timed out while
-    /// connecting): the case in which a rebuild is the only way forward.
+    /// True when no agent could be reached at a valid URL (nothing listening, refused, timed out
+    /// while connecting): safe to retry, and the only case in which a rebuild may be considered
+    /// (after confirming that the application is down, see `rebuild::liveness`).
     pub fn is_unreachable(&self) -> bool {
         matches!(self, ClientError::Connect { .. })
+    }
+
+    /// True when the failure is the configuration's (a URL that can never work, a host key or
+    /// certificate that is not trusted): retrying does not help, nothing was sent.
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, ClientError::BadUrl(_) | ClientError::Transport { .. })
     }
 }
 
 /// An authenticated connection to one agent.
 pub struct Client {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: WebSocketStream<Stream>,
+    /// The ssh process carrying the connection of an `ssh://` target.
+    tunnel: Option<SshTunnel>,
     url: String,
     next_id: u64,
     /// Limit for connecting and for quick requests (hello, ping, eval).
@@ -62,27 +105,50 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `url`, authenticates with `token` and returns the client with the agent's
-    /// `hello` answer. `timeout` bounds the connection and every later request.
+    /// Connects to `url` (any accepted form without transport options: see
+    /// [`Client::connect_to`]), authenticates with `token` and returns the client with the
+    /// agent's `hello` answer. `timeout` bounds the connection and every later request.
     pub async fn connect(url: &str, token: &str, timeout: Duration) -> Result<Client, ClientError> {
-        let connecting = tokio_tungstenite::connect_async(url);
-        let (ws, _response) = match tokio::time::timeout(timeout, connecting).await {
-            Err(_) => {
-                return Err(ClientError::Connect {
-                    url: url.to_owned(),
-                    reason: format!("no answer within {:.1} s", timeout.as_secs_f64()),
-                });
-            }
+        let endpoint = Endpoint::from(AgentUrl::parse(url)?);
+        Client::connect_to(&endpoint, token, timeout).await
+    }
+
+    /// Connects to `endpoint` (TCP, TLS or ssh, see [`super::transport`]), authenticates with
+    /// `token` and returns the client with the agent's `hello` answer. `timeout` bounds the
+    /// whole connection set-up and every later request.
+    pub async fn connect_to(
+        endpoint: &Endpoint,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<Client, ClientError> {
+        let url = endpoint.url.as_str();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let no_answer = || ClientError::Connect {
+            url: url.to_owned(),
+            reason: format!("no answer within {:.1} s", timeout.as_secs_f64()),
+        };
+        let opened = tokio::time::timeout_at(deadline, transport::open(endpoint, timeout)).await;
+        let Connection { stream, tunnel } = opened.map_err(|_| no_answer())??;
+        let handshake = tokio::time::timeout_at(
+            deadline,
+            tokio_tungstenite::client_async(endpoint.url.handshake_url(), stream),
+        )
+        .await;
+        let ws = match handshake {
+            Ok(Ok((ws, _response))) => ws,
             Ok(Err(e)) => {
-                return Err(ClientError::Connect {
+                let reason = handshake_failure(&e);
+                let error = ClientError::Connect {
                     url: url.to_owned(),
-                    reason: e.to_string(),
-                });
+                    reason,
+                };
+                return Err(explained(tunnel, error).await);
             }
-            Ok(Ok(pair)) => pair,
+            Err(_) => return Err(explained(tunnel, no_answer()).await),
         };
         let mut client = Client {
             ws,
+            tunnel,
             url: url.to_owned(),
             next_id: 1,
             timeout,
@@ -102,8 +168,16 @@ impl Client {
             protocol: PROTOCOL_VERSION,
             client: format!("hotpatch {}", env!("CARGO_PKG_VERSION")),
         };
-        client.hello = client.call_as(hello).await?;
-        Ok(client)
+        match client.call_as(hello).await {
+            Ok(info) => {
+                client.hello = info;
+                Ok(client)
+            }
+            Err(e) => {
+                client.close().await;
+                Err(e)
+            }
+        }
     }
 
     /// The url this client is connected to.
@@ -141,7 +215,11 @@ impl Client {
 
     /// `apply` a batch, all or nothing.
     pub async fn apply(&mut self, batch: Batch) -> Result<ApplyResult, ClientError> {
-        self.call_as(Request::Apply { batch }).await
+        self.call_as(Request::Apply {
+            batch,
+            timeout_ms: None,
+        })
+        .await
     }
 
     /// `rollback` the last applied batch.
@@ -151,17 +229,31 @@ impl Client {
 
     /// `eval` an expression and answer its printString.
     pub async fn eval(&mut self, expression: &str) -> Result<String, ClientError> {
+        self.eval_within(expression, None).await
+    }
+
+    /// `eval` with a time limit for the expression (`None`: the agent's default).
+    pub async fn eval_within(
+        &mut self,
+        expression: &str,
+        limit: Option<Duration>,
+    ) -> Result<String, ClientError> {
         let r: EvalResult = self
             .call_as(Request::Eval {
                 expression: expression.to_owned(),
+                timeout_ms: limit.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             })
             .await?;
         Ok(r.value)
     }
 
-    /// Closes the connection politely; errors are of no interest at that point.
+    /// Closes the connection politely (and stops its ssh process); errors are of no interest
+    /// at that point.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+        if let Some(tunnel) = self.tunnel.take() {
+            tunnel.close().await;
+        }
     }
 
     async fn call_as<T: serde::de::DeserializeOwned>(
@@ -255,6 +347,34 @@ impl Client {
             what,
             detail,
         }
+    }
+}
+
+/// What went wrong in the WebSocket handshake, in words.
+fn handshake_failure(e: &tungstenite::Error) -> String {
+    match e {
+        tungstenite::Error::Http(response) => format!(
+            "the server answered HTTP {} instead of a WebSocket handshake (is this the agent's \
+             port? a proxy whose agent is down?)",
+            response.status()
+        ),
+        tungstenite::Error::Io(io) => format!(
+            "the connection broke during the WebSocket handshake ({io}; behind a TLS terminator \
+             or ssh: is the agent running?)"
+        ),
+        other => format!("the WebSocket handshake failed: {other}"),
+    }
+}
+
+/// `error`, or what the ssh process says went wrong when there is one (it is stopped).
+async fn explained(tunnel: Option<SshTunnel>, error: ClientError) -> ClientError {
+    match tunnel {
+        Some(mut tunnel) => {
+            let error = tunnel.explain(error).await;
+            tunnel.close().await;
+            error
+        }
+        None => error,
     }
 }
 
@@ -364,5 +484,46 @@ mod fake_agent_tests {
         drop(listener);
         let err = Client::connect(&url, "t", SHORT).await.err().unwrap();
         assert!(err.is_unreachable(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_url_that_cannot_work_is_a_configuration_error() {
+        for url in [
+            "http://127.0.0.1:1/",
+            "ws://:1/",
+            "wss//x",
+            "ws://127.0.0.1/",
+        ] {
+            let err = Client::connect(url, "t", SHORT).await.err().unwrap();
+            assert!(!err.is_unreachable(), "{url}: {err}");
+            assert!(err.is_configuration(), "{url}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_to_a_plain_server_is_refused_as_not_tls() {
+        // A plain HTTP server, as the agent is: it answers a TLS hello with an HTTP error.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("wss://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            if let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 512];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            }
+        });
+        let err = Client::connect(&url, "t", SHORT).await.err().unwrap();
+        assert!(
+            matches!(
+                err,
+                ClientError::Transport {
+                    problem: TransportProblem::NotTls,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.is_configuration() && !err.is_unreachable(), "{err}");
     }
 }

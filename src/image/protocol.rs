@@ -37,10 +37,16 @@ pub enum Request {
     },
     Apply {
         batch: Batch,
+        /// Time limit in ms for the class initializers the batch runs (agent default when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     Rollback,
     Eval {
         expression: String,
+        /// Time limit in ms for the expression (agent default when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
 }
 
@@ -63,6 +69,10 @@ impl Request {
 pub struct Batch {
     pub id: String,
     pub epoch: u64,
+    /// The project's packages: classes of these packages may be redefined or removed; a class
+    /// name that is a global outside them is refused. Absent: the packages the batch defines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Vec<String>>,
     pub ops: Vec<Op>,
 }
 

@@ -11,7 +11,7 @@ use crate::image::{Client, ClientError};
 /// Connects to `target`'s agent with the target's time limits: `timeout_secs` for connecting and
 /// quick requests, `apply_timeout_secs` for snapshot, apply and rollback.
 pub async fn connect(target: &Target, token: &str) -> Result<Client, ClientError> {
-    let mut client = Client::connect(&target.url, token, target.timeout).await?;
+    let mut client = Client::connect_to(&target.endpoint(), token, target.timeout).await?;
     client.set_work_timeout(target.apply_timeout);
     Ok(client)
 }

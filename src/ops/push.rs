@@ -177,7 +177,7 @@ pub async fn push(
         let plan = plan::plan(&comparison.changes, &ctx);
         let mut report = PushReport {
             target: target.name.clone(),
-            url: target.url.clone(),
+            url: target.url.to_string(),
             outcome: Outcome::NothingToPush,
             session: comparison.session.clone(),
             epoch_before: comparison.epoch,
@@ -204,6 +204,8 @@ pub async fn push(
         let batch = Batch {
             id: plan::batch_id(&comparison.session, comparison.epoch, &plan.steps),
             epoch: comparison.epoch,
+            // The agent refuses to redefine or remove a class outside the project's packages.
+            packages: Some(local.scope.packages.clone()),
             ops: plan
                 .steps
                 .iter()
@@ -251,19 +253,43 @@ pub async fn push(
     }
 }
 
-/// Why a push's result calls for a rebuild, if it does: a change that cannot go live, or no
-/// agent to talk to (first deploy, the image died). `None` for every other result; whether the
-/// rebuild may run is the caller's decision (`on_needs_rebuild`, `--rebuild`).
-pub fn rebuild_trigger(result: &Result<PushReport, PushFailure>) -> Option<String> {
-    match result {
-        Ok(r) if r.outcome == Outcome::NeedsRebuild => Some(format!(
-            "{} change(s) cannot go live: {}",
-            r.needs_rebuild.len(),
-            r.needs_rebuild.join("; ")
-        )),
-        Err(PushFailure::Agent(e)) if e.is_unreachable() => {
-            Some(format!("the agent is unreachable ({e})"))
+/// Why a push's result calls for a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebuildTrigger {
+    /// Some change cannot go live (the reasons, joined).
+    ChangesNeedRebuild(String),
+    /// No agent answered at a valid URL (first deploy, or the image died). Whether the
+    /// application is really down must be confirmed before rebuilding (see
+    /// `rebuild::liveness`): an unreachable agent may belong to a running application.
+    AgentUnreachable(String),
+}
+
+impl RebuildTrigger {
+    /// The reason, for the user and the rebuild report.
+    pub fn reason(&self) -> &str {
+        match self {
+            RebuildTrigger::ChangesNeedRebuild(r) | RebuildTrigger::AgentUnreachable(r) => r,
         }
+    }
+}
+
+/// Why a push's result calls for a rebuild, if it does: a change that cannot go live, or no
+/// agent to talk to at a valid URL. `None` for every other result (a URL or transport refusal
+/// is a configuration error, never a reason to rebuild); whether the rebuild may run is the
+/// caller's decision (`on_needs_rebuild`, `--rebuild`, and for an unreachable agent the
+/// application's state).
+pub fn rebuild_trigger(result: &Result<PushReport, PushFailure>) -> Option<RebuildTrigger> {
+    match result {
+        Ok(r) if r.outcome == Outcome::NeedsRebuild => {
+            Some(RebuildTrigger::ChangesNeedRebuild(format!(
+                "{} change(s) cannot go live: {}",
+                r.needs_rebuild.len(),
+                r.needs_rebuild.join("; ")
+            )))
+        }
+        Err(PushFailure::Agent(e)) if e.is_unreachable() => Some(RebuildTrigger::AgentUnreachable(
+            format!("the agent is unreachable ({e})"),
+        )),
         _ => None,
     }
 }
@@ -379,6 +405,43 @@ fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf
         column,
         method: name,
         message: e.message.clone(),
+    }
+}
+
+#[cfg(test)]
+mod trigger_tests {
+    use super::*;
+    use crate::image::TransportProblem;
+
+    fn trigger(e: ClientError) -> Option<RebuildTrigger> {
+        rebuild_trigger(&Err(PushFailure::Agent(e)))
+    }
+
+    #[test]
+    fn only_a_real_connection_failure_can_trigger_a_rebuild() {
+        let url = "ws://127.0.0.1:1/".to_owned();
+        assert!(matches!(
+            trigger(ClientError::Connect {
+                url: url.clone(),
+                reason: "refused".into()
+            }),
+            Some(RebuildTrigger::AgentUnreachable(_))
+        ));
+        let bad = crate::image::AgentUrl::parse("wss//x").unwrap_err();
+        assert_eq!(trigger(ClientError::BadUrl(bad)), None);
+        assert_eq!(
+            trigger(ClientError::Transport {
+                url: url.clone(),
+                problem: TransportProblem::HostKey,
+                detail: String::new()
+            }),
+            None
+        );
+        assert_eq!(
+            trigger(ClientError::Closed { url, what: "hello" }),
+            None,
+            "a connection that broke reached something: not a reason to rebuild"
+        );
     }
 }
 

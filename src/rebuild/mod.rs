@@ -15,6 +15,7 @@
 //! the work directory (with the VM's output and the image's log) for inspection.
 
 mod agent;
+pub mod liveness;
 mod progress;
 mod script;
 mod swap;
@@ -51,6 +52,8 @@ pub struct Settings {
     pub image: PathBuf,
     /// The shell command that (re)starts the application.
     pub restart: String,
+    /// The shell command that tells whether the application runs (see [`liveness`]).
+    pub status: Option<String>,
     /// The agent's Tonel sources.
     pub agent_source: PathBuf,
     /// Smalltalk run after loading.
@@ -115,11 +118,7 @@ impl Settings {
             })?,
         };
         let seconds = |v: Option<f64>, default: f64, key: &str| -> Result<Duration> {
-            let v = v.unwrap_or(default);
-            if !(v.is_finite() && v > 0.0) {
-                bail!("{section}: {key} must be a positive number of seconds");
-            }
-            Ok(Duration::from_secs_f64(v))
+            crate::config::seconds(&section, key, v.unwrap_or(default))
         };
         Ok(Settings {
             target: target.name.clone(),
@@ -132,6 +131,7 @@ impl Settings {
                 .with_context(|| section.clone())?,
             image,
             restart,
+            status: r.status.clone().filter(|s| !s.trim().is_empty()),
             agent_source,
             post_load: r.post_load.clone(),
             build_timeout: seconds(r.build_timeout_secs, 600.0, "build_timeout_secs")?,
@@ -509,7 +509,8 @@ impl<'a> Run<'a> {
 
     /// The live agent's session, when it answers (it need not: first deploy, image died).
     async fn live_session(&self) -> Option<String> {
-        let connect = Client::connect(&self.target.url, &self.token, self.target.timeout).await;
+        let connect =
+            Client::connect_to(&self.target.endpoint(), &self.token, self.target.timeout).await;
         match connect {
             Ok(c) => {
                 let s = c.hello.session.clone();
@@ -664,11 +665,13 @@ impl<'a> Run<'a> {
             &out_file,
         )
         .map_err(verify_failed)?;
-        let url = format!("ws://127.0.0.1:{port}/");
         let timeout = s.health_timeout;
         let result = async {
+            let endpoint = crate::image::AgentUrl::parse(&format!("ws://127.0.0.1:{port}/"))
+                .map(crate::image::Endpoint::from)
+                .map_err(|e| e.to_string())?;
             let mut client =
-                wait_for_agent(&url, &token, timeout, None, || running.exited()).await?;
+                wait_for_agent(&endpoint, &token, timeout, None, || running.exited()).await?;
             let checked = check_matches(&mut client, &self.local).await;
             client.close().await;
             checked
@@ -732,8 +735,14 @@ impl<'a> Run<'a> {
             .saturating_duration_since(Instant::now())
             .max(Duration::from_secs(1));
         let result = async {
-            let mut client =
-                wait_for_agent(&self.target.url, &self.token, remaining, before, || None).await?;
+            let mut client = wait_for_agent(
+                &self.target.endpoint(),
+                &self.token,
+                remaining,
+                before,
+                || None,
+            )
+            .await?;
             let session = client.hello.session.clone();
             let checked = if check_sources {
                 check_matches(&mut client, &self.local).await.map(Some)

@@ -13,7 +13,7 @@
 //! sources) must match exactly. [`Verified`] says which path was taken.
 
 use crate::diff::{MethodChange, diff};
-use crate::image::{Client, ClientError};
+use crate::image::{Client, ClientError, Endpoint};
 use crate::model::{MethodKey, Side};
 use crate::ops::local::LocalSources;
 use serde::Serialize;
@@ -46,12 +46,13 @@ pub enum VerifyPath {
 /// Waits until an agent answers at `url` with a session other than `not_session`. `exited`
 /// reports a VM that quit (no point in waiting then).
 pub async fn wait_for_agent(
-    url: &str,
+    endpoint: &Endpoint,
     token: &str,
     timeout: Duration,
     not_session: Option<&str>,
     mut exited: impl FnMut() -> Option<std::process::ExitStatus>,
 ) -> Result<Client, String> {
+    let url = endpoint.url.as_str();
     let deadline = Instant::now() + timeout;
     let mut last = String::from("nothing answered");
     loop {
@@ -65,7 +66,7 @@ pub async fn wait_for_agent(
                 timeout.as_secs()
             ));
         }
-        match Client::connect(url, token, left.min(Duration::from_secs(5))).await {
+        match Client::connect_to(endpoint, token, left.min(Duration::from_secs(5))).await {
             Ok(c) if not_session == Some(c.hello.session.as_str()) => {
                 last = format!("still the old session {}", c.hello.session);
                 c.close().await;
@@ -74,6 +75,7 @@ pub async fn wait_for_agent(
             Err(e @ ClientError::Agent(_)) => {
                 return Err(format!("the agent at {url} refused us: {e}"));
             }
+            Err(e) if e.is_configuration() => return Err(e.to_string()),
             Err(e) => last = e.to_string(),
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

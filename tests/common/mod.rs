@@ -8,6 +8,8 @@
 //! when it fails.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod raw;
+
 use hotpatch::image::Client;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,237 @@
+//! Benchmark of the agent under attack, against the real VM and agent (the test image): the
+//! end-to-end time of `hotpatch push` of one changed method (process start to method installed)
+//! while a half-open connection, a slow sender and 20 idle unauthenticated connections are held
+//! open, next to the same push with nobody else connected; and how long the agent takes to refuse
+//! a 10,000-method batch whose last method has a syntax error. Prints figures; asserts nothing
+//! about time.
+//!
+//!     cargo build --release && target/release/bench-attacks [--runs N]
+//!
+//! Target on the 2-core reference machine (issue 11): the push under attack < 1 s.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use hotpatch::image::ClientError;
+use hotpatch::image::protocol::{Batch, Op, WireClass};
+use hotpatch::model::Side;
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let mut runs = 7usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match (a.as_str(), args.next().and_then(|v| v.parse().ok())) {
+            ("--runs", Some(n)) if n > 0 => runs = n,
+            _ => {
+                eprintln!("usage: bench-attacks [--runs N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let hotpatch = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("hotpatch")))
+        .filter(|p| p.is_file());
+    let Some(hotpatch) = hotpatch else {
+        eprintln!("bench-attacks: build the hotpatch binary first: cargo build --release");
+        std::process::exit(2);
+    };
+
+    let vm = common::Vm::start();
+    let project = common::repo().join("target/bench-attacks");
+    let _ = std::fs::remove_dir_all(&project);
+    common::copy_dir(&common::repo().join("examples/sample-app"), &project);
+    let config = std::fs::read_to_string(project.join("hotpatch.toml")).expect("read config");
+    std::fs::write(
+        project.join("hotpatch.toml"),
+        config.replace("ws://127.0.0.1:7071/", &vm.url),
+    )
+    .expect("write hotpatch.toml");
+    let file = project.join("src/Sample-Core/SampleApp.class.st");
+    let file_arg = file.to_str().expect("utf-8 path").to_owned();
+    let push = |version: usize| -> Duration {
+        set_greeting(&file, version);
+        // The first push installs the whole app; the others push the one file.
+        let args: Vec<&str> = if version == 0 {
+            vec!["push"]
+        } else {
+            vec!["push", &file_arg]
+        };
+        let t = Instant::now();
+        let out = Command::new(&hotpatch)
+            .args(&args)
+            .current_dir(&project)
+            .env("HOTPATCH_TOKEN", &vm.token)
+            .output()
+            .expect("run hotpatch push");
+        let took = t.elapsed();
+        if !out.status.success() {
+            eprintln!(
+                "bench-attacks: hotpatch push failed:\n{}{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                vm.logs()
+            );
+            std::process::exit(1);
+        }
+        took
+    };
+    push(0); // installs the sample app
+
+    let quiet: Vec<Duration> = (1..=runs).map(push).collect();
+    let mut attacked = Vec::new();
+    for run in 1..=runs {
+        let attackers = Attackers::open(vm.port);
+        attacked.push(push(100 + run));
+        drop(attackers);
+    }
+    let expected = format!("'Hello{} X!'", 100 + runs);
+    let got = vm.eval("SampleApp default greet: 'x'");
+    assert_eq!(got, expected, "the last pushed method is installed");
+
+    report("push FILE, one method, nobody else connected", &quiet);
+    report(
+        "push FILE, one method, with a half-open, a slow-sender and 20 idle connections (target 1000 ms)",
+        &attacked,
+    );
+
+    for (what, error, at) in [
+        ("an unclosed parenthesis", "^ (total + 1", 0),
+        ("an unclosed parenthesis", "^ (total + 1", 9_999),
+        ("a missing argument inside", "^ total + . 1", 9_999),
+    ] {
+        let t = Instant::now();
+        let refused = refuse_big_batch(&vm, error, at);
+        println!(
+            "10,000-method batch with {what} in method {}: refused in {:.2} s ({refused})",
+            at + 1,
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// A half-open connection, a slow sender (a byte a second) and 20 idle connections, held open
+/// while alive.
+struct Attackers {
+    _held: Vec<TcpStream>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    slow: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Attackers {
+    fn open(port: u16) -> Attackers {
+        let connect = || TcpStream::connect(("127.0.0.1", port)).expect("connect to the agent");
+        let mut held = Vec::new();
+        let mut half = connect();
+        let _ = half.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        held.push(half);
+        held.extend((0..20).map(|_| connect()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut slow = connect();
+        let stopping = stop.clone();
+        let slow = std::thread::spawn(move || {
+            for byte in b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n".iter().cycle() {
+                if stopping.load(std::sync::atomic::Ordering::SeqCst)
+                    || slow.write_all(&[*byte]).is_err()
+                {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1000));
+            }
+        });
+        // Let the agent accept them all before the push starts.
+        std::thread::sleep(Duration::from_millis(300));
+        Attackers {
+            _held: held,
+            stop,
+            slow: Some(slow),
+        }
+    }
+}
+
+impl Drop for Attackers {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.slow.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Sends a batch of 100 new classes with 100 methods each, method number `at` (0-based) with the
+/// body `error`; answers the agent's error.
+fn refuse_big_batch(vm: &common::Vm, error: &str, at: usize) -> String {
+    let mut ops = Vec::new();
+    for c in 0..100 {
+        ops.push(Op::DefineClass {
+            class: Box::new(WireClass {
+                name: format!("BenchSyntax{c}"),
+                superclass: Some("Object".into()),
+                inst_vars: vec!["total".into()],
+                package: "BenchSyntax-Core".into(),
+                ..Default::default()
+            }),
+        });
+    }
+    for c in 0..100 {
+        for m in 0..100 {
+            let body = if c * 100 + m == at {
+                error.to_owned()
+            } else {
+                format!(
+                    "| sum |\n\tsum := 0.\n\t#(1 2 3) do: [ :each | sum := sum + each ].\n\ttotal := sum + {m}.\n\t^ total"
+                )
+            };
+            ops.push(Op::PutMethod {
+                class_name: format!("BenchSyntax{c}"),
+                side: Side::Instance,
+                protocol: "computing".into(),
+                source: format!("method{m}\n\t\"Method {m}.\"\n\t{body}"),
+            });
+        }
+    }
+    common::runtime().block_on(async {
+        let mut c = vm.client().await;
+        c.set_work_timeout(Duration::from_secs(600));
+        let epoch = c.ping().await.expect("ping").epoch;
+        let answer = c
+            .apply(Batch {
+                id: format!("bench-syntax-{}-{at}", error.len()),
+                epoch,
+                packages: None,
+                ops,
+            })
+            .await;
+        c.close().await;
+        match answer {
+            Err(ClientError::Agent(e)) => format!("{:?}: {}", e.kind, e.message),
+            other => format!("not refused: {other:?}"),
+        }
+    })
+}
+
+/// Rewrites the greeting of SampleApp>>greet: to `Hello<version> `.
+fn set_greeting(file: &Path, version: usize) {
+    let text = std::fs::read_to_string(file).expect("read SampleApp");
+    let start = text.find("'Hello").expect("a greeting");
+    let end = start + 1 + text[start + 1..].find('\'').expect("end of the greeting");
+    let edited = format!("{}'Hello{version} '{}", &text[..start], &text[end + 1..]);
+    std::fs::write(file, edited).expect("write SampleApp");
+}
+
+fn report(what: &str, times: &[Duration]) {
+    let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "{what}: median {:.1} ms, min {:.1} ms, max {:.1} ms over {} runs",
+        ms[ms.len() / 2],
+        ms[0],
+        ms[ms.len() - 1],
+        ms.len()
+    );
+}
