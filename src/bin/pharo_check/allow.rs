@@ -36,6 +36,14 @@ pub const GUARDED_SENDS: &[GuardedSend] = &[
         reason: "ClassDescription>>protocolNames is Pharo 12-13; 9-11 answer the class's ClassOrganization>>categories instead",
     },
     GuardedSend {
+        selector: "waitTimeoutMilliseconds:",
+        reason: "Semaphore>>waitTimeoutMilliseconds: is Pharo 12-13; HpPharoPlatform>>wait:milliseconds: uses #waitTimeoutMSecs: where it is missing (9-11)",
+    },
+    GuardedSend {
+        selector: "waitTimeoutMSecs:",
+        reason: "the Pharo 9-11 name of Semaphore>>waitTimeoutMilliseconds:, sent only where that is missing",
+    },
+    GuardedSend {
         selector: "packageTag",
         reason: "ClassDescription>>packageTag is Pharo 12-13; 9-11 answer the class's system category",
     },
