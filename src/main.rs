@@ -5,5 +5,12 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // Like every Unix filter, end quietly when the reader of our output goes away
+    // (`hotpatch status | head -3`): Rust ignores SIGPIPE, so a write would panic instead.
+    // SAFETY: restoring a signal's default disposition before any thread is started.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     std::process::exit(hotpatch::cli::main());
 }

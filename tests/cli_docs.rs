@@ -45,3 +45,19 @@ fn manual_pages_for_the_tool_and_each_command() {
     assert!(!dir.join("hotpatch-help.1").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // `hotpatch man | head -1`: the pipe closes before (or while) hotpatch writes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hotpatch"))
+        .arg("man")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
+}
