@@ -5,59 +5,38 @@
 
 mod common;
 
-use common::{Vm, copy_dir, raw, repo, runtime};
+use common::project::Project;
+use common::{Vm, raw, runtime};
 use hotpatch::image::ClientError;
 use hotpatch::image::protocol::{Batch, ErrorKind, Op, WireClass};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-/// A copy of the sample app configured to push to a VM; each push changes the greeting.
-struct Project {
-    dir: PathBuf,
-    token: String,
+/// The sample app pushing to a VM; each push changes the greeting.
+struct Greeter {
+    project: Project,
     pushes: usize,
 }
 
-impl Project {
-    fn new(vm: &Vm, name: &str) -> Project {
-        let dir = repo()
-            .join("target")
-            .join("attack-tests")
-            .join(format!("{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&repo().join("examples/sample-app"), &dir);
-        let config = std::fs::read_to_string(dir.join("hotpatch.toml")).expect("read config");
-        let config = config.replace("ws://127.0.0.1:7071/", &vm.url);
-        std::fs::write(dir.join("hotpatch.toml"), config).expect("write config");
-        Project {
-            dir,
-            token: vm.token.clone(),
+impl Greeter {
+    fn new(vm: &Vm, name: &str) -> Greeter {
+        Greeter {
+            project: Project::new(vm, name),
             pushes: 0,
         }
     }
 
     fn hotpatch(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hotpatch"))
-            .args(args)
-            .current_dir(&self.dir)
-            .env("HOTPATCH_TOKEN", &self.token)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run hotpatch")
-    }
-
-    fn source(&self, name: &str) -> PathBuf {
-        self.dir.join("src/Sample-Core").join(name)
+        self.project.hotpatch(args)
     }
 
     /// Changes the greeting and pushes it: the push must succeed within 10 s, and the image must
     /// then greet with the new text. `what` names the attack for the messages.
     fn push_new_greeting(&mut self, vm: &Vm, what: &str) {
         self.pushes += 1;
-        let path = self.source("SampleApp.class.st");
+        let path = self.project.file("SampleApp.class.st");
         let text = std::fs::read_to_string(&path).expect("read SampleApp");
         let from = text
             .find("'Hello")
@@ -87,14 +66,6 @@ impl Project {
             format!("'{greeting}X!'"),
             "after {what}"
         );
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
@@ -162,7 +133,7 @@ fn upgraded(port: u16) -> TcpStream {
 #[test]
 fn network_attacks_never_lock_out_a_deploy() {
     let vm = Vm::start();
-    let mut p = Project::new(&vm, "network");
+    let mut p = Greeter::new(&vm, "network");
     p.push_new_greeting(&vm, "nothing");
     let epoch = vm.epoch();
 
@@ -307,11 +278,11 @@ fn network_attacks_never_lock_out_a_deploy() {
 #[test]
 fn pushed_code_cannot_take_the_agent_down() {
     let vm = Vm::start();
-    let mut p = Project::new(&vm, "pushed-code");
+    let mut p = Greeter::new(&vm, "pushed-code");
     p.push_new_greeting(&vm, "nothing");
 
     // A class whose class-side initialize halts: the push fails clearly, nothing is installed.
-    let class_file = p.source("SampleHalting.class.st");
+    let class_file = p.project.file("SampleHalting.class.st");
     let halting = |body: &str| {
         format!(
             "Class {{\n\t#name : 'SampleHalting',\n\t#superclass : 'Object',\n\t#package : 'Sample-Core'\n}}\n\n\

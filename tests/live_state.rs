@@ -5,97 +5,10 @@
 
 mod common;
 
-use common::{Vm, copy_dir, repo, runtime};
+use common::project::Project;
+use common::{Vm, runtime};
 use hotpatch::image::protocol::CensusClass;
-use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::time::Duration;
-
-/// A copy of the sample app, configured to push to `vm`.
-struct Project {
-    dir: PathBuf,
-    token: String,
-}
-
-impl Project {
-    fn new(vm: &Vm, name: &str) -> Project {
-        let dir = repo()
-            .join("target")
-            .join("live-state-tests")
-            .join(format!("{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&repo().join("examples/sample-app"), &dir);
-        let config = std::fs::read_to_string(dir.join("hotpatch.toml")).expect("read config");
-        let config = config.replace("ws://127.0.0.1:7071/", &vm.url);
-        std::fs::write(dir.join("hotpatch.toml"), config).expect("write config");
-        Project {
-            dir,
-            token: vm.token.clone(),
-        }
-    }
-
-    fn hotpatch(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hotpatch"))
-            .args(args)
-            .current_dir(&self.dir)
-            .env("HOTPATCH_TOKEN", &self.token)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run hotpatch")
-    }
-
-    /// Runs hotpatch and asserts the exit code; answers stdout and stderr.
-    fn run(&self, args: &[&str], code: i32) -> String {
-        let out = self.hotpatch(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "hotpatch {args:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-        );
-        stdout + &stderr
-    }
-
-    /// `push --json` with `args`, asserting the exit code; answers the report.
-    fn push_json(&self, args: &[&str], code: i32) -> serde_json::Value {
-        let mut all = vec!["push", "--json"];
-        all.extend_from_slice(args);
-        let out = self.hotpatch(&all);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "hotpatch {all:?}\n--- stdout\n{stdout}\n--- stderr\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_str(&stdout).expect("push --json prints JSON")
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.join("src/Sample-Core").join(name)
-    }
-
-    /// Replaces every `from` by `to` in a source file.
-    fn edit(&self, name: &str, from: &str, to: &str) {
-        let path = self.file(name);
-        let text = std::fs::read_to_string(&path).expect("read source");
-        assert!(text.contains(from), "{name} does not contain {from:?}");
-        std::fs::write(&path, text.replace(from, to)).expect("write source");
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.file(name), text).expect("write source");
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
 
 /// A class file of the sample package: `vars` instance variables, `class_vars`, and methods
 /// given as (side-prefixed header, body) pairs, e.g. `("SampleShape >> side", "^ side")`.
@@ -140,8 +53,8 @@ fn removing_a_variable_that_live_instances_use_is_refused_unless_renamed_or_allo
     vm.eval("Smalltalk garbageCollect");
 
     // `count` renamed `total` in the sources: without a word, that drops the 3.
-    p.edit("SampleCounter.class.st", "count", "total");
-    p.edit(
+    p.edit_all("SampleCounter.class.st", "count", "total");
+    p.edit_all(
         "SampleCounter.class.st",
         "SampleCounter >> total [",
         "SampleCounter >> count [",
@@ -181,7 +94,7 @@ fn removing_a_variable_that_live_instances_use_is_refused_unless_renamed_or_allo
     p.run(&["push", "--rename-var", "SampleCounter.count=total"], 0);
     assert_eq!(vm.eval("SampleApp default counter count"), "4");
     // A rename that does not fit the push is a usage error; nothing is sent.
-    p.edit("SampleCounter.class.st", "total", "sum");
+    p.edit_all("SampleCounter.class.st", "total", "sum");
     let out = p.run(&["push", "--rename-var", "SampleCounter.count=sum"], 2);
     assert!(
         out.contains("no variable count that this push removes"),
@@ -195,9 +108,9 @@ fn removing_a_variable_that_live_instances_use_is_refused_unless_renamed_or_allo
     assert_eq!(vm.eval("SampleApp default counter count"), "nil");
 
     // A variable nobody gives a value passes the guard without a flag.
-    p.edit("SampleCounter.class.st", "'sum'", "'sum', 'unused'");
+    p.edit_all("SampleCounter.class.st", "'sum'", "'sum', 'unused'");
     p.run(&["push"], 0);
-    p.edit("SampleCounter.class.st", "'sum', 'unused'", "'sum'");
+    p.edit_all("SampleCounter.class.st", "'sum', 'unused'", "'sum'");
     p.run(&["push"], 0);
 
     // Removing a class that has live instances is refused too.
@@ -374,7 +287,7 @@ fn exact_sources_survive_a_reshape() {
     p.run(&["push"], 0);
     // A new instance variable first in the list moves `count` to another slot: the class
     // builder recompiles every method of the class.
-    p.edit("SampleCounter.class.st", "'count'", "'label',\n\t\t'count'");
+    p.edit_all("SampleCounter.class.st", "'count'", "'label',\n\t\t'count'");
     p.run(&["push"], 0);
     assert_eq!(vm.eval("SampleCounter instVarNames"), "('label' 'count')");
     let out = p.run(&["diff", "--no-cache"], 0);

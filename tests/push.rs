@@ -4,80 +4,9 @@
 
 mod common;
 
-use common::{Vm, copy_dir, repo};
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-/// A copy of the sample app, configured to push to `vm`.
-struct Project {
-    dir: PathBuf,
-    token: String,
-}
-
-impl Project {
-    fn new(vm: &Vm, name: &str) -> Project {
-        let dir = repo()
-            .join("target")
-            .join("push-tests")
-            .join(format!("{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&repo().join("examples/sample-app"), &dir);
-        let config = std::fs::read_to_string(dir.join("hotpatch.toml")).expect("read config");
-        let config = config.replace("ws://127.0.0.1:7071/", &vm.url);
-        std::fs::write(dir.join("hotpatch.toml"), config).expect("write config");
-        Project {
-            dir,
-            token: vm.token.clone(),
-        }
-    }
-
-    fn hotpatch(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hotpatch"))
-            .args(args)
-            .current_dir(&self.dir)
-            .env("HOTPATCH_TOKEN", &self.token)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run hotpatch")
-    }
-
-    /// Runs hotpatch and asserts the exit code; answers stdout.
-    fn run(&self, args: &[&str], code: i32) -> String {
-        let out = self.hotpatch(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "hotpatch {args:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-        );
-        stdout + &stderr
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.join("src/Sample-Core").join(name)
-    }
-
-    /// Replaces `from` by `to` in a source file (the test's "edit in the editor").
-    fn edit(&self, name: &str, from: &str, to: &str) {
-        let path = self.file(name);
-        let text = std::fs::read_to_string(&path).expect("read source");
-        assert!(text.contains(from), "{name} does not contain {from:?}");
-        std::fs::write(&path, text.replacen(from, to, 1)).expect("write source");
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.file(name), text).expect("write source");
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
+use common::Vm;
+use common::project::Project;
+use std::process::Command;
 
 #[test]
 fn push_edit_add_remove_and_roll_back() {

@@ -1,0 +1,113 @@
+//! A copy of the sample application (`examples/sample-app`) configured to push to a test VM,
+//! and the `hotpatch` binary run in it: what the push, live-state and attack tests share.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use super::{Vm, copy_dir, repo};
+
+/// The sample app in a directory of its own under `target/projects/`, removed when the test
+/// passes and kept when it fails.
+pub struct Project {
+    pub dir: PathBuf,
+    pub token: String,
+}
+
+impl Project {
+    /// A fresh copy named after the test binary and `name`, pushing to `vm`.
+    pub fn new(vm: &Vm, name: &str) -> Project {
+        let suite = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let dir = repo()
+            .join("target")
+            .join("projects")
+            .join(format!("{suite}-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_dir(&repo().join("examples/sample-app"), &dir);
+        let config = std::fs::read_to_string(dir.join("hotpatch.toml")).expect("read config");
+        let config = config.replace("ws://127.0.0.1:7071/", &vm.url);
+        std::fs::write(dir.join("hotpatch.toml"), config).expect("write config");
+        Project {
+            dir,
+            token: vm.token.clone(),
+        }
+    }
+
+    /// Runs the `hotpatch` binary of this build in the project.
+    pub fn hotpatch(&self, args: &[&str]) -> Output {
+        // Set for integration tests only; the bench binaries that share this harness never get
+        // here.
+        let exe = option_env!("CARGO_BIN_EXE_hotpatch").expect("run from an integration test");
+        Command::new(exe)
+            .args(args)
+            .current_dir(&self.dir)
+            .env("HOTPATCH_TOKEN", &self.token)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run hotpatch")
+    }
+
+    /// Runs hotpatch and asserts the exit code; answers stdout and stderr.
+    pub fn run(&self, args: &[&str], code: i32) -> String {
+        let out = self.hotpatch(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "hotpatch {args:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
+        stdout + &stderr
+    }
+
+    /// A file of the `Sample-Core` package.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join("src/Sample-Core").join(name)
+    }
+
+    /// Replaces `from` by `to` in a source file (the test's "edit in the editor").
+    pub fn edit(&self, name: &str, from: &str, to: &str) {
+        let path = self.file(name);
+        let text = std::fs::read_to_string(&path).expect("read source");
+        assert!(text.contains(from), "{name} does not contain {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write source");
+    }
+
+    /// Replaces every `from` by `to` in a source file.
+    pub fn edit_all(&self, name: &str, from: &str, to: &str) {
+        let path = self.file(name);
+        let text = std::fs::read_to_string(&path).expect("read source");
+        assert!(text.contains(from), "{name} does not contain {from:?}");
+        std::fs::write(&path, text.replace(from, to)).expect("write source");
+    }
+
+    /// `push --json` with `args`, asserting the exit code; answers the report.
+    pub fn push_json(&self, args: &[&str], code: i32) -> serde_json::Value {
+        let mut all = vec!["push", "--json"];
+        all.extend_from_slice(args);
+        let out = self.hotpatch(&all);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "hotpatch {all:?}\n--- stdout\n{stdout}\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout).expect("push --json prints JSON")
+    }
+
+    /// Writes a source file of `Sample-Core`.
+    pub fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.file(name), text).expect("write source");
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
