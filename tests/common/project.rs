@@ -37,10 +37,7 @@ impl Project {
 
     /// Runs the `hotpatch` binary of this build in the project.
     pub fn hotpatch(&self, args: &[&str]) -> Output {
-        // Set for integration tests only; the bench binaries that share this harness never get
-        // here.
-        let exe = option_env!("CARGO_BIN_EXE_hotpatch").expect("run from an integration test");
-        Command::new(exe)
+        Command::new(hotpatch_exe())
             .args(args)
             .current_dir(&self.dir)
             .env("HOTPATCH_TOKEN", &self.token)
@@ -102,6 +99,18 @@ impl Project {
     pub fn write(&self, name: &str, text: &str) {
         std::fs::write(self.file(name), text).expect("write source");
     }
+}
+
+/// The `hotpatch` binary of this build: cargo builds it for integration tests beside their
+/// `deps/` directory (`env!("CARGO_BIN_EXE_hotpatch")` cannot be used here: the bench binaries
+/// that share this harness are compiled without it).
+fn hotpatch_exe() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary sits in target/<profile>/deps");
+    dir.join(format!("hotpatch{}", std::env::consts::EXE_SUFFIX))
 }
 
 impl Drop for Project {
