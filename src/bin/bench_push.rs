@@ -31,14 +31,7 @@ fn main() {
             }
         }
     }
-    let hotpatch = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("hotpatch")))
-        .filter(|p| p.is_file());
-    let Some(hotpatch) = hotpatch else {
-        eprintln!("bench-push: build the hotpatch binary first: cargo build --release");
-        std::process::exit(2);
-    };
+    let hotpatch = common::hotpatch_beside_bench("bench-push");
 
     let per_class = methods.div_ceil(CLASSES);
     let project = common::repo().join("target/bench-push");

@@ -228,19 +228,25 @@ impl Observer for PlainLines {
     }
 }
 
+/// The group's members and a runtime to talk to them, or the exit code of why not.
+fn members_and_runtime(
+    common: &Common,
+    group: &str,
+) -> Result<(Vec<Target>, tokio::runtime::Runtime), i32> {
+    let (_, _, members) = load_group(common, group)?;
+    let rt = runtime().map_err(|e| {
+        report_error(&e);
+        exit::ERROR
+    })?;
+    Ok((members, rt))
+}
+
 /// `status --group`: every member's agent, one line each (or one JSON array). Exit 0 when all
 /// answer, 5 when some do not.
 pub fn status(common: &Common, group: &str, json: bool) -> i32 {
-    let (_, _, members) = match load_group(common, group) {
-        Ok(g) => g,
+    let (members, rt) = match members_and_runtime(common, group) {
+        Ok(pair) => pair,
         Err(code) => return code,
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            report_error(&e);
-            return exit::ERROR;
-        }
     };
     let answers = rt.block_on(futures_util::future::join_all(members.iter().map(
         async |t| -> Result<crate::image::protocol::HelloInfo, String> {
@@ -286,16 +292,9 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
 /// `rollback --group`: undoes the last batch of every member, last member first. Exit 0 when
 /// every one was rolled back exactly.
 pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
-    let (_, _, members) = match load_group(common, group) {
-        Ok(g) => g,
+    let (members, rt) = match members_and_runtime(common, group) {
+        Ok(pair) => pair,
         Err(code) => return code,
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            report_error(&e);
-            return exit::ERROR;
-        }
     };
     let mut rows = Vec::new();
     let mut code = exit::OK;

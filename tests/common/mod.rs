@@ -165,6 +165,19 @@ fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The `hotpatch` binary built beside the running bench binary (`target/release/`); exits 2
+/// with what to build when it is not there.
+pub fn hotpatch_beside_bench(bench: &str) -> PathBuf {
+    let found = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("hotpatch")))
+        .filter(|p| p.is_file());
+    found.unwrap_or_else(|| {
+        eprintln!("{bench}: build the hotpatch binary first: cargo build --release");
+        std::process::exit(2)
+    })
+}
+
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
