@@ -244,6 +244,40 @@ impl Drop for App {
     }
 }
 
+/// The running application as a test found it: its session and the live image file.
+struct Live {
+    session: String,
+    stamp: (u64, Option<SystemTime>),
+}
+
+impl Live {
+    fn of(app: &App) -> Live {
+        Live {
+            session: app.session(),
+            stamp: stamp(&app.image()),
+        }
+    }
+
+    /// The application still runs as it was: same session, same image, still greeting.
+    fn assert_unchanged(&self, app: &App, what: &str) {
+        assert_eq!(
+            app.session(),
+            self.session,
+            "{what}: the application was restarted"
+        );
+        assert_eq!(
+            stamp(&app.image()),
+            self.stamp,
+            "{what}: the live image was replaced"
+        );
+        assert_eq!(
+            app.eval("SampleApp default greet: 'x'"),
+            "'Hello, X!'",
+            "{what}"
+        );
+    }
+}
+
 fn stamp(path: &Path) -> (u64, Option<SystemTime>) {
     let m = std::fs::metadata(path).expect("stat");
     (m.len(), m.modified().ok())
@@ -314,25 +348,8 @@ fn failed_builds_and_verifications_leave_the_old_image_running() {
     let app = App::new("failures");
     let out = app.run_json(&["rebuild"], 0);
     assert_eq!(out["outcome"], "rebuilt", "{out:#}");
-    let session = app.session();
-    let live_stamp = stamp(&app.image());
-    let still_running = |what: &str| {
-        assert_eq!(
-            app.session(),
-            session,
-            "{what}: the application was restarted"
-        );
-        assert_eq!(
-            stamp(&app.image()),
-            live_stamp,
-            "{what}: the live image was replaced"
-        );
-        assert_eq!(
-            app.eval("SampleApp default greet: 'x'"),
-            "'Hello, X!'",
-            "{what}"
-        );
-    };
+    let live = Live::of(&app);
+    let still_running = |what: &str| live.assert_unchanged(&app, what);
 
     // A syntax error in the file-in.
     let original = std::fs::read_to_string(app.project.join("src/Sample-Core/SampleApp.class.st"))
@@ -562,25 +579,8 @@ fn a_rebuilt_image_knows_the_exact_sources_it_was_built_from() {
 fn an_unreachable_agent_of_a_running_application_is_never_rebuilt() {
     let app = App::new("running");
     assert_eq!(app.run_json(&["rebuild"], 0)["outcome"], "rebuilt");
-    let session = app.session();
-    let live_stamp = stamp(&app.image());
-    let unchanged = |what: &str| {
-        assert_eq!(
-            app.session(),
-            session,
-            "{what}: the application was restarted"
-        );
-        assert_eq!(
-            stamp(&app.image()),
-            live_stamp,
-            "{what}: the live image was replaced"
-        );
-        assert_eq!(
-            app.eval("SampleApp default greet: 'x'"),
-            "'Hello, X!'",
-            "{what}"
-        );
-    };
+    let live = Live::of(&app);
+    let unchanged = |what: &str| live.assert_unchanged(&app, what);
     // Something to push, and rebuilds allowed.
     app.edit("SampleApp.class.st", "'Hello, '", "'Hey, '");
     app.configure("on_needs_rebuild = \"rebuild\"");
@@ -655,5 +655,5 @@ fn an_unreachable_agent_of_a_running_application_is_never_rebuilt() {
     let out = app.run_json(&["push"], 0);
     assert_eq!(out["outcome"], "applied", "{out:#}");
     assert_eq!(app.eval("SampleApp default greet: 'x'"), "'Hey, X!'");
-    assert_eq!(app.session(), session, "a live push restarts nothing");
+    assert_eq!(app.session(), live.session, "a live push restarts nothing");
 }
