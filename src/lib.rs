@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod diff;
+pub mod drift;
 pub mod fleet;
 pub mod image;
 pub mod model;

@@ -161,6 +161,7 @@ impl Client {
                 protocol: 0,
                 session: String::new(),
                 epoch: 0,
+                features: Vec::new(),
             },
         };
         let hello = Request::Hello {
@@ -205,10 +206,14 @@ impl Client {
         classes: Option<Vec<String>>,
         since_epoch: Option<u64>,
     ) -> Result<SnapshotResult, ClientError> {
+        // Drift comes with every snapshot from an agent that can report it: a push must see
+        // hand edits it would overwrite, and a cached snapshot keeps what it reported.
+        let drift = self.hello.has("drift");
         self.call_as(Request::Snapshot {
             packages,
             classes,
             since_epoch,
+            drift,
         })
         .await
     }
@@ -248,7 +253,38 @@ impl Client {
 
     /// `rollback` the last applied batch.
     pub async fn rollback(&mut self) -> Result<RollbackResult, ClientError> {
-        self.call_as(Request::Rollback).await
+        self.rollback_as(None).await
+    }
+
+    /// `rollback`, telling the agent who asks (for its audit log).
+    pub async fn rollback_as(
+        &mut self,
+        client: Option<ClientIdentity>,
+    ) -> Result<RollbackResult, ClientError> {
+        self.call_as(Request::Rollback { client }).await
+    }
+
+    /// `adopt`: make the image's current state of these definitions the installed one.
+    pub async fn adopt(
+        &mut self,
+        packages: Vec<String>,
+        methods: Vec<AdoptMethod>,
+        classes: Vec<String>,
+        client: Option<ClientIdentity>,
+    ) -> Result<AdoptResult, ClientError> {
+        self.call_as(Request::Adopt {
+            packages,
+            methods,
+            classes,
+            client,
+        })
+        .await
+    }
+
+    /// `log`: the agent's audit entries, newest first (`None`: the agent's default count,
+    /// `Some(0)`: all it keeps).
+    pub async fn log(&mut self, limit: Option<u64>) -> Result<LogResult, ClientError> {
+        self.call_as(Request::Log { limit }).await
     }
 
     /// `eval` an expression and answer its printString.
@@ -297,7 +333,8 @@ impl Client {
         let timeout = match &request {
             Request::Snapshot { .. }
             | Request::Apply { .. }
-            | Request::Rollback
+            | Request::Rollback { .. }
+            | Request::Adopt { .. }
             | Request::Census { .. } => self.work_timeout,
             _ => self.timeout,
         };
