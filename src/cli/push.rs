@@ -55,6 +55,10 @@ pub struct PushArgs {
     /// initialize the push adds or changes run it, superclasses first)
     #[arg(long)]
     pub no_initialize: bool,
+    /// Replace definitions that were changed in the image since hotpatch installed them (hand
+    /// fixes); the agent keeps what it replaced, so `hotpatch rollback` brings it back
+    #[arg(long)]
+    pub overwrite_drift: bool,
 }
 
 pub fn run(args: PushArgs) -> i32 {
@@ -66,6 +70,7 @@ pub fn run(args: PushArgs) -> i32 {
         allow_state_loss: args.allow_state_loss,
         renames: args.rename_var.clone(),
         no_initialize: args.no_initialize,
+        overwrite_drift: args.overwrite_drift,
     };
     if let Some(group) = &args.group {
         return super::fleet::push(&super::fleet::FleetArgs {
@@ -98,6 +103,7 @@ pub fn run(args: PushArgs) -> i32 {
             let code = match report.outcome {
                 Outcome::NeedsRebuild => exit::NEEDS_REBUILD,
                 Outcome::Refused => exit::REFUSED,
+                Outcome::Drift => exit::DRIFT,
                 _ => exit::OK,
             };
             if args.json {
@@ -263,6 +269,7 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
         PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(_) => {
             exit::REJECTED
         }
+        PushFailure::Drift(_) => exit::DRIFT,
     }
 }
 
@@ -294,6 +301,9 @@ fn print_report(r: &PushReport) {
             if !r.initialized.is_empty() {
                 println!("  initialized: {}", r.initialized.join(", "));
             }
+            for d in &r.drift {
+                println!("  replaced the image's own change: {}", drift_line(d));
+            }
             println!(
                 "epoch {} -> {}, batch {}",
                 r.epoch_before,
@@ -315,6 +325,21 @@ fn print_report(r: &PushReport) {
                  --allow-state-loss."
             );
         }
+        Outcome::Drift => {
+            eprintln!(
+                "hotpatch: not pushed: {} definition(s) were changed in the image since hotpatch \
+                 installed them, and this push would replace them:",
+                r.drift.len()
+            );
+            for d in &r.drift {
+                eprintln!("  {}", drift_line(d));
+            }
+            eprintln!(
+                "Nothing was sent. Bring the image's changes into the files with `hotpatch pull` \
+                 (conflicts: `--theirs` or `--ours`), or replace them with `hotpatch push \
+                 --overwrite-drift` (`hotpatch rollback` then brings them back)."
+            );
+        }
         Outcome::NeedsRebuild => {
             eprintln!(
                 "hotpatch: not pushed: {} change(s) cannot be applied to a running image:",
@@ -328,6 +353,23 @@ fn print_report(r: &PushReport) {
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
         }
+    }
+}
+
+/// `! changed in the image: Foo>>bar (ann 11/30/2026 10:00)` / `!! conflict: ...`.
+pub fn drift_line(d: &crate::ops::push::DriftLine) -> String {
+    let stamp = d
+        .stamp
+        .as_deref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    match d.standing {
+        crate::drift::Standing::Conflict => format!(
+            "!! conflict, {} in the image and changed locally: {}{stamp}",
+            d.change.label(),
+            d.name
+        ),
+        _ => format!("!  {} in the image: {}{stamp}", d.change.label(), d.name),
     }
 }
 
@@ -397,6 +439,7 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::Stale(_) => "stale",
         PushFailure::ApplyFailed(_) => "apply_failed",
         PushFailure::Rename(_) => "rename",
+        PushFailure::Drift(_) => "drift",
     };
     let errors: Vec<serde_json::Value> = match failure {
         PushFailure::Source(SourceError::Tonel(errors)) => errors
@@ -407,6 +450,7 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
             .iter()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),
+        PushFailure::Drift(names) => names.iter().map(|n| serde_json::json!(n)).collect(),
         _ => Vec::new(),
     };
     let mut error =

@@ -74,7 +74,8 @@ impl std::fmt::Display for Subject {
 #[serde(untagged)]
 pub enum Version {
     Method(MethodDef),
-    Class(ClassDef),
+    // Boxed: a class definition is more than twice the size of a method.
+    Class(Box<ClassDef>),
 }
 
 impl Version {
@@ -268,11 +269,11 @@ impl<'a> Index<'a> {
     fn get(&self, subject: &Subject) -> Option<Version> {
         match subject {
             Subject::Class { name } => self.classes.get(name.as_str()).map(|c| {
-                Version::Class(ClassDef {
+                Version::Class(Box::new(ClassDef {
                     methods: Vec::new(),
                     origin: None,
                     ..(*c).clone()
-                })
+                }))
             }),
             Subject::Method { key } => self.methods.get(key).map(|m| {
                 Version::Method(MethodDef {

@@ -415,9 +415,10 @@ pub struct AgentError {
     /// `unsupported_protocol`: the versions the agent speaks.
     #[serde(default)]
     pub supported: Vec<u32>,
-    /// `drift`: the drifted definitions the batch would have overwritten.
-    #[serde(default)]
-    pub drift: Vec<DriftedName>,
+    /// `drift`: the drifted definitions the batch would have overwritten (boxed: errors are
+    /// passed around by value and this one is rare).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Box<Vec<DriftedName>>>,
 }
 
 /// A definition named in a `drift` error: a method (`class_name`, `side`, `selector`) or a
@@ -728,7 +729,7 @@ impl SnapshotResult {
                     installed: c
                         .installed
                         .as_ref()
-                        .map(|w| Version::Class(ClassDef::from(w.clone()))),
+                        .map(|w| Version::Class(Box::new(ClassDef::from(w.clone())))),
                     stamp: None,
                 });
             }

@@ -15,9 +15,10 @@
 
 use super::local::{LocalSources, Scope};
 use crate::diff::{Changes, diff};
+use crate::drift::DriftReport;
 use crate::image::protocol::SnapshotResult;
 use crate::image::{Client, ClientError};
-use crate::model::Package;
+use crate::model::{MethodKey, Package};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,10 @@ pub struct Comparison {
     /// Direct subclasses the image reported, by superclass.
     pub subclasses: HashMap<String, Vec<String>>,
     pub changes: Changes,
+    /// What changed in the image since hotpatch installed it, against the local sources.
+    pub drift: DriftReport,
+    /// Methods whose image source is decompiled (the image keeps no source for them).
+    pub inexact: Vec<MethodKey>,
     /// True when the image's side came from the snapshot cache.
     pub from_cache: bool,
 }
@@ -209,6 +214,8 @@ pub async fn compare(
             image: Vec::new(),
             subclasses: HashMap::new(),
             changes: Changes::default(),
+            drift: DriftReport::unknown(),
+            inexact: Vec::new(),
             from_cache: true,
         });
     }
@@ -232,8 +239,16 @@ pub async fn compare(
     };
     let subclasses = snapshot.subclasses();
     let (session, epoch) = (snapshot.session.clone(), snapshot.epoch);
+    let recorded = snapshot.drift();
+    let inexact = snapshot.inexact();
     let image = snapshot.into_packages();
     let changes = diff(&local.packages, &image);
+    let drift = match recorded {
+        Some(recorded) => {
+            DriftReport::classify(&local.packages, &image, recorded, scope.classes.as_deref())
+        }
+        None => DriftReport::unknown(),
+    };
     if let Some(c) = cache.filter(|_| changes.is_empty()) {
         c.record_sync(&url, &session, epoch, scope, &fingerprint);
     }
@@ -243,6 +258,8 @@ pub async fn compare(
         image,
         subclasses,
         changes,
+        drift,
+        inexact,
         from_cache,
     })
 }
