@@ -31,8 +31,8 @@ pub struct FileEdit {
     pub path: PathBuf,
     /// The new text; `None` deletes the file.
     pub text: Option<String>,
-    /// Whether the file existed and was not in the writer's style, so more than the pulled
-    /// change moves in it.
+    /// Whether the file's text around the change was not in the writer's style, so the whole
+    /// file was rewritten in it and more than the pulled change moves.
     pub restyled: bool,
 }
 
@@ -105,6 +105,8 @@ pub fn plan_pull(
 
 /// The local packages being edited, with what each file looked like before.
 struct Work {
+    /// The packages as read, to write what each touched file said before in the writer's style.
+    original: Vec<Package>,
     packages: Vec<Package>,
     /// Class files touched: (package index, class name).
     classes: BTreeMap<String, usize>,
@@ -119,6 +121,7 @@ struct Work {
 impl Work {
     fn new(local: &[Package]) -> Work {
         Work {
+            original: local.to_vec(),
             packages: local.to_vec(),
             classes: BTreeMap::new(),
             extensions: BTreeMap::new(),
@@ -212,8 +215,10 @@ impl Work {
         key: &MethodKey,
         method: &MethodDef,
     ) -> Result<(), PullError> {
+        // Tonel files end lines with LF; an image may answer CR (Squeak's own line end).
         let method = MethodDef {
             span: None,
+            source: crate::model::normalize_line_endings(&method.source).into_owned(),
             ..method.clone()
         };
         // A method of the class's own package goes into the class file; anything else is an
@@ -288,7 +293,13 @@ impl Work {
                 Some(o) => o.path.clone(),
                 None => folder(package)?.join(format!("{name}.class.st")),
             };
-            files.push(edit(path, writer::write_class_file(class)?));
+            let before = self
+                .original
+                .iter()
+                .flat_map(|p| p.classes.iter())
+                .find(|c| &c.name == name && c.origin.is_some())
+                .and_then(|c| writer::write_class_file(c).ok());
+            files.push(edit(path, before, writer::write_class_file(class)?));
         }
         for (p, class_name) in self.extensions.keys() {
             let package = &self.packages[*p];
@@ -303,6 +314,11 @@ impl Work {
                 Some(o) => o.path.clone(),
                 None => folder(package)?.join(format!("{class_name}.extension.st")),
             };
+            let before = self.original[*p]
+                .extensions
+                .iter()
+                .find(|e| &e.class_name == class_name && e.origin.is_some())
+                .and_then(|e| writer::write_extension_file(e).ok());
             if ext.methods.is_empty() {
                 files.push(FileEdit {
                     path,
@@ -310,13 +326,14 @@ impl Work {
                     restyled: false,
                 });
             } else {
-                files.push(edit(path, writer::write_extension_file(ext)?));
+                files.push(edit(path, before, writer::write_extension_file(ext)?));
             }
         }
         for p in &self.tagged {
             let package = &self.packages[*p];
             files.push(edit(
                 folder(package)?.join("package.st"),
+                Some(writer::write_package_file(&self.original[*p])),
                 writer::write_package_file(package),
             ));
         }
@@ -339,17 +356,23 @@ fn folder(package: &Package) -> Result<PathBuf, PullError> {
         .ok_or_else(|| PullError::NoFolder(package.name.clone()))
 }
 
-/// A write of `text` to `path`, noting whether the file on disk is in another style than the
-/// writer's (then more than the pulled change moves in it).
-fn edit(path: PathBuf, text: String) -> FileEdit {
-    let restyled = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|old| {
-            let parsed = crate::tonel::parse_file(&path, &old).ok()?;
-            let rewritten = rewrite(&parsed)?;
-            Some(crate::model::normalize_line_endings(&old) != rewritten.as_str())
-        })
-        .unwrap_or(false);
+/// The new text of the file at `path`: the change between `before` and `after` (the writer's
+/// text of the file's definitions before and after the pull) carried into the file as it is on
+/// disk, so nothing else in it moves; when the file's text around the change is not the
+/// writer's, the writer's whole text, marked `restyled`.
+fn edit(path: PathBuf, before: Option<String>, after: String) -> FileEdit {
+    let on_disk = std::fs::read_to_string(&path).ok();
+    let (text, restyled) = match (&on_disk, &before) {
+        (None, _) => (after, false),
+        (Some(disk), Some(before)) => match splice(disk, before, &after) {
+            Some(text) => (text, false),
+            None => (after, true),
+        },
+        (Some(disk), None) => {
+            let restyled = disk != &after;
+            (after, restyled)
+        }
+    };
     FileEdit {
         path,
         text: Some(text),
@@ -357,12 +380,76 @@ fn edit(path: PathBuf, text: String) -> FileEdit {
     }
 }
 
-/// What the writer makes of a file as it is on disk (to tell whether it is in the writer's style).
-fn rewrite(parsed: &crate::tonel::ParsedFile) -> Option<String> {
-    use crate::tonel::ParsedFile;
-    match parsed {
-        ParsedFile::Class(c) => writer::write_class_file(c).ok(),
-        ParsedFile::Extension(e) => writer::write_extension_file(e).ok(),
-        ParsedFile::Package(p) => Some(writer::write_package_file(p)),
+/// Applies the line changes from `before` to `after` onto `disk`, where `disk` differs from
+/// `before` only elsewhere (another header style, say): every changed region of `before`, and
+/// the line on each side of it, must appear in `disk` unchanged. `None` when they do not.
+pub fn splice(disk: &str, before: &str, after: &str) -> Option<String> {
+    use similar::{DiffOp, TextDiff};
+    if disk == before {
+        return Some(after.to_owned());
     }
+    let old: Vec<&str> = before.split_inclusive('\n').collect();
+    let new: Vec<&str> = after.split_inclusive('\n').collect();
+    let file: Vec<&str> = disk.split_inclusive('\n').collect();
+    // Where each line of `before` sits in the file, for lines the file has unchanged.
+    let mut at: Vec<Option<usize>> = vec![None; old.len() + 1];
+    at[old.len()] = Some(file.len());
+    for op in TextDiff::from_slices(&old, &file).ops() {
+        if let DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } = *op
+        {
+            for i in 0..len {
+                at[old_index + i] = Some(new_index + i);
+            }
+        }
+    }
+    let mut out: Vec<&str> = Vec::with_capacity(file.len() + new.len());
+    let mut copied = 0; // file lines consumed so far
+    for op in TextDiff::from_slices(&old, &new).ops() {
+        let (start, end, replacement) = match *op {
+            DiffOp::Equal { .. } => continue,
+            DiffOp::Delete {
+                old_index, old_len, ..
+            } => (old_index, old_index + old_len, &new[0..0]),
+            DiffOp::Insert {
+                old_index,
+                new_index,
+                new_len,
+            } => (old_index, old_index, &new[new_index..new_index + new_len]),
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => (
+                old_index,
+                old_index + old_len,
+                &new[new_index..new_index + new_len],
+            ),
+        };
+        // The changed lines must be in the file, consecutive, and so must the line after them
+        // (or the end of the file).
+        let from = at[start]?;
+        for (offset, i) in (start..end).enumerate() {
+            if at[i]? != from + offset {
+                return None;
+            }
+        }
+        let to = from + (end - start);
+        if at[end]? != to || from < copied {
+            return None;
+        }
+        // ...and the line before them, so an insertion lands where the writer puts it.
+        if start > 0 && at[start - 1]? + 1 != from {
+            return None;
+        }
+        out.extend_from_slice(&file[copied..from]);
+        out.extend_from_slice(replacement);
+        copied = to;
+    }
+    out.extend_from_slice(&file[copied..]);
+    Some(out.concat())
 }

@@ -279,3 +279,20 @@ fn pull_adds_and_removes_methods_and_new_classes() {
     assert!(plan.files[2].text.as_deref().unwrap().contains("'Fixes'"));
     assert_eq!(plan.inexact.len(), 1);
 }
+
+#[test]
+fn splice_carries_a_change_into_a_file_in_another_header_style() {
+    // The writer adds `#category`; the file on disk has none. The method change still lands
+    // alone, and the header stays as the file had it.
+    let before = "Class {\n\t#name : 'A',\n\t#category : 'P',\n\t#package : 'P'\n}\n\n{ #category : 'x' }\nA >> a [\n\n\t^ 1\n]\n";
+    let after = "Class {\n\t#name : 'A',\n\t#category : 'P',\n\t#package : 'P'\n}\n\n{ #category : 'x' }\nA >> a [\n\n\t^ 2\n]\n\n{ #category : 'x' }\nA >> b [\n\n\t^ 3\n]\n";
+    let disk = "Class {\n\t#name : 'A',\n\t#package : 'P'\n}\n\n{ #category : 'x' }\nA >> a [\n\n\t^ 1\n]\n";
+    let spliced = super::pull::splice(disk, before, after).unwrap();
+    assert_eq!(
+        spliced,
+        "Class {\n\t#name : 'A',\n\t#package : 'P'\n}\n\n{ #category : 'x' }\nA >> a [\n\n\t^ 2\n]\n\n{ #category : 'x' }\nA >> b [\n\n\t^ 3\n]\n"
+    );
+    // A change inside a region the file words differently cannot be carried over.
+    let header_change = after.replace("#name : 'A',", "#name : 'A',\n\t#instVars : [ 'x' ],");
+    assert_eq!(super::pull::splice(disk, before, &header_change), None);
+}
