@@ -3,8 +3,6 @@
 
 use super::{Common, exit, fail, print_json, runtime};
 use crate::drift::{DriftReport, Standing};
-use crate::ops::compare::compare;
-use crate::ops::local::{self, SourceError};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -31,24 +29,8 @@ pub fn run(args: StatusArgs) -> i32 {
         rt.block_on(async {
             let mut client = crate::ops::connect(&target, &token).await?;
             let hello = client.hello.clone();
-            // Drift needs the sources (to tell a hand edit from a local one); without readable
-            // sources the agent's answer is still worth printing.
-            let drift = match local::load(&config, &[]) {
-                Ok(local) if hello.has("drift") => {
-                    // Never from the cache: a hand edit does not always move the epoch.
-                    let c = compare(&mut client, &local, None).await;
-                    c.map(|c| (c.drift, c.changes.counts().total()))
-                        .map_err(anyhow::Error::from)
-                }
-                Ok(_) => Err(anyhow::anyhow!(
-                    "the agent predates drift reports; update it"
-                )),
-                Err(SourceError::Tonel(errors)) => Err(anyhow::anyhow!(
-                    "{} error(s) in the Tonel sources (`hotpatch inspect` lists them)",
-                    errors.len()
-                )),
-                Err(e) => Err(anyhow::Error::from(e)),
-            };
+            // Without readable sources the agent's answer is still worth printing.
+            let drift = crate::ops::drift::survey(&mut client, &config).await;
             client.close().await;
             Ok((target, hello, drift))
         })
@@ -58,8 +40,8 @@ pub fn run(args: StatusArgs) -> i32 {
         Err(e) => return fail(&e),
     };
     let (report, local_changes, unknown) = match drift {
-        Ok((report, n)) => (report, Some(n), None),
-        Err(e) => (DriftReport::unknown(), None, Some(format!("{e:#}"))),
+        Ok(s) => (s.report, Some(s.local_changes), None),
+        Err(reason) => (DriftReport::unknown(), None, Some(reason)),
     };
     let counts = report.counts();
     let drifted = report.known && !report.is_clean();

@@ -73,6 +73,38 @@ pub enum PullFailure {
     Adopt(ClientError),
 }
 
+/// What `status` says about drift: the report and how many local changes are not pushed yet.
+#[derive(Debug, Clone)]
+pub struct Survey {
+    pub report: DriftReport,
+    pub local_changes: usize,
+}
+
+/// Compares the image behind `client` with the sources of `config` for drift (never from the
+/// cache: a hand edit does not always move the epoch). The error says why drift is unknown.
+pub async fn survey(client: &mut crate::image::Client, config: &Config) -> Result<Survey, String> {
+    if !client.hello.has("drift") {
+        return Err("the agent predates drift reports; update it".into());
+    }
+    let local = match local::load(config, &[]) {
+        Ok(local) => local,
+        Err(SourceError::Tonel(errors)) => {
+            return Err(format!(
+                "{} error(s) in the Tonel sources (`hotpatch inspect` lists them)",
+                errors.len()
+            ));
+        }
+        Err(e) => return Err(format!("{e:#}")),
+    };
+    let c = compare(client, &local, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Survey {
+        local_changes: c.changes.counts().total(),
+        report: c.drift,
+    })
+}
+
 /// Runs a pull from `target`.
 pub async fn pull(
     config: &Config,
