@@ -57,6 +57,8 @@ pub enum Request {
     },
     /// Make the image's current state of these definitions the installed one (after `pull`).
     Adopt {
+        /// Whole packages: everything they hold becomes installed (a new baseline).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         packages: Vec<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         methods: Vec<AdoptMethod>,

@@ -144,12 +144,9 @@ pub async fn pull(
     let identity = super::identity::gather(&config.root);
     let (methods, classes) = adopting.split();
     let adopted = client
-        .adopt(
-            local.scope.packages.clone(),
-            methods,
-            classes,
-            Some(identity),
-        )
+        // Only the named definitions: `packages` would adopt everything the packages hold,
+        // conflicts kept for `--ours` included.
+        .adopt(Vec::new(), methods, classes, Some(identity))
         .await
         .map_err(PullFailure::Adopt);
     client.close().await;
