@@ -268,3 +268,40 @@ fn log_json(p: &Project) -> serde_json::Value {
     );
     serde_json::from_str(&stdout).expect("log --json prints JSON")
 }
+
+#[test]
+fn a_class_definition_changed_by_hand_is_pulled_into_the_class_file() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "class");
+    p.run(&["push"], 0);
+    // An instance variable added at the REPL.
+    assert_eq!(
+        vm.eval(
+            "Object subclass: #SampleApp instanceVariableNames: 'counter extra' \
+             classVariableNames: 'Default' poolDictionaries: '' category: 'Sample-Core'. #done"
+        ),
+        "#done"
+    );
+    let s = status(&p, DRIFT);
+    assert_eq!(drift_names(&s), vec!["drift changed SampleApp"], "{s}");
+    // On this image a hand edit does not move the epoch, so a push that finds the sources
+    // unchanged since its last sync says so without looking (and sends nothing); read fresh,
+    // it refuses.
+    let refused = p.push_json(&["--no-cache"], DRIFT);
+    assert_eq!(refused["drift"][0]["name"], "class SampleApp", "{refused}");
+
+    let before = std::fs::read_to_string(p.file("SampleApp.class.st")).unwrap();
+    let out = p.run(&["pull"], 0);
+    // The sample's file has no `#category` line (the writer's style has one), yet only the
+    // variable list changes in it.
+    assert!(!out.contains("rewritten"), "{out}");
+    let app = std::fs::read_to_string(p.file("SampleApp.class.st")).unwrap();
+    assert_eq!(
+        app,
+        before.replace("\t\t'counter'\n", "\t\t'counter',\n\t\t'extra'\n"),
+        "{out}"
+    );
+    let clean = status(&p, 0);
+    assert_eq!(clean["drift"]["clean"], true, "{clean}");
+    p.run(&["diff"], 0);
+}
