@@ -59,6 +59,8 @@ pub struct PushReport {
     pub replayed: bool,
     /// The image changed under us once and the push was planned again.
     pub retried_stale: bool,
+    /// The image's side came from the snapshot cache (the agent only confirmed its epoch).
+    pub from_cache: bool,
     pub counts: ChangeCounts,
     /// One line per change, `+ Foo>>bar` style (see `diff::render_summary`).
     pub changes: Vec<ChangeLine>,
@@ -269,6 +271,7 @@ pub async fn push(
             batch: None,
             replayed: false,
             retried_stale,
+            from_cache: comparison.from_cache,
             counts: comparison.changes.counts(),
             changes: change_lines(&comparison.changes),
             needs_rebuild: rebuild_reasons(&plan),
@@ -340,14 +343,7 @@ pub async fn push(
                 // The image now holds exactly these sources for the scope; a replayed answer
                 // speaks of an earlier epoch, so it proves nothing about now.
                 if let Some(c) = cache.as_ref().filter(|_| !result.replayed) {
-                    let (url, fingerprint) = (client.url().to_owned(), local.fingerprint());
-                    c.record_sync(
-                        &url,
-                        &report.session,
-                        result.epoch,
-                        &local.scope,
-                        &fingerprint,
-                    );
+                    c.advance(client.url(), &comparison, &local, result.epoch);
                 }
                 return Ok(finish(report, started, client).await);
             }
