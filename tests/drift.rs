@@ -97,22 +97,32 @@ fn a_hand_edit_is_drift_push_refuses_it_overwrite_and_rollback_bring_it_back_and
         "{diff}"
     );
 
-    // A push of an unrelated local change would also put the old greet: back: refused, nothing
-    // sent.
+    // Read fresh, a push of an unrelated local change would also put the old greet: back:
+    // refused, nothing sent.
     p.edit(
         "SampleCounter.class.st",
         "count := count + 1",
         "count := count + 2",
     );
     let epoch = vm.epoch();
-    let refused = p.push_json(&[], DRIFT);
+    let refused = p.push_json(&["--no-cache"], DRIFT);
     assert_eq!(refused["outcome"], "drift", "{refused}");
     assert_eq!(
         refused["drift"][0]["name"], "SampleApp>>greet:",
         "{refused}"
     );
     assert_eq!(vm.epoch(), epoch, "nothing applied");
+    // From the cache (which knows what the last push installed) the push sends only the local
+    // change; the hand fix stays, and status still reports it.
+    let applied = p.push_json(&[], 0);
+    assert_eq!(applied["outcome"], "applied", "{applied}");
+    assert_eq!(
+        applied["changes"].as_array().map(Vec::len),
+        Some(1),
+        "{applied}"
+    );
     assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hi, x'");
+    status(&p, DRIFT);
 
     // --overwrite-drift replaces it, and the log keeps what was replaced and who did it.
     let out = p.hotpatch_env(&["push", "--overwrite-drift"], &[("HOTPATCH_USER", "ann")]);
@@ -129,12 +139,6 @@ fn a_hand_edit_is_drift_push_refuses_it_overwrite_and_rollback_bring_it_back_and
     assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hi, x'");
     let again = status(&p, DRIFT);
     assert_eq!(drift_names(&again), vec!["drift changed greet:"], "{again}");
-    // Put the local counter edit back so only the hand fix differs.
-    p.edit(
-        "SampleCounter.class.st",
-        "count := count + 2",
-        "count := count + 1",
-    );
 
     // pull --dry-run writes nothing; pull writes the hand fix, only it.
     let before = std::fs::read_to_string(p.file("SampleApp.class.st")).unwrap();

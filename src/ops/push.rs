@@ -243,8 +243,9 @@ pub async fn push(
     let t = Instant::now();
     let mut client = super::connect(target, &token).await?;
     millis.connect = elapsed(t);
-    let cache = options
-        .use_cache
+    // `--overwrite-drift` must see the drift it is asked to replace: a cached snapshot may
+    // predate a hand edit that did not move the epoch.
+    let mut cache = (options.use_cache && !options.overwrite_drift)
         .then(|| SnapshotCache::new(&config.root, &target.name));
 
     let mut retried_stale = false;
@@ -359,9 +360,12 @@ pub async fn push(
                 }
                 ErrorKind::ApplyFailed => return Err(PushFailure::ApplyFailed(e)),
                 ErrorKind::Drift => {
-                    if let Some(c) = cache.as_ref() {
-                        // What the cache said about this image is not true any more.
+                    if let Some(c) = cache.take() {
+                        // What the cache said about this image is not true any more: look
+                        // again, fresh, and report the drift as a comparison sees it.
                         c.clear();
+                        millis = report.millis;
+                        continue;
                     }
                     return Err(PushFailure::Drift(
                         e.drift
