@@ -10,8 +10,9 @@ use super::local::{self, LocalSources, SourceError};
 use super::state::{self, StateError};
 use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
+use crate::image::protocol::ApplyPhases;
 use crate::image::protocol::{AgentError, ApplyOptions, Batch, CompileError, ErrorKind};
-use crate::image::{Client, ClientError};
+use crate::image::{Client, ClientError, ProgressSink};
 use crate::model::{MethodDef, Side};
 use crate::plan::state::{Rename, RenameError};
 use crate::plan::{self, Plan, PlanContext, Safety, Step};
@@ -36,6 +37,9 @@ pub struct PushOptions {
     pub renames: Vec<Rename>,
     /// `--no-initialize`: run no class-side initializer.
     pub no_initialize: bool,
+    /// Where the agent's progress messages go while it snapshots and applies (the CLI's
+    /// progress bar); `None` asks for none.
+    pub progress: Option<ProgressSink>,
 }
 
 /// How a push ended, for the user and for `--json`.
@@ -103,6 +107,9 @@ pub struct Timings {
     pub snapshot: u64,
     pub apply: u64,
     pub total: u64,
+    /// The agent's own milliseconds per phase of the apply (agents that report them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<ApplyPhases>,
 }
 
 /// A compile error mapped back to the Tonel file.
@@ -189,6 +196,7 @@ pub async fn push(
     };
     let t = Instant::now();
     let mut client = super::connect(target, &token).await?;
+    client.set_progress(options.progress.clone());
     millis.connect = elapsed(t);
     let cache = options
         .use_cache
@@ -269,6 +277,7 @@ pub async fn push(
                 report.epoch_after = result.epoch;
                 report.replayed = result.replayed;
                 report.initialized = result.initialized;
+                report.millis.agent = result.phases;
                 // The image now holds exactly these sources for the scope; a replayed answer
                 // speaks of an earlier epoch, so it proves nothing about now.
                 if let Some(c) = cache.as_ref().filter(|_| !result.replayed) {
