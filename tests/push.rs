@@ -398,3 +398,50 @@ fn a_push_from_another_checkout_in_between_is_seen_by_the_next_push() {
     assert!(out.contains("~ SampleCounter>>setUp"), "{out}");
     assert!(out.contains("~ SampleCounter>>increment"), "{out}");
 }
+
+/// A push long enough for the agent to report progress, run as deploy jobs run it (stderr and
+/// stdout not terminals): no progress bar, nothing on stderr, the JSON report alone on stdout,
+/// with the agent's per-phase milliseconds.
+#[test]
+fn a_long_push_off_a_terminal_prints_no_progress() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "long");
+    let mut text = String::from(
+        "Class {\n\t#name : 'SampleBulk',\n\t#superclass : 'Object',\n\t#instVars : [ 'total' ],\n\t#package : 'Sample-Core'\n}\n",
+    );
+    for m in 0..1500 {
+        text.push_str(&format!(
+            "\n{{ #category : 'generated' }}\nSampleBulk >> m{m}: anArray [\n\n\t| sum |\n\tsum := 0.\n\tanArray do: [ :each | each even ifTrue: [ sum := sum + each ] ].\n\ttotal := sum + {m}.\n\t^ total\n]\n"
+        ));
+    }
+    p.write("SampleBulk.class.st", &text);
+    for json in [false, true] {
+        let args: &[&str] = if json { &["push", "--json"] } else { &["push"] };
+        let out = p.hotpatch(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(
+            stderr.is_empty(),
+            "push {args:?} wrote to stderr: {stderr:?}"
+        );
+        if json {
+            let report: serde_json::Value =
+                serde_json::from_str(&stdout).expect("push --json prints JSON alone");
+            assert_eq!(report["outcome"], "applied", "{report}");
+            assert!(
+                report["millis"]["agent"]["compile"].is_u64()
+                    && report["millis"]["agent"]["install"].is_u64(),
+                "{report}"
+            );
+        } else {
+            assert!(!stdout.contains("compiling"), "{stdout}");
+            assert!(stdout.contains("pushed to local"), "{stdout}");
+        }
+        if !json {
+            // Make the JSON run apply a batch too: change every method.
+            p.edit_all("SampleBulk.class.st", "sum := 0.", "sum := 1.");
+        }
+    }
+    assert_eq!(vm.eval("SampleBulk new m7: #(2 4)"), "14");
+}

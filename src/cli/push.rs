@@ -3,6 +3,8 @@
 use super::{Common, exit, print_json, runtime};
 use crate::config::{Config, OnNeedsRebuild, Target};
 use crate::image::ClientError;
+use crate::image::ProgressSink;
+use crate::image::protocol::Progress;
 use crate::ops::local::SourceError;
 use crate::ops::push::{
     Outcome, PushFailure, PushOptions, PushReport, RebuildTrigger, push, rebuild_trigger,
@@ -10,6 +12,8 @@ use crate::ops::push::{
 use crate::plan::state::Rename;
 use crate::rebuild::liveness::{AppState, application_state};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -62,7 +66,12 @@ pub struct PushArgs {
 }
 
 pub fn run(args: PushArgs) -> i32 {
+    // A bar only for a person watching a single push: not for machines (--json, a pipe) and
+    // not for a group rollout, which has its own lines.
+    let bar = (!args.json && args.group.is_none() && std::io::stderr().is_terminal())
+        .then(ProgressLine::new);
     let options = PushOptions {
+        progress: bar.as_ref().map(ProgressLine::sink),
         paths: args.paths.clone(),
         dry_run: args.dry_run,
         use_cache: !args.no_cache,
@@ -91,6 +100,9 @@ pub fn run(args: PushArgs) -> i32 {
         loaded = Some((config, target));
         result
     })();
+    if let Some(bar) = &bar {
+        bar.clear();
+    }
     if let Some((config, target)) = &loaded
         && !args.dry_run
         && rebuild_allowed(&args, target)
@@ -122,6 +134,49 @@ pub fn run(args: PushArgs) -> i32 {
             }
             code
         }
+    }
+}
+
+/// The progress bar of a push on a terminal: hidden until the agent reports progress (a batch
+/// or snapshot that takes more than about a second), then one line `phase [bar] done/total`.
+struct ProgressLine {
+    bar: ProgressBar,
+}
+
+impl ProgressLine {
+    fn new() -> ProgressLine {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
+        let style = ProgressStyle::with_template("{msg:>9} [{wide_bar}] {pos}/{len} {elapsed:>4}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style.progress_chars("=> "));
+        ProgressLine { bar }
+    }
+
+    /// The sink that moves the bar (shown from the first progress message on).
+    fn sink(&self) -> ProgressSink {
+        let bar = self.bar.clone();
+        ProgressSink::new(move |p: &Progress| {
+            if bar.is_hidden() {
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+            }
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+            bar.set_message(phase_word(&p.phase));
+        })
+    }
+
+    fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The agent's phase name as the bar shows it.
+fn phase_word(phase: &str) -> String {
+    match phase {
+        "compile" => "compiling".to_owned(),
+        "install" => "installing".to_owned(),
+        "classes" => "reading".to_owned(),
+        other => other.to_owned(),
     }
 }
 

@@ -17,8 +17,31 @@ pub const PROTOCOL_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub id: u64,
+    /// Asks the agent for progress messages while it works on the request (PROTOCOL.md,
+    /// Progress); agents that do not know the field ignore it and send none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub progress: bool,
     #[serde(flatten)]
     pub request: Request,
+}
+
+/// A progress message: the agent is still working on the request `id` (PROTOCOL.md, Progress).
+/// It has no `ok`; the answer follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressMessage {
+    pub id: Option<u64>,
+    pub progress: Progress,
+}
+
+/// How far the agent got with a long request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// What it is doing: `compile` or `install` (apply), `classes` (snapshot); others may come.
+    pub phase: String,
+    /// Items of the phase done so far.
+    pub done: u64,
+    /// Items of the phase in all.
+    pub total: u64,
 }
 
 /// One command to the agent.
@@ -582,6 +605,28 @@ pub struct ApplyResult {
     pub initialized: Vec<String>,
     #[serde(default)]
     pub millis: u64,
+    /// Milliseconds per phase of the agent's work (revision 4; absent from older agents).
+    #[serde(default)]
+    pub phases: Option<ApplyPhases>,
+}
+
+/// The agent's milliseconds per phase of an `apply` (PROTOCOL.md, apply): parsing the request's
+/// JSON, checking names and classes, compiling every method, installing (the ops), running class
+/// initializers, recording the batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyPhases {
+    #[serde(default)]
+    pub parse: u64,
+    #[serde(default)]
+    pub validate: u64,
+    #[serde(default)]
+    pub compile: u64,
+    #[serde(default)]
+    pub install: u64,
+    #[serde(default)]
+    pub initialize: u64,
+    #[serde(default)]
+    pub record: u64,
 }
 
 /// Result of `rollback`.
@@ -863,6 +908,16 @@ mod tests {
         for (name, json) in examples {
             let value: serde_json::Value = serde_json::from_str(&json)
                 .unwrap_or_else(|e| panic!("example {name} is not JSON: {e}"));
+            if name.starts_with("progress") {
+                let message: ProgressMessage = serde_json::from_value(value.clone())
+                    .unwrap_or_else(|e| panic!("progress example {name}: {e}"));
+                assert_eq!(serde_json::to_value(&message).unwrap(), value, "{name}");
+                assert!(
+                    serde_json::from_value::<Answer>(value).is_err(),
+                    "{name} must not read as an answer"
+                );
+                continue;
+            }
             if name.ends_with("-request") {
                 let env: Envelope = serde_json::from_value(value.clone())
                     .unwrap_or_else(|e| panic!("request example {name}: {e}"));

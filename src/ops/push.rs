@@ -12,9 +12,9 @@ use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
 use crate::drift::{DriftChange, DriftReport, Standing};
 use crate::image::protocol::{
-    AgentError, ApplyOptions, Batch, CompileError, DriftPolicy, DriftedName, ErrorKind,
+    AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName, ErrorKind,
 };
-use crate::image::{Client, ClientError};
+use crate::image::{Client, ClientError, ProgressSink};
 use crate::model::{MethodDef, Side};
 use crate::plan::state::{Rename, RenameError};
 use crate::plan::{self, Plan, PlanContext, Safety, Step};
@@ -42,6 +42,9 @@ pub struct PushOptions {
     /// `--overwrite-drift`: replace definitions changed in the image since hotpatch installed
     /// them (the agent keeps what it replaced, so `rollback` brings it back).
     pub overwrite_drift: bool,
+    /// Where the agent's progress messages go while it snapshots and applies (the CLI's
+    /// progress bar); `None` asks for none.
+    pub progress: Option<ProgressSink>,
 }
 
 /// How a push ended, for the user and for `--json`.
@@ -146,6 +149,9 @@ pub struct Timings {
     pub snapshot: u64,
     pub apply: u64,
     pub total: u64,
+    /// The agent's own milliseconds per phase of the apply (agents that report them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<ApplyPhases>,
 }
 
 /// A compile error mapped back to the Tonel file.
@@ -242,6 +248,7 @@ pub async fn push(
     };
     let t = Instant::now();
     let mut client = super::connect(target, &token).await?;
+    client.set_progress(options.progress.clone());
     millis.connect = elapsed(t);
     // `--overwrite-drift` must see the drift it is asked to replace: a cached snapshot may
     // predate a hand edit that did not move the epoch.
@@ -341,6 +348,7 @@ pub async fn push(
                 report.epoch_after = result.epoch;
                 report.replayed = result.replayed;
                 report.initialized = result.initialized;
+                report.millis.agent = result.phases;
                 // The image now holds exactly these sources for the scope; a replayed answer
                 // speaks of an earlier epoch, so it proves nothing about now.
                 if let Some(c) = cache.as_ref().filter(|_| !result.replayed) {
