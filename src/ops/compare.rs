@@ -89,6 +89,9 @@ struct Index {
     /// Whether the snapshot carried the agent's drift report (kept per class in the shards).
     #[serde(default)]
     drift: bool,
+    /// The packages the agent said it knows the whole baseline of (`drift.adopted`).
+    #[serde(default)]
+    adopted: Vec<String>,
     /// Shard file by class name.
     shards: BTreeMap<String, String>,
 }
@@ -111,8 +114,6 @@ struct Shard {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct PackageDrift {
     package: String,
-    #[serde(default)]
-    adopted: bool,
     #[serde(default)]
     methods: Vec<DriftedMethod>,
     #[serde(default)]
@@ -215,6 +216,12 @@ impl SnapshotCache {
             session: snapshot.session.clone(),
             epoch: snapshot.epoch,
             drift: snapshot.drift().is_some(),
+            adopted: snapshot
+                .packages
+                .iter()
+                .filter(|p| p.drift.as_ref().is_some_and(|d| d.adopted))
+                .map(|p| p.name.clone())
+                .collect(),
             shards: BTreeMap::new(),
         };
         for (name, shard) in &shards {
@@ -452,12 +459,12 @@ fn split(snapshot: &SnapshotResult) -> BTreeMap<String, Shard> {
             continue;
         };
         for m in &drift.methods {
-            package_drift(&mut shards, &m.class_name, &package.name, drift.adopted)
+            package_drift(&mut shards, &m.class_name, &package.name)
                 .methods
                 .push(m.clone());
         }
         for c in &drift.classes {
-            package_drift(&mut shards, &c.name, &package.name, drift.adopted)
+            package_drift(&mut shards, &c.name, &package.name)
                 .classes
                 .push(c.clone());
         }
@@ -470,7 +477,6 @@ fn package_drift<'a>(
     shards: &'a mut BTreeMap<String, Shard>,
     class: &str,
     package: &str,
-    adopted: bool,
 ) -> &'a mut PackageDrift {
     let entries = &mut shards.entry(class.to_owned()).or_default().drift;
     let i = match entries.iter().position(|d| d.package == package) {
@@ -478,7 +484,6 @@ fn package_drift<'a>(
         None => {
             entries.push(PackageDrift {
                 package: package.to_owned(),
-                adopted,
                 methods: Vec::new(),
                 classes: Vec::new(),
             });
@@ -495,8 +500,10 @@ fn join(index: &Index, shards: Vec<Shard>) -> SnapshotResult {
         .iter()
         .map(|name| WirePackage {
             name: name.clone(),
-            // `adopted` is the agent's word; a package no shard mentions says nothing.
-            drift: index.drift.then(WireDrift::default),
+            drift: index.drift.then(|| WireDrift {
+                adopted: index.adopted.contains(name),
+                ..WireDrift::default()
+            }),
             ..Default::default()
         })
         .collect();
@@ -507,7 +514,6 @@ fn join(index: &Index, shards: Vec<Shard>) -> SnapshotResult {
                 .find(|p| p.name == d.package)
                 .and_then(|p| p.drift.as_mut())
             {
-                drift.adopted |= d.adopted;
                 drift.methods.extend(d.methods);
                 drift.classes.extend(d.classes);
             }
@@ -1120,6 +1126,7 @@ mod tests {
             session: before.session.clone(),
             epoch: before.epoch,
             drift: true,
+            adopted: vec!["Sample-Core".into()],
             shards: BTreeMap::new(),
         };
         let joined = join(&index, split(&before).into_values().collect());
@@ -1134,6 +1141,8 @@ mod tests {
             names
         };
         assert_eq!(drift_of(&joined), vec!["Shape>>area", "Square>>side"]);
+        assert_eq!(joined.packages[0].drift, before.packages[0].drift);
+        assert_eq!(joined.packages[1].drift, before.packages[1].drift);
         // A one-file view keeps only that file's drift.
         let square = view_of(&before, &file_scope(&["Square"]));
         assert_eq!(drift_of(&square), vec!["Square>>side"]);
