@@ -231,6 +231,8 @@ impl SnapshotCache {
         }
         self.write_index(&index);
         self.remove_unreferenced(&index);
+        // Written by earlier versions: the whole snapshot in one file.
+        let _ = std::fs::remove_file(&self.path);
         Loaded {
             index,
             snapshot,
