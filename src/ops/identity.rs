@@ -35,6 +35,7 @@ impl Pending {
 /// Starts finding the identity for the sources under `root`.
 pub fn gather_in_background(root: &Path) -> Pending {
     let root: PathBuf = root.to_path_buf();
+    // Spawned processes cost CPU a push also needs; the thread only waits for them.
     Pending {
         thread: std::thread::Builder::new()
             .name("identity".into())
@@ -47,10 +48,16 @@ pub fn gather_in_background(root: &Path) -> Pending {
 /// Finds the identity for the sources under `root` now.
 pub fn gather(root: &Path) -> ClientIdentity {
     let commit = git(root, &["rev-parse", "HEAD"]);
-    // Only tracked files count: a build directory or an editor's swap file is not a change.
+    // Only tracked files under `root` count: a build directory or an editor's swap file is
+    // not a change, nor is another project's edit in the same repository.
     let dirty = commit
         .as_ref()
-        .and_then(|_| git(root, &["status", "--porcelain", "--untracked-files=no"]))
+        .and_then(|_| {
+            git(
+                root,
+                &["status", "--porcelain", "--untracked-files=no", "--", "."],
+            )
+        })
         .map(|status| !status.is_empty());
     ClientIdentity {
         user: user(),
