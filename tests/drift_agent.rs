@@ -409,7 +409,14 @@ fn hand_fixes_show_as_drift_are_refused_overwritten_rolled_back_adopted_and_logg
         "the VM did not save and quit\n{}",
         vm.logs()
     );
-    let again = Vm::launch(&saved, "", vm.port, vm.token.clone());
+    // Keep the saved image and give the VM's place back before starting it again (with
+    // HOTPATCH_TEST_VMS=1 the restarted VM would otherwise wait for that place forever).
+    let kept = vm.dir.with_extension("saved.image");
+    std::fs::copy(&saved, &kept).expect("keep the saved image");
+    let (port, token) = (vm.port, vm.token.clone());
+    drop(vm);
+    let again = Vm::launch(&kept, "", port, token);
+    let _ = std::fs::remove_file(&kept);
     let mut w = Wire::open(&again);
     let log = w.log(0);
     assert_eq!(log["kept"], 4, "{log}");
