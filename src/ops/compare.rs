@@ -376,35 +376,40 @@ impl SnapshotCache {
         let Some(loaded) = comparison.whole.as_deref() else {
             return;
         };
-        // The classes the batch touches that the comparison did not need (superclasses).
+        // Only the shards of the classes the batch touches can change; add those the comparison
+        // did not need (superclasses).
+        let touched = touched_classes(&comparison.changes);
         let mut base = loaded.snapshot.clone();
-        let mut names = loaded.names.clone();
-        let missing: Vec<String> = touched_classes(&comparison.changes)
-            .into_iter()
-            .filter(|n| !names.contains(n) && loaded.index.shards.contains_key(n))
+        let missing: Vec<&String> = touched
+            .iter()
+            .filter(|n| !loaded.names.contains(*n))
+            .filter_map(|n| loaded.index.shards.get(n))
             .collect();
         if !missing.is_empty() {
-            let mut shards = split(&base).into_values().collect::<Vec<_>>();
-            for name in missing {
-                let Some(shard) = self.read_shard(&loaded.index.shards[&name]) else {
+            let mut shards: Vec<Shard> = split(&base).into_values().collect();
+            for file in missing {
+                let Some(shard) = self.read_shard(file) else {
                     return;
                 };
                 shards.push(shard);
-                names.insert(name);
             }
             base = join(&loaded.index, shards);
         }
-        let Some(next) = advanced(&base, &comparison.changes, epoch) else {
+        let mut before = split(&base);
+        before.retain(|name, _| touched.contains(name));
+        let Some(next) = advanced(base, &comparison.changes, epoch) else {
             return;
         };
         let image = view_of(&next, &local.scope).into_packages();
         if !diff(&local.packages, &image).is_empty() {
             return;
         }
-        let (before, after) = (split(&base), split(&next));
+        let mut after = split(&next);
+        after.retain(|name, _| touched.contains(name));
         let mut index = loaded.index.clone();
         index.epoch = epoch;
-        for name in before.keys().chain(after.keys()) {
+        let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        for name in names {
             if before.get(name) == after.get(name) {
                 continue;
             }
@@ -717,7 +722,8 @@ fn view_of(whole: &SnapshotResult, scope: &Scope) -> SnapshotResult {
     }
 }
 
-/// `whole` (a snapshot of every owned package) advanced by `changes` having been applied, at
+/// `next` (a snapshot of every owned package, or the part of it that holds every class the
+/// changes touch, see [`touched_classes`]) advanced by `changes` having been applied, at
 /// `epoch`; `None` when the batch did something whose effect on the snapshot cannot be known
 /// without asking the image (a class moved to another package may bring `*P` methods into view
 /// that no snapshot listed).
@@ -727,8 +733,7 @@ fn view_of(whole: &SnapshotResult, scope: &Scope) -> SnapshotResult {
 /// the diff did not list keep the image's values. Methods are filed where the agent would list
 /// them: `*P` protocols under package `P`'s extensions, other protocols under their class.
 /// Subclass lists follow added, removed and re-parented classes.
-fn advanced(whole: &SnapshotResult, changes: &Changes, epoch: u64) -> Option<SnapshotResult> {
-    let mut next = whole.clone();
+fn advanced(mut next: SnapshotResult, changes: &Changes, epoch: u64) -> Option<SnapshotResult> {
     next.epoch = epoch;
     next.unchanged = false;
     // (class, superclass before, superclass after), applied once every class is in place: a
@@ -1071,7 +1076,7 @@ mod tests {
         let before = image();
         let changes = diff(local, &view_of(&before, scope).into_packages());
         assert!(!changes.is_empty(), "the test pushes something");
-        let next = advanced(&before, &changes, 5)?;
+        let next = advanced(before, &changes, 5)?;
         assert_eq!(next.epoch, 5);
         let after = diff(local, &view_of(&next, scope).into_packages());
         assert!(after.is_empty(), "{after:?}");
@@ -1257,7 +1262,7 @@ mod tests {
             l
         };
         let changes = diff(&removed, &view_of(&next, &scope).into_packages());
-        let later = advanced(&next, &changes, 6).expect("advanced");
+        let later = advanced(next.clone(), &changes, 6).expect("advanced");
         assert!(find_class(&later, "Square").is_none());
         assert!(find(&later, "Tile").subclasses.is_empty());
         assert!(diff(&removed, &view_of(&later, &scope).into_packages()).is_empty());
@@ -1288,7 +1293,7 @@ mod tests {
             p[1].classes.push(square);
         });
         let changes = diff(&local, &view_of(&image(), &scope).into_packages());
-        assert!(advanced(&image(), &changes, 5).is_none());
+        assert!(advanced(image(), &changes, 5).is_none());
     }
 
     #[test]
@@ -1337,15 +1342,23 @@ mod tests {
         cache.advance(url, &comparison, &local, 5);
 
         let next = cache.snapshot().expect("advanced");
-        assert_eq!(Some(next.clone()), advanced(&image(), &changes, 5));
+        assert_eq!(Some(next.clone()), advanced(image(), &changes, 5));
         assert!(find(&next, "Shape").subclasses.is_empty(), "read on demand");
         let index = cache.read_index().expect("index");
         assert_ne!(index.shards["Shape"], shape_file, "rewritten");
         assert_eq!(files(&cache), 4, "replaced shards removed");
         let sync = cache.synced_epoch(url, "s1", &scope, &local.fingerprint());
         assert_eq!(sync, Some(5));
-        // Another session (a restarted image) finds nothing.
+        // Another session (a restarted image) finds nothing, nor does a reader whose shard a
+        // concurrent writer removed.
         assert!(cache.load(url, "s2", &owned, None).is_none());
+        std::fs::remove_file(cache.dir().join(&index.shards["String"])).unwrap();
+        assert!(cache.load(url, "s1", &owned, None).is_none());
+        assert!(
+            cache
+                .load(url, "s1", &owned, Some(&["Square".into()]))
+                .is_some()
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 
