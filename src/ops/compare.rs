@@ -1159,7 +1159,7 @@ mod tests {
             class_mut(p, "Square").methods[1].source = "side\n\t^ side * 1".into();
         });
         let changes = diff(&local, &view_of(&before, &scope).into_packages());
-        let next = advanced(&before, &changes, 5).expect("advanced");
+        let next = advanced(before.clone(), &changes, 5).expect("advanced");
         assert_eq!(drift_of(&next), vec!["Shape>>area"]);
     }
 
