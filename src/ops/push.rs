@@ -10,8 +10,9 @@ use super::local::{self, LocalSources, SourceError};
 use super::state::{self, StateError};
 use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
-use crate::image::protocol::ApplyPhases;
-use crate::image::protocol::{AgentError, ApplyOptions, Batch, CompileError, ErrorKind};
+use crate::image::protocol::{
+    AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, ErrorKind,
+};
 use crate::image::{Client, ClientError, ProgressSink};
 use crate::model::{MethodDef, Side};
 use crate::plan::state::{Rename, RenameError};
