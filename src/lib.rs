@@ -3,11 +3,14 @@
 //!
 //! The data takes one road: Tonel files ─[`tonel`]→ [`model`] ─[`diff`]→ changes ─[`plan`]→
 //! ordered batch ─[`image`]→ agent; [`rebuild`] takes over when a change cannot go live;
-//! [`fleet`] rolls one change across a group of images, built from single pushes.
+//! [`fleet`] rolls one change across a group of images, built from single pushes; [`drift`]
+//! sets what the image changed by other means against the local sources (status, the push
+//! guard, pull).
 
 pub mod cli;
 pub mod config;
 pub mod diff;
+pub mod drift;
 pub mod fleet;
 pub mod image;
 pub mod model;

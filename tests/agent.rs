@@ -573,3 +573,271 @@ fn the_application_keeps_running_while_a_batch_applies() {
         assert_eq!(c.eval("HpTestBig new m399: #(2 3 4)").await.unwrap(), "405");
     });
 }
+
+/// A batch of `classes` new classes (each a subclass of the previous, with a class variable of
+/// the first) with `per_class` methods each: accessors of their instance variables, super sends
+/// on both sides, class-variable use and references to classes of the batch, so that installing
+/// what the check compiled against stand-ins must bind it all to the real classes.
+fn big_batch(prefix: &str, classes: usize, per_class: usize) -> (Vec<Op>, Vec<(String, String)>) {
+    let mut ops = Vec::new();
+    let mut methods = Vec::new();
+    for c in 0..classes {
+        let mut def = class(&format!("{prefix}{c}"), &[&format!("v{c}")]);
+        if c == 0 {
+            def.class_vars = vec!["Shared".into()];
+        } else {
+            def.superclass = Some(format!("{prefix}{}", c - 1));
+        }
+        ops.push(define(def));
+    }
+    for c in 0..classes {
+        let name = format!("{prefix}{c}");
+        let mut add = |side: Side, protocol: &str, source: String| {
+            ops.push(put(&name, side, protocol, &source));
+            methods.push((name.clone(), source));
+        };
+        add(
+            Side::Instance,
+            "accessing",
+            format!("v{c}\n\t\"the variable of level {c}\"\n\t^ v{c}"),
+        );
+        add(
+            Side::Instance,
+            "accessing",
+            format!("setV{c}: anObject\n\tv{c} := anObject"),
+        );
+        add(
+            Side::Instance,
+            "computing",
+            format!(
+                "depth\n\t^ {}",
+                if c == 0 {
+                    "1".to_owned()
+                } else {
+                    "super depth + 1".to_owned()
+                }
+            ),
+        );
+        add(Side::Instance, "computing", "shared\n\t^ Shared".to_owned());
+        add(
+            Side::Class,
+            "instance creation",
+            format!(
+                "make\n\t| made |\n\tmade := {}.\n\tShared := {c}.\n\t^ made",
+                if c == 0 {
+                    "super new".to_owned()
+                } else {
+                    format!("super make setV{c}: {prefix}0 name; yourself")
+                }
+            ),
+        );
+        for m in 5..per_class {
+            add(
+                Side::Instance,
+                "generated",
+                format!(
+                    "m{m}: anArray\n\t\"Sums the even elements, method {m}.\"\n\n\t| sum |\n\tsum := 0.\n\tanArray do: [ :each | each even ifTrue: [ sum := sum + each ] ].\n\tv{c} := sum + {m}.\n\t^ v{c}"
+                ),
+            );
+        }
+    }
+    (ops, methods)
+}
+
+#[test]
+fn a_big_batch_is_compiled_once_reports_progress_and_is_all_or_nothing() {
+    use hotpatch::image::ProgressSink;
+    use std::sync::{Arc, Mutex};
+    const CLASSES: usize = 10;
+    const PER_CLASS: usize = 200;
+    let vm = Vm::start();
+    let (mut ops, methods) = big_batch("HpBig", CLASSES, PER_CLASS);
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        c.set_work_timeout(Duration::from_secs(600));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let into = seen.clone();
+        c.set_progress(Some(ProgressSink::new(move |p| {
+            into.lock().unwrap().push(p.clone())
+        })));
+
+        // 1. The last method does not compile: nothing of the batch is installed.
+        let good_last = ops.pop().expect("a last op");
+        ops.push(put(
+            &format!("HpBig{}", CLASSES - 1),
+            Side::Instance,
+            "generated",
+            "broken\n\t^ 1 + + 2",
+        ));
+        let err = apply(&mut c, "b-big-broken", ops.clone())
+            .await
+            .expect_err("a compile error in the last method fails the batch");
+        let agent = err.agent().unwrap_or_else(|| panic!("{err}"));
+        assert_eq!(agent.kind, ErrorKind::CompileFailed, "{agent:?}");
+        assert_eq!(agent.errors.len(), 1, "{:?}", agent.errors);
+        assert_eq!(agent.errors[0].op, ops.len() - 1);
+        assert_eq!(c.ping().await.unwrap().epoch, 0, "the epoch did not move");
+        assert_eq!(
+            c.eval("(Smalltalk includesKey: #HpBig0) | (Smalltalk includesKey: #HpBig9)")
+                .await
+                .unwrap(),
+            "false",
+            "no class of the batch exists"
+        );
+        assert_eq!(
+            c.eval("(Smalltalk keys select: [:k | k beginsWith: 'HpStandIn']) size")
+                .await
+                .unwrap(),
+            "0",
+            "the stand-ins are gone"
+        );
+        ops.pop();
+        ops.push(good_last);
+
+        // 2. A class initializer that fails after every method was installed: all undone.
+        let mut failing = ops.clone();
+        failing.push(put(
+            "HpBig3",
+            Side::Class,
+            "class initialization",
+            "initialize\n\tself error: 'no'",
+        ));
+        let err = apply(&mut c, "b-big-init", failing)
+            .await
+            .expect_err("a failing initializer fails the batch");
+        let agent = err.agent().unwrap_or_else(|| panic!("{err}"));
+        assert_eq!(agent.kind, ErrorKind::ApplyFailed, "{agent:?}");
+        assert_eq!(c.ping().await.unwrap().epoch, 0, "the epoch did not move");
+        assert_eq!(
+            c.eval("Smalltalk includesKey: #HpBig0").await.unwrap(),
+            "false",
+            "the installed classes and methods were undone"
+        );
+
+        // 3. The batch as it should be: applied, progress reported along the way.
+        seen.lock().unwrap().clear();
+        let started = std::time::Instant::now();
+        let epoch = apply(&mut c, "b-big", ops.clone()).await.expect("apply");
+        let took = started.elapsed();
+        assert_eq!(epoch, 1);
+        let progress = seen.lock().unwrap().clone();
+        let total = methods.len() as u64;
+        assert!(!progress.is_empty(), "no progress in {took:?}");
+        // Phases in order (compile, then install), each counting up to the batch's methods.
+        let phases: Vec<&str> = progress.iter().map(|p| p.phase.as_str()).collect();
+        let first_install = phases
+            .iter()
+            .position(|p| *p == "install")
+            .unwrap_or(phases.len());
+        assert!(
+            phases[..first_install].iter().all(|p| *p == "compile")
+                && phases[first_install..].iter().all(|p| *p == "install"),
+            "{phases:?}"
+        );
+        for pair in progress.windows(2) {
+            if pair[0].phase == pair[1].phase {
+                assert!(pair[0].done <= pair[1].done, "{progress:?}");
+            }
+        }
+        assert!(
+            progress.iter().all(|p| p.total == total && p.done <= total),
+            "{progress:?}"
+        );
+        // At most about five a second.
+        assert!(
+            progress.len() as u128 <= took.as_millis() / 150 + 2,
+            "{} messages in {took:?}",
+            progress.len()
+        );
+
+        // Every method is there with its exact source and its category.
+        let snap = c
+            .snapshot(vec!["HpTest-Core".into()], None, None)
+            .await
+            .expect("snapshot");
+        let listed: Vec<_> = snap.packages[0]
+            .classes
+            .iter()
+            .flat_map(|k| k.methods.iter())
+            .collect();
+        assert_eq!(listed.len(), methods.len());
+        for (class_name, source) in &methods {
+            let found = listed
+                .iter()
+                .find(|m| &m.class_name == class_name && &m.source == source)
+                .unwrap_or_else(|| panic!("{class_name}: no exact source {source:?}"));
+            assert!(found.source_exact, "{class_name}>>{}", found.selector);
+            let expected = if found.side == Side::Class {
+                "instance creation"
+            } else if found.selector.starts_with('m') && found.selector.ends_with(':') {
+                "generated"
+            } else if found.selector == "depth" || found.selector == "shared" {
+                "computing"
+            } else {
+                "accessing"
+            };
+            assert_eq!(found.protocol, expected, "{class_name}>>{}", found.selector);
+        }
+        // The methods run against the real classes: instance variables, super on both sides,
+        // the class variable of the first class, references to classes of the batch.
+        assert_eq!(c.eval("HpBig9 make depth").await.unwrap(), "10");
+        assert_eq!(
+            c.eval("HpBig9 make v9 = HpBig0 name").await.unwrap(),
+            "true"
+        );
+        assert_eq!(
+            c.eval("HpBig9 make. HpBig0 classPool at: #Shared")
+                .await
+                .unwrap(),
+            "9",
+            "the class variable written is the real class's"
+        );
+        assert_eq!(c.eval("HpBig5 make. HpBig9 new shared").await.unwrap(), "5");
+        assert_eq!(c.eval("HpBig4 new m7: #(2 3 4)").await.unwrap(), "13");
+        // The image itself still shows the method with its temporaries' names.
+        let own = c
+            .eval("(HpBig2 sourceCodeAt: #m6:) asString")
+            .await
+            .unwrap();
+        assert!(own.contains("sum"), "{own}");
+    });
+}
+
+#[test]
+fn methods_of_a_subclass_follow_the_new_shape_of_its_superclass() {
+    let vm = Vm::start();
+    runtime().block_on(async {
+        let mut c = vm.client().await;
+        let mut sub = class("HpTestSub", &["b"]);
+        sub.superclass = Some("HpTestTop".into());
+        apply(
+            &mut c,
+            "b-shape",
+            vec![
+                define(class("HpTestTop", &["a"])),
+                define(sub),
+                put("HpTestSub", Side::Instance, "access", "setB\n\tb := 2"),
+            ],
+        )
+        .await
+        .expect("apply");
+        // The superclass gets a variable in front of b; the subclass is not redefined, but its
+        // new method must address b where b is after the change.
+        apply(
+            &mut c,
+            "b-shape-2",
+            vec![
+                define(class("HpTestTop", &["z", "a"])),
+                put("HpTestSub", Side::Instance, "access", "b\n\t^ b"),
+                put("HpTestSub", Side::Instance, "access", "setB\n\tb := 3"),
+            ],
+        )
+        .await
+        .expect("apply");
+        assert_eq!(c.eval("HpTestSub new setB; b").await.unwrap(), "3");
+        assert_eq!(
+            c.eval("HpTestSub new setB; instVarAt: 3").await.unwrap(),
+            "3"
+        );
+    });
+}

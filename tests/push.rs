@@ -248,3 +248,200 @@ fn watch_pushes_each_file_as_it_is_saved() {
         "the broken method was not installed"
     );
 }
+
+/// What the image holds for the sample app's package, read afresh, in a canonical order.
+fn fresh_snapshot(vm: &Vm) -> hotpatch::image::protocol::SnapshotResult {
+    let snapshot = common::runtime().block_on(async {
+        let mut c = vm.client().await;
+        let s = c
+            .snapshot(vec!["Sample-Core".into()], None, None)
+            .await
+            .unwrap_or_else(|e| panic!("snapshot: {e}\n{}", vm.logs()));
+        c.close().await;
+        s
+    });
+    canonical(snapshot)
+}
+
+/// The project's cached snapshot of its target, in the same order as [`fresh_snapshot`].
+fn cached_snapshot(p: &Project) -> hotpatch::image::protocol::SnapshotResult {
+    let cache = hotpatch::ops::compare::SnapshotCache::new(&p.dir, "local");
+    canonical(cache.snapshot().expect("a cached snapshot"))
+}
+
+fn canonical(
+    mut s: hotpatch::image::protocol::SnapshotResult,
+) -> hotpatch::image::protocol::SnapshotResult {
+    let by_key = |a: &hotpatch::image::protocol::WireMethod,
+                  b: &hotpatch::image::protocol::WireMethod| {
+        (a.class_name.as_str(), a.side as u8, a.selector.as_str()).cmp(&(
+            b.class_name.as_str(),
+            b.side as u8,
+            b.selector.as_str(),
+        ))
+    };
+    for p in &mut s.packages {
+        p.classes.sort_by(|a, b| a.name.cmp(&b.name));
+        for c in &mut p.classes {
+            c.methods.sort_by(by_key);
+            c.subclasses.sort();
+        }
+        p.extensions.sort_by(|a, b| a.class_name.cmp(&b.class_name));
+        for e in &mut p.extensions {
+            e.methods.sort_by(by_key);
+        }
+    }
+    s
+}
+
+#[test]
+fn save_hook_pushes_diff_against_the_advanced_snapshot_and_leave_the_image_matching() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "save-hook");
+    p.run(&["push"], 0);
+    let app = p.file("SampleApp.class.st");
+    let counter = p.file("SampleCounter.class.st");
+    let app = app.to_str().expect("utf-8 path");
+    let counter = counter.to_str().expect("utf-8 path");
+
+    // Edit a method, save (the hook pushes the file); edit another, in another file, save.
+    p.edit("SampleApp.class.st", "'Hello, '", "'Hi, '");
+    let first = p.push_json(&[app], 0);
+    assert_eq!(first["outcome"], "applied", "{first}");
+    assert_eq!(
+        first["from_cache"], true,
+        "the whole push advanced the cache: {first}"
+    );
+    p.edit(
+        "SampleCounter.class.st",
+        "count := count + 1.",
+        "count := count + 2.",
+    );
+    let second = p.push_json(&[counter], 0);
+    assert_eq!(second["outcome"], "applied", "{second}");
+    assert_eq!(
+        second["from_cache"], true,
+        "no snapshot transferred: {second}"
+    );
+    assert_eq!(second["counts"]["methods_changed"], 1, "{second}");
+    assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hi, X!'");
+    assert_eq!(vm.eval("SampleCounter new increment"), "2");
+
+    // A new class in a new file, a method added and one removed: still from the cache.
+    p.write(
+        "SampleTimer.class.st",
+        "Class {\n\t#name : 'SampleTimer',\n\t#superclass : 'SampleCounter',\n\t#package : 'Sample-Core'\n}\n\n{ #category : 'accessing' }\nSampleTimer >> tick [\n\n\t^ self increment\n]\n",
+    );
+    let timer = p.file("SampleTimer.class.st");
+    let third = p.push_json(&[timer.to_str().expect("utf-8 path")], 0);
+    assert_eq!(
+        (&third["from_cache"], &third["counts"]["classes_added"]),
+        (&serde_json::json!(true), &serde_json::json!(1)),
+        "{third}"
+    );
+    p.edit(
+        "SampleCounter.class.st",
+        "{ #category : 'accessing' }\nSampleCounter >> count [",
+        "{ #category : 'accessing' }\nSampleCounter >> double [\n\n\t^ count * 2\n]\n\n{ #category : 'accessing' }\nSampleCounter >> count [",
+    );
+    let fourth = p.push_json(&[counter], 0);
+    assert_eq!(fourth["from_cache"], true, "{fourth}");
+    assert_eq!(fourth["counts"]["methods_added"], 1, "{fourth}");
+    assert_eq!(vm.eval("SampleTimer new tick; tick"), "4");
+
+    // The image matches the sources when read afresh, and the cache holds exactly what the
+    // image holds, at the image's epoch.
+    let out = p.run(&["diff", "--no-cache"], 0);
+    assert!(out.contains("no differences"), "{out}");
+    let (cached, fresh) = (cached_snapshot(&p), fresh_snapshot(&vm));
+    assert_eq!(cached.epoch, vm.epoch());
+    assert_eq!(cached.packages, fresh.packages);
+}
+
+#[test]
+fn a_push_from_another_checkout_in_between_is_seen_by_the_next_push() {
+    let vm = Vm::start();
+    let mine = Project::new(&vm, "mine");
+    let theirs = Project::new(&vm, "theirs");
+    mine.run(&["push"], 0);
+    let counter = mine.file("SampleCounter.class.st");
+    let counter = counter.to_str().expect("utf-8 path");
+    mine.edit("SampleCounter.class.st", "count := 0", "count := 5");
+    let cached = mine.push_json(&[counter], 0);
+    assert_eq!(cached["from_cache"], true, "{cached}");
+
+    // Someone else pushes another version of increment (the epoch moves on)...
+    theirs.edit(
+        "SampleCounter.class.st",
+        "count := count + 1.",
+        "count := count + 10.",
+    );
+    theirs.run(&["push"], 0);
+    assert_eq!(vm.eval("SampleCounter new increment"), "10");
+
+    // ...so my next save-hook push reads the image again, sees their change and undoes it
+    // along with pushing mine: the image ends up matching my sources exactly.
+    mine.edit("SampleCounter.class.st", "count := 5", "count := 7");
+    let report = mine.push_json(&[counter], 0);
+    assert_eq!(report["outcome"], "applied", "{report}");
+    assert_eq!(report["from_cache"], false, "{report}");
+    assert_eq!(report["counts"]["methods_changed"], 2, "{report}");
+    assert_eq!(vm.eval("SampleCounter new increment"), "8");
+    mine.run(&["diff", "--no-cache"], 0);
+    assert_eq!(
+        cached_snapshot(&mine).packages,
+        fresh_snapshot(&vm).packages
+    );
+
+    // Their cache is behind too: their diff reads the image and shows my change.
+    let out = theirs.run(&["diff"], 1);
+    assert!(out.contains("~ SampleCounter>>setUp"), "{out}");
+    assert!(out.contains("~ SampleCounter>>increment"), "{out}");
+}
+
+/// A push long enough for the agent to report progress, run as deploy jobs run it (stderr and
+/// stdout not terminals): no progress bar, nothing on stderr, the JSON report alone on stdout,
+/// with the agent's per-phase milliseconds.
+#[test]
+fn a_long_push_off_a_terminal_prints_no_progress() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "long");
+    let mut text = String::from(
+        "Class {\n\t#name : 'SampleBulk',\n\t#superclass : 'Object',\n\t#instVars : [ 'total' ],\n\t#package : 'Sample-Core'\n}\n",
+    );
+    for m in 0..1500 {
+        text.push_str(&format!(
+            "\n{{ #category : 'generated' }}\nSampleBulk >> m{m}: anArray [\n\n\t| sum |\n\tsum := 0.\n\tanArray do: [ :each | each even ifTrue: [ sum := sum + each ] ].\n\ttotal := sum + {m}.\n\t^ total\n]\n"
+        ));
+    }
+    p.write("SampleBulk.class.st", &text);
+    for json in [false, true] {
+        let args: &[&str] = if json { &["push", "--json"] } else { &["push"] };
+        let out = p.hotpatch(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(
+            stderr.is_empty(),
+            "push {args:?} wrote to stderr: {stderr:?}"
+        );
+        if json {
+            let report: serde_json::Value =
+                serde_json::from_str(&stdout).expect("push --json prints JSON alone");
+            assert_eq!(report["outcome"], "applied", "{report}");
+            assert!(
+                report["millis"]["agent"]["compile"].is_u64()
+                    && report["millis"]["agent"]["install"].is_u64(),
+                "{report}"
+            );
+        } else {
+            assert!(!stdout.contains("compiling"), "{stdout}");
+            assert!(stdout.contains("pushed to local"), "{stdout}");
+        }
+        if !json {
+            // Make the JSON run apply a batch too: change every method.
+            p.edit_all("SampleBulk.class.st", "sum := 0.", "sum := 1.");
+        }
+    }
+    assert_eq!(vm.eval("SampleBulk new m7: #(2 4)"), "14");
+}

@@ -59,6 +59,9 @@ pub fn run(args: DiffArgs) -> i32 {
         let rt = runtime().map_err(PushFailure::Config)?;
         let comparison = rt.block_on(async {
             let mut client = crate::ops::connect(&target, &token).await?;
+            // An agent that reports drift is read fresh: a hand edit does not move the epoch
+            // on every dialect, and diff must show it (push is guarded by the agent instead).
+            let cache = cache.filter(|_| !client.hello.has("drift"));
             let c = compare(&mut client, &local, cache.as_ref()).await;
             client.close().await;
             c
@@ -85,15 +88,18 @@ pub fn run(args: DiffArgs) -> i32 {
             "epoch": comparison.epoch,
             "counts": changes.counts(),
             "changes": changes,
+            "drift": comparison.drift,
         }));
     } else if changes.is_empty() {
         println!("no differences with {target} (epoch {})", comparison.epoch);
     } else if args.stat {
+        print_drift(&comparison);
         print!("{}", render_stat(changes));
     } else {
         let color = !args.no_color
             && std::env::var_os("NO_COLOR").is_none()
             && std::io::stdout().is_terminal();
+        print_drift(&comparison);
         print!("{}", render_summary(changes));
         println!();
         print!("{}", render_unified(changes, color));
@@ -103,4 +109,40 @@ pub fn run(args: DiffArgs) -> i32 {
     } else {
         exit::DIFFERENCES
     }
+}
+
+/// The differences that come from the image's side (drift and conflicts), marked apart from
+/// local changes: a push would undo them.
+fn print_drift(comparison: &Comparison) {
+    let lines: Vec<String> = comparison
+        .drift
+        .blocking()
+        .map(|item| {
+            let mark = if item.standing == crate::drift::Standing::Conflict {
+                "!! conflict:"
+            } else {
+                "!  "
+            };
+            let stamp = item
+                .stamp
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            format!(
+                "{mark} {} in the image: {}{stamp}",
+                item.change.label(),
+                item.subject
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    println!(
+        "changed in the image since hotpatch installed it (a push would undo these; `hotpatch pull` takes them):"
+    );
+    for line in lines {
+        println!("  {line}");
+    }
+    println!();
 }

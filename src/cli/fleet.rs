@@ -248,29 +248,58 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
         Ok(pair) => pair,
         Err(code) => return code,
     };
+    let config = match common.load() {
+        Ok((config, _)) => config,
+        Err(e) => return super::fail(&e),
+    };
+    let config = &config;
+    type Answer = (
+        crate::image::protocol::HelloInfo,
+        Result<crate::ops::drift::Survey, String>,
+    );
     let answers = rt.block_on(futures_util::future::join_all(members.iter().map(
-        async |t| -> Result<crate::image::protocol::HelloInfo, String> {
+        async |t| -> Result<Answer, String> {
             let token = t.token().map_err(|e| format!("{e:#}"))?;
-            let client = crate::ops::connect(t, &token)
+            let mut client = crate::ops::connect(t, &token)
                 .await
                 .map_err(|e| e.to_string())?;
             let hello = client.hello.clone();
+            let drift = crate::ops::drift::survey(&mut client, config).await;
             client.close().await;
-            Ok(hello)
+            Ok((hello, drift))
         },
     )));
     let mut all = true;
+    let mut drifted = false;
     let mut rows = Vec::new();
     for (t, answer) in members.iter().zip(answers) {
         match answer {
-            Ok(hello) => {
+            Ok((hello, drift)) => {
+                let summary = match &drift {
+                    Ok(s) if s.report.is_clean() => "no drift".to_owned(),
+                    Ok(s) => {
+                        drifted = true;
+                        let c = s.report.counts();
+                        format!(
+                            "DRIFT: {} in the image, {} conflict(s)",
+                            c.drift, c.conflicts
+                        )
+                    }
+                    Err(reason) => format!("drift unknown ({reason})"),
+                };
                 if !json {
                     println!(
-                        "{:<16} {}  session {}  epoch {}",
+                        "{:<16} {}  session {}  epoch {}  {summary}",
                         t.name, t.url, hello.session, hello.epoch
                     );
                 }
-                rows.push(serde_json::json!({ "target": t.name, "url": t.url.to_string(), "agent": hello }));
+                let drift = match drift {
+                    Ok(s) => {
+                        serde_json::json!({ "known": true, "clean": s.report.is_clean(), "counts": s.report.counts(), "items": s.report.items })
+                    }
+                    Err(reason) => serde_json::json!({ "known": false, "reason": reason }),
+                };
+                rows.push(serde_json::json!({ "target": t.name, "url": t.url.to_string(), "agent": hello, "drift": drift }));
             }
             Err(e) => {
                 all = false;
@@ -286,7 +315,13 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
     if json {
         print_json(&serde_json::json!({ "group": group, "targets": rows }));
     }
-    if all { exit::OK } else { exit::UNREACHABLE }
+    if !all {
+        exit::UNREACHABLE
+    } else if drifted {
+        exit::DRIFT
+    } else {
+        exit::OK
+    }
 }
 
 /// `rollback --group`: undoes the last batch of every member, last member first. Exit 0 when

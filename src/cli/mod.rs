@@ -12,6 +12,8 @@ mod export;
 mod fleet;
 mod init;
 mod inspect;
+mod log;
+mod pull;
 mod push;
 mod rebuild;
 mod rollback;
@@ -45,6 +47,10 @@ pub mod exit {
     /// A group rollout was refused because the targets need different changes, or stopped
     /// after a failure: not every target is on the new code (the report says which is where).
     pub const FLEET_INCOMPLETE: i32 = 8;
+    /// The image holds changes hotpatch did not make (drift) or that conflict with the local
+    /// sources: `status` found some, or `push` refused to overwrite them (nothing was sent),
+    /// or `pull` left conflicts unresolved.
+    pub const DRIFT: i32 = 9;
 }
 
 #[derive(Parser, Debug)]
@@ -121,6 +127,10 @@ pub enum Command {
     Push(push::PushArgs),
     /// Undo the last batch applied to the live image
     Rollback(rollback::RollbackArgs),
+    /// Write what was changed in the live image (drift) into the Tonel files
+    Pull(pull::PullArgs),
+    /// Print the image's audit log: who applied, rolled back or pulled what, and when
+    Log(log::LogArgs),
     /// Build a fresh image from the base, verify it, swap it in and restart (--rollback: undo)
     Rebuild(rebuild::RebuildArgs),
     /// Evaluate a Smalltalk expression in the live image and print the result
@@ -144,6 +154,8 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(args),
         Command::Push(args) => push::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::Pull(args) => pull::run(args),
+        Command::Log(args) => log::run(args),
         Command::Rebuild(args) => rebuild::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Watch(args) => watch::run(args),

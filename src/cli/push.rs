@@ -3,6 +3,8 @@
 use super::{Common, exit, print_json, runtime};
 use crate::config::{Config, OnNeedsRebuild, Target};
 use crate::image::ClientError;
+use crate::image::ProgressSink;
+use crate::image::protocol::Progress;
 use crate::ops::local::SourceError;
 use crate::ops::push::{
     Outcome, PushFailure, PushOptions, PushReport, RebuildTrigger, push, rebuild_trigger,
@@ -10,6 +12,8 @@ use crate::ops::push::{
 use crate::plan::state::Rename;
 use crate::rebuild::liveness::{AppState, application_state};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -55,10 +59,19 @@ pub struct PushArgs {
     /// initialize the push adds or changes run it, superclasses first)
     #[arg(long)]
     pub no_initialize: bool,
+    /// Replace definitions that were changed in the image since hotpatch installed them (hand
+    /// fixes); the agent keeps what it replaced, so `hotpatch rollback` brings it back
+    #[arg(long)]
+    pub overwrite_drift: bool,
 }
 
 pub fn run(args: PushArgs) -> i32 {
+    // A bar only for a person watching a single push: not for machines (--json, a pipe) and
+    // not for a group rollout, which has its own lines.
+    let bar = (!args.json && args.group.is_none() && std::io::stderr().is_terminal())
+        .then(ProgressLine::new);
     let options = PushOptions {
+        progress: bar.as_ref().map(ProgressLine::sink),
         paths: args.paths.clone(),
         dry_run: args.dry_run,
         use_cache: !args.no_cache,
@@ -66,6 +79,7 @@ pub fn run(args: PushArgs) -> i32 {
         allow_state_loss: args.allow_state_loss,
         renames: args.rename_var.clone(),
         no_initialize: args.no_initialize,
+        overwrite_drift: args.overwrite_drift,
     };
     if let Some(group) = &args.group {
         return super::fleet::push(&super::fleet::FleetArgs {
@@ -86,6 +100,9 @@ pub fn run(args: PushArgs) -> i32 {
         loaded = Some((config, target));
         result
     })();
+    if let Some(bar) = &bar {
+        bar.clear();
+    }
     if let Some((config, target)) = &loaded
         && !args.dry_run
         && rebuild_allowed(&args, target)
@@ -98,6 +115,7 @@ pub fn run(args: PushArgs) -> i32 {
             let code = match report.outcome {
                 Outcome::NeedsRebuild => exit::NEEDS_REBUILD,
                 Outcome::Refused => exit::REFUSED,
+                Outcome::Drift => exit::DRIFT,
                 _ => exit::OK,
             };
             if args.json {
@@ -116,6 +134,49 @@ pub fn run(args: PushArgs) -> i32 {
             }
             code
         }
+    }
+}
+
+/// The progress bar of a push on a terminal: hidden until the agent reports progress (a batch
+/// or snapshot that takes more than about a second), then one line `phase [bar] done/total`.
+struct ProgressLine {
+    bar: ProgressBar,
+}
+
+impl ProgressLine {
+    fn new() -> ProgressLine {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
+        let style = ProgressStyle::with_template("{msg:>9} [{wide_bar}] {pos}/{len} {elapsed:>4}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style.progress_chars("=> "));
+        ProgressLine { bar }
+    }
+
+    /// The sink that moves the bar (shown from the first progress message on).
+    fn sink(&self) -> ProgressSink {
+        let bar = self.bar.clone();
+        ProgressSink::new(move |p: &Progress| {
+            if bar.is_hidden() {
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+            }
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+            bar.set_message(phase_word(&p.phase));
+        })
+    }
+
+    fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The agent's phase name as the bar shows it.
+fn phase_word(phase: &str) -> String {
+    match phase {
+        "compile" => "compiling".to_owned(),
+        "install" => "installing".to_owned(),
+        "classes" => "reading".to_owned(),
+        other => other.to_owned(),
     }
 }
 
@@ -263,6 +324,7 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
         PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(_) => {
             exit::REJECTED
         }
+        PushFailure::Drift(_) => exit::DRIFT,
     }
 }
 
@@ -294,6 +356,9 @@ fn print_report(r: &PushReport) {
             if !r.initialized.is_empty() {
                 println!("  initialized: {}", r.initialized.join(", "));
             }
+            for d in &r.drift {
+                println!("  replaced the image's own change: {}", drift_line(d));
+            }
             println!(
                 "epoch {} -> {}, batch {}",
                 r.epoch_before,
@@ -315,6 +380,21 @@ fn print_report(r: &PushReport) {
                  --allow-state-loss."
             );
         }
+        Outcome::Drift => {
+            eprintln!(
+                "hotpatch: not pushed: {} definition(s) were changed in the image since hotpatch \
+                 installed them, and this push would replace them:",
+                r.drift.len()
+            );
+            for d in &r.drift {
+                eprintln!("  {}", drift_line(d));
+            }
+            eprintln!(
+                "Nothing was sent. Bring the image's changes into the files with `hotpatch pull` \
+                 (conflicts: `--theirs` or `--ours`), or replace them with `hotpatch push \
+                 --overwrite-drift` (`hotpatch rollback` then brings them back)."
+            );
+        }
         Outcome::NeedsRebuild => {
             eprintln!(
                 "hotpatch: not pushed: {} change(s) cannot be applied to a running image:",
@@ -328,6 +408,23 @@ fn print_report(r: &PushReport) {
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
         }
+    }
+}
+
+/// `! changed in the image: Foo>>bar (ann 11/30/2026 10:00)` / `!! conflict: ...`.
+pub fn drift_line(d: &crate::ops::push::DriftLine) -> String {
+    let stamp = d
+        .stamp
+        .as_deref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    match d.standing {
+        crate::drift::Standing::Conflict => format!(
+            "!! conflict, {} in the image and changed locally: {}{stamp}",
+            d.change.label(),
+            d.name
+        ),
+        _ => format!("!  {} in the image: {}{stamp}", d.change.label(), d.name),
     }
 }
 
@@ -397,6 +494,7 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::Stale(_) => "stale",
         PushFailure::ApplyFailed(_) => "apply_failed",
         PushFailure::Rename(_) => "rename",
+        PushFailure::Drift(_) => "drift",
     };
     let errors: Vec<serde_json::Value> = match failure {
         PushFailure::Source(SourceError::Tonel(errors)) => errors
@@ -407,6 +505,7 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
             .iter()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),
+        PushFailure::Drift(names) => names.iter().map(|n| serde_json::json!(n)).collect(),
         _ => Vec::new(),
     };
     let mut error =

@@ -21,7 +21,12 @@ pub fn run(args: RollbackArgs) -> i32 {
     if let Some(group) = &args.group {
         return super::fleet::rollback(&args.common, group, args.json);
     }
-    let r = match with_agent(&args.common, async |client, _| client.rollback().await) {
+    let identity = std::env::current_dir()
+        .ok()
+        .map(|dir| crate::ops::identity::gather(&dir));
+    let r = match with_agent(&args.common, async |client, _| {
+        client.rollback_as(identity).await
+    }) {
         Ok(r) => r,
         Err(e) => {
             let nothing = e

@@ -1,13 +1,15 @@
-//! `hotpatch status`: connect to a target's agent and print its `hello`.
+//! `hotpatch status`: connect to a target's agent, print its `hello`, and say whether the image
+//! has drifted from what hotpatch installed (exit 9 when it has: a deploy job's one question).
 
-use super::{Common, exit, fail, print_json, with_agent};
+use super::{Common, exit, fail, print_json, runtime};
+use crate::drift::{DriftReport, Standing};
 use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Print the agent's answer as JSON
+    /// Print the agent's answer and the drift as JSON
     #[arg(long)]
     pub json: bool,
     /// Ask every target of this group ([groups.NAME]) at once, one line each
@@ -19,17 +21,44 @@ pub fn run(args: StatusArgs) -> i32 {
     if let Some(group) = &args.group {
         return super::fleet::status(&args.common, group, args.json);
     }
-    let outcome = with_agent(&args.common, async |client, target| {
-        Ok((target.clone(), client.hello.clone()))
-    });
-    let (target, hello) = match outcome {
-        Ok(pair) => pair,
+    let outcome = (|| -> anyhow::Result<_> {
+        let (config, overrides) = args.common.load()?;
+        let target = config.target(&overrides)?;
+        let token = target.token()?;
+        let rt = runtime()?;
+        rt.block_on(async {
+            let mut client = crate::ops::connect(&target, &token).await?;
+            let hello = client.hello.clone();
+            // Without readable sources the agent's answer is still worth printing.
+            let drift = crate::ops::drift::survey(&mut client, &config).await;
+            client.close().await;
+            Ok((target, hello, drift))
+        })
+    })();
+    let (target, hello, drift) = match outcome {
+        Ok(t) => t,
         Err(e) => return fail(&e),
     };
+    let (report, local_changes, unknown) = match drift {
+        Ok(s) => (s.report, Some(s.local_changes), None),
+        Err(reason) => (DriftReport::unknown(), None, Some(reason)),
+    };
+    let counts = report.counts();
+    let drifted = report.known && !report.is_clean();
     if args.json {
-        print_json(
-            &serde_json::json!({ "target": target.name, "url": target.url, "agent": hello }),
-        );
+        print_json(&serde_json::json!({
+            "target": target.name,
+            "url": target.url,
+            "agent": hello,
+            "drift": {
+                "known": report.known,
+                "reason": unknown,
+                "clean": report.known && report.is_clean(),
+                "counts": counts,
+                "items": report.items,
+            },
+            "local_changes": local_changes,
+        }));
     } else {
         println!("target   {} ({})", target.name, target.url);
         println!("image    {}", hello.image);
@@ -40,6 +69,43 @@ pub fn run(args: StatusArgs) -> i32 {
         );
         println!("session  {}", hello.session);
         println!("epoch    {}", hello.epoch);
+        match (&unknown, drifted) {
+            (Some(reason), _) => println!("drift    unknown: {reason}"),
+            (None, false) => println!("drift    none: the image holds what hotpatch installed"),
+            (None, true) => {
+                println!(
+                    "drift    {} changed in the image only, {} conflict(s) (changed on both sides)",
+                    counts.drift, counts.conflicts
+                );
+                for item in report
+                    .items
+                    .iter()
+                    .filter(|i| i.standing != Standing::Converged)
+                {
+                    let stamp = item
+                        .stamp
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default();
+                    let mark = if item.standing == Standing::Conflict {
+                        "!!"
+                    } else {
+                        "! "
+                    };
+                    println!(
+                        "  {mark} {} in the image: {}{stamp}",
+                        item.change.label(),
+                        item.subject
+                    );
+                }
+                println!(
+                    "  `hotpatch pull` brings them into the files; `hotpatch push --overwrite-drift` replaces them"
+                );
+            }
+        }
+        if let Some(n) = local_changes.filter(|n| *n > 0) {
+            println!("local    {n} change(s) not pushed yet (`hotpatch diff`)");
+        }
     }
-    exit::OK
+    if drifted { exit::DRIFT } else { exit::OK }
 }

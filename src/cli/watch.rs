@@ -102,6 +102,15 @@ fn watch(args: &WatchArgs) -> anyhow::Result<()> {
                             eprintln!("  - {reason}");
                         }
                     }
+                    Outcome::Drift => {
+                        eprintln!(
+                            "{shown}: not pushed, the image was changed by hand here (`hotpatch \
+                             pull`, or push --overwrite-drift by hand):"
+                        );
+                        for d in &r.drift {
+                            eprintln!("  {}", super::push::drift_line(d));
+                        }
+                    }
                     Outcome::DryRun => {}
                 },
                 Err(PushFailure::CompileFailed(errors)) => {

@@ -312,6 +312,18 @@ impl Rollout<'_> {
                                 self.targets[i].name
                             ));
                         }
+                        Outcome::Drift => {
+                            cause = Cause::NeedsRebuild;
+                            let names: Vec<&str> =
+                                report.drift.iter().map(|d| d.name.as_str()).collect();
+                            problems.push(format!(
+                                "{}: {} definition(s) were changed in the image since hotpatch                                  installed them ({}); see `hotpatch status --target {}`, then                                  `hotpatch pull` or push with --overwrite-drift",
+                                self.targets[i].name,
+                                names.len(),
+                                names.join(", "),
+                                self.targets[i].name
+                            ));
+                        }
                     }
                 }
                 Err(PushFailure::Source(e)) => {

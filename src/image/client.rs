@@ -6,6 +6,7 @@ use super::endpoint::{AgentUrl, Endpoint, UrlError};
 use super::protocol::*;
 use super::transport::{self, Connection, SshTunnel, Stream};
 use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -89,6 +90,29 @@ impl ClientError {
     }
 }
 
+/// Where a client delivers the agent's progress messages (PROTOCOL.md, Progress), as they come
+/// in while a request is worked on. Cheap to clone.
+#[derive(Clone)]
+pub struct ProgressSink(Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl ProgressSink {
+    /// A sink that calls `report` with every progress message.
+    pub fn new(report: impl Fn(&Progress) + Send + Sync + 'static) -> ProgressSink {
+        ProgressSink(Arc::new(report))
+    }
+
+    /// Delivers one progress message.
+    pub fn report(&self, progress: &Progress) {
+        (self.0)(progress)
+    }
+}
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
 /// An authenticated connection to one agent.
 pub struct Client {
     ws: WebSocketStream<Stream>,
@@ -102,6 +126,8 @@ pub struct Client {
     work_timeout: Duration,
     /// What the agent said in answer to `hello`.
     pub hello: HelloInfo,
+    /// Where progress messages go; when set, snapshot and apply ask for them.
+    progress: Option<ProgressSink>,
 }
 
 impl Client {
@@ -161,7 +187,9 @@ impl Client {
                 protocol: 0,
                 session: String::new(),
                 epoch: 0,
+                features: Vec::new(),
             },
+            progress: None,
         };
         let hello = Request::Hello {
             token: token.to_owned(),
@@ -192,6 +220,12 @@ impl Client {
         self.work_timeout = timeout;
     }
 
+    /// Asks for progress messages during snapshot and apply and delivers them to `sink` (`None`:
+    /// ask for none). Agents that send none (older ones, short requests) are fine.
+    pub fn set_progress(&mut self, sink: Option<ProgressSink>) {
+        self.progress = sink;
+    }
+
     /// `ping`: the agent's current session and epoch.
     pub async fn ping(&mut self) -> Result<PingInfo, ClientError> {
         self.call_as(Request::Ping).await
@@ -205,10 +239,14 @@ impl Client {
         classes: Option<Vec<String>>,
         since_epoch: Option<u64>,
     ) -> Result<SnapshotResult, ClientError> {
+        // Drift comes with every snapshot from an agent that can report it: a push must see
+        // hand edits it would overwrite, and a cached snapshot keeps what it reported.
+        let drift = self.hello.has("drift");
         self.call_as(Request::Snapshot {
             packages,
             classes,
             since_epoch,
+            drift,
         })
         .await
     }
@@ -248,7 +286,38 @@ impl Client {
 
     /// `rollback` the last applied batch.
     pub async fn rollback(&mut self) -> Result<RollbackResult, ClientError> {
-        self.call_as(Request::Rollback).await
+        self.rollback_as(None).await
+    }
+
+    /// `rollback`, telling the agent who asks (for its audit log).
+    pub async fn rollback_as(
+        &mut self,
+        client: Option<ClientIdentity>,
+    ) -> Result<RollbackResult, ClientError> {
+        self.call_as(Request::Rollback { client }).await
+    }
+
+    /// `adopt`: make the image's current state of these definitions the installed one.
+    pub async fn adopt(
+        &mut self,
+        packages: Vec<String>,
+        methods: Vec<AdoptMethod>,
+        classes: Vec<String>,
+        client: Option<ClientIdentity>,
+    ) -> Result<AdoptResult, ClientError> {
+        self.call_as(Request::Adopt {
+            packages,
+            methods,
+            classes,
+            client,
+        })
+        .await
+    }
+
+    /// `log`: the agent's audit entries, newest first (`None`: the agent's default count,
+    /// `Some(0)`: all it keeps).
+    pub async fn log(&mut self, limit: Option<u64>) -> Result<LogResult, ClientError> {
+        self.call_as(Request::Log { limit }).await
     }
 
     /// `eval` an expression and answer its printString.
@@ -297,12 +366,19 @@ impl Client {
         let timeout = match &request {
             Request::Snapshot { .. }
             | Request::Apply { .. }
-            | Request::Rollback
+            | Request::Rollback { .. }
+            | Request::Adopt { .. }
             | Request::Census { .. } => self.work_timeout,
             _ => self.timeout,
         };
-        let text = serde_json::to_string(&Envelope { id, request })
-            .map_err(|e| self.protocol_error(what, e.to_string()))?;
+        let progress = self.progress.is_some()
+            && matches!(request, Request::Snapshot { .. } | Request::Apply { .. });
+        let text = serde_json::to_string(&Envelope {
+            id,
+            progress,
+            request,
+        })
+        .map_err(|e| self.protocol_error(what, e.to_string()))?;
         let exchange = async {
             self.ws
                 .send(Message::text(text))
@@ -343,8 +419,23 @@ impl Client {
                 // tungstenite answers pings itself; pongs and binary frames carry nothing for us.
                 _ => continue,
             };
-            let answer: Answer = serde_json::from_str(text.as_str())
-                .map_err(|e| self.protocol_error(what, format!("answer is not valid JSON: {e}")))?;
+            let answer: Answer = match serde_json::from_str(text.as_str()) {
+                Ok(answer) => answer,
+                Err(e) => match serde_json::from_str::<ProgressMessage>(text.as_str()) {
+                    // Progress about this request (or, with no id, any): the answer follows.
+                    Ok(m) if m.id.is_none_or(|got| got == id) => {
+                        if let Some(sink) = &self.progress {
+                            sink.report(&m.progress);
+                        }
+                        continue;
+                    }
+                    _ => {
+                        return Err(
+                            self.protocol_error(what, format!("answer is not valid JSON: {e}"))
+                        );
+                    }
+                },
+            };
             match answer.id {
                 Some(got) if got == id => return Ok(answer),
                 // An error about an unparseable request comes without an id; ours was sent
@@ -481,6 +572,88 @@ mod fake_agent_tests {
             matches!(err, ClientError::Timeout { what: "ping", .. }),
             "{err}"
         );
+    }
+
+    /// Answers `apply` with two progress messages before the answer, and records whether each
+    /// request asked for progress.
+    async fn progressing(asked: Arc<std::sync::Mutex<Vec<bool>>>) -> String {
+        serve(move |r| {
+            asked
+                .lock()
+                .unwrap()
+                .push(r["progress"].as_bool().unwrap_or(false));
+            match r["cmd"].as_str() {
+                Some("hello") => ok(
+                    r,
+                    json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": 3}),
+                ),
+                _ => Reply::Messages(vec![
+                    json!({"id": r["id"], "progress": {"phase": "compile", "done": 5, "total": 10}}),
+                    json!({"id": r["id"], "progress": {"phase": "install", "done": 10, "total": 10}}),
+                    json!({"id": r["id"], "ok": true, "result": {"batch": "b", "epoch": 4}}),
+                ]),
+            }
+        })
+        .await
+    }
+
+    fn batch() -> Batch {
+        Batch {
+            id: "b".into(),
+            epoch: 3,
+            packages: None,
+            ops: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn progress_messages_go_to_the_sink_in_order_then_the_answer() {
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let url = progressing(asked.clone()).await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let into = seen.clone();
+        c.set_progress(Some(ProgressSink::new(move |p| {
+            into.lock()
+                .unwrap()
+                .push((p.phase.clone(), p.done, p.total))
+        })));
+        assert_eq!(c.apply(batch()).await.unwrap().epoch, 4);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                ("compile".to_owned(), 5, 10),
+                ("install".to_owned(), 10, 10)
+            ]
+        );
+        // hello never asks for progress; apply does, because a sink is set.
+        assert_eq!(*asked.lock().unwrap(), vec![false, true]);
+    }
+
+    #[tokio::test]
+    async fn progress_messages_are_skipped_without_a_sink() {
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let url = progressing(asked.clone()).await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        assert_eq!(c.apply(batch()).await.unwrap().epoch, 4);
+        assert_eq!(*asked.lock().unwrap(), vec![false, false]);
+    }
+
+    #[tokio::test]
+    async fn progress_about_another_request_is_a_protocol_error() {
+        let url = serve(|r| match r["cmd"].as_str() {
+            Some("hello") => ok(
+                r,
+                json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": 3}),
+            ),
+            _ => Reply::Messages(vec![
+                json!({"id": 999, "progress": {"phase": "compile", "done": 1, "total": 2}}),
+            ]),
+        })
+        .await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        let err = c.apply(batch()).await.err().unwrap();
+        assert!(matches!(err, ClientError::Protocol { .. }), "{err}");
     }
 
     #[tokio::test]

@@ -12,6 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 pub enum Reply {
     /// Send this JSON answer.
     Answer(Value),
+    /// Send these messages in order (e.g. progress messages, then the answer).
+    Messages(Vec<Value>),
     /// Send nothing (the client should time out).
     Silence,
     /// Drop the connection.
@@ -51,6 +53,13 @@ where
                     Reply::Answer(answer) => {
                         if ws.send(Message::text(answer.to_string())).await.is_err() {
                             break;
+                        }
+                    }
+                    Reply::Messages(messages) => {
+                        for m in messages {
+                            if ws.send(Message::text(m.to_string())).await.is_err() {
+                                break;
+                            }
                         }
                     }
                     Reply::Silence => {}

@@ -9,5 +9,5 @@ pub(crate) mod fake_agent;
 pub mod protocol;
 pub mod transport;
 
-pub use client::{Client, ClientError, TransportProblem};
+pub use client::{Client, ClientError, ProgressSink, TransportProblem};
 pub use endpoint::{AgentUrl, Endpoint, UrlError};

@@ -4,6 +4,8 @@
 //! typed result of the command that was sent. The tests at the bottom parse every example block
 //! of PROTOCOL.md, so the document and these types cannot drift apart silently.
 
+pub use crate::drift::DriftChange;
+use crate::drift::{Recorded, Subject, Version};
 use crate::model::{ClassDef, ClassKind, Extension, MethodDef, MethodKey, Package, Side};
 use crate::plan::state::{Carry, VarKind};
 use serde::{Deserialize, Serialize};
@@ -15,8 +17,31 @@ pub const PROTOCOL_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub id: u64,
+    /// Asks the agent for progress messages while it works on the request (PROTOCOL.md,
+    /// Progress); agents that do not know the field ignore it and send none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub progress: bool,
     #[serde(flatten)]
     pub request: Request,
+}
+
+/// A progress message: the agent is still working on the request `id` (PROTOCOL.md, Progress).
+/// It has no `ok`; the answer follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressMessage {
+    pub id: Option<u64>,
+    pub progress: Progress,
+}
+
+/// How far the agent got with a long request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// What it is doing: `compile` or `install` (apply), `classes` (snapshot); others may come.
+    pub phase: String,
+    /// Items of the phase done so far.
+    pub done: u64,
+    /// Items of the phase in all.
+    pub total: u64,
 }
 
 /// One command to the agent.
@@ -35,6 +60,9 @@ pub enum Request {
         classes: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since_epoch: Option<u64>,
+        /// Ask for what changed in the image since hotpatch installed it (`drift` per package).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        drift: bool,
     },
     Apply {
         batch: Batch,
@@ -45,7 +73,28 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
-    Rollback,
+    Rollback {
+        /// Who asks, for the agent's audit log.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<ClientIdentity>,
+    },
+    /// Make the image's current state of these definitions the installed one (after `pull`).
+    Adopt {
+        /// Whole packages: everything they hold becomes installed (a new baseline).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        packages: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        methods: Vec<AdoptMethod>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        classes: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<ClientIdentity>,
+    },
+    /// The agent's audit log, newest first.
+    Log {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u64>,
+    },
     /// Count what live objects hold in the variables (and classes) a batch would drop.
     Census {
         classes: Vec<CensusClass>,
@@ -69,7 +118,9 @@ impl Request {
             Request::Ping => "ping",
             Request::Snapshot { .. } => "snapshot",
             Request::Apply { .. } => "apply",
-            Request::Rollback => "rollback",
+            Request::Rollback { .. } => "rollback",
+            Request::Adopt { .. } => "adopt",
+            Request::Log { .. } => "log",
             Request::Census { .. } => "census",
             Request::Eval { .. } => "eval",
         }
@@ -97,6 +148,120 @@ pub struct ApplyOptions {
     /// `false`: run no class-side initializer (`--no-initialize`). Absent: run them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initialize: Option<bool>,
+    /// What to do with definitions changed in the image since hotpatch installed them.
+    /// Absent: no check (what an old client sends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftPolicy>,
+    /// Who pushes, for the agent's audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientIdentity>,
+}
+
+/// `apply`'s `drift` member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftPolicy {
+    /// Refuse the batch (kind `drift`) when it touches a drifted definition.
+    Refuse,
+    /// Apply anyway; the agent keeps the overwritten sources in its audit log and undo journal.
+    Overwrite,
+}
+
+/// Who sent a change, as the CLI reports it: kept in the agent's audit log. Every member may be
+/// unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ClientIdentity {
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The git commit of the sources pushed.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// Whether the work tree had uncommitted changes.
+    #[serde(default)]
+    pub dirty: Option<bool>,
+    /// `hotpatch VERSION`.
+    #[serde(default)]
+    pub tool: Option<String>,
+}
+
+/// One method of an `adopt` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptMethod {
+    pub class_name: String,
+    pub side: Side,
+    pub selector: String,
+    /// The exact source the files now hold for it (null: let the image say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// Result of `adopt`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptResult {
+    pub epoch: u64,
+    #[serde(default)]
+    pub adopted: u64,
+}
+
+/// Result of `log`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LogResult {
+    /// Newest first.
+    #[serde(default)]
+    pub entries: Vec<LogEntry>,
+    /// How many entries the agent keeps now.
+    #[serde(default)]
+    pub kept: u64,
+    /// The most it keeps (`audit_entries`).
+    #[serde(default)]
+    pub limit: u64,
+    /// How many older entries were dropped to stay within `limit`.
+    #[serde(default)]
+    pub dropped: u64,
+}
+
+/// One audit entry: an applied batch, a rollback or an adopt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LogEntry {
+    #[serde(default)]
+    pub seq: u64,
+    /// The image's local time, ISO 8601 without zone.
+    #[serde(default)]
+    pub time: String,
+    /// `apply`, `rollback` or `adopt`.
+    pub event: String,
+    #[serde(default)]
+    pub batch: Option<String>,
+    #[serde(default)]
+    pub epoch_before: Option<u64>,
+    #[serde(default)]
+    pub epoch_after: Option<u64>,
+    #[serde(default)]
+    pub client: Option<ClientIdentity>,
+    /// Ops by kind (`put_method`: 2 …).
+    #[serde(default)]
+    pub counts: std::collections::BTreeMap<String, u64>,
+    /// Names touched (`Foo>>bar`, `Foo class>>baz`, `class Foo`), at most 50.
+    #[serde(default)]
+    pub touched: Vec<String>,
+    #[serde(default)]
+    pub touched_total: u64,
+    /// Sources of drifted definitions an `overwrite` batch replaced.
+    #[serde(default)]
+    pub overwritten: Vec<OverwrittenMethod>,
+}
+
+/// A method the image had changed by hand that a batch overwrote, with the image's source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverwrittenMethod {
+    pub class_name: String,
+    #[serde(default)]
+    pub side: Side,
+    pub selector: String,
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 /// One class a `census` asks about: the variables of it that would be dropped (empty for a
@@ -249,6 +414,8 @@ pub enum ErrorKind {
     ApplyFailed,
     NothingToRollback,
     EvalFailed,
+    /// `apply` with `drift: refuse` touched definitions changed in the image.
+    Drift,
     Internal,
     /// A kind this client does not know (a newer agent).
     #[serde(other)]
@@ -273,6 +440,26 @@ pub struct AgentError {
     /// `unsupported_protocol`: the versions the agent speaks.
     #[serde(default)]
     pub supported: Vec<u32>,
+    /// `drift`: the drifted definitions the batch would have overwritten (boxed: errors are
+    /// passed around by value and this one is rare).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Box<Vec<DriftedName>>>,
+}
+
+/// A definition named in a `drift` error: a method (`class_name`, `side`, `selector`) or a
+/// class (`name`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DriftedName {
+    #[serde(default)]
+    pub class_name: Option<String>,
+    #[serde(default)]
+    pub side: Option<Side>,
+    #[serde(default)]
+    pub selector: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub change: Option<DriftChange>,
 }
 
 impl std::fmt::Display for AgentError {
@@ -316,6 +503,16 @@ pub struct HelloInfo {
     pub protocol: u32,
     pub session: String,
     pub epoch: u64,
+    /// Optional commands and members the agent supports (`drift`, `log`, `adopt`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+}
+
+impl HelloInfo {
+    /// Whether the agent announced `feature`.
+    pub fn has(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
 }
 
 /// Result of `ping`.
@@ -344,6 +541,49 @@ pub struct WirePackage {
     pub classes: Vec<WireClass>,
     #[serde(default)]
     pub extensions: Vec<WireExtension>,
+    /// What changed in the image since hotpatch installed it (only when asked, and only from
+    /// agents that can say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<WireDrift>,
+}
+
+/// A package's drift as the agent reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WireDrift {
+    /// Whether the agent knows the package's whole baseline (so methods it has no record of
+    /// count as added in the image).
+    #[serde(default)]
+    pub adopted: bool,
+    #[serde(default)]
+    pub methods: Vec<DriftedMethod>,
+    #[serde(default)]
+    pub classes: Vec<DriftedClass>,
+}
+
+/// A method the image changed, added or removed since hotpatch installed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftedMethod {
+    pub class_name: String,
+    #[serde(default)]
+    pub side: Side,
+    pub selector: String,
+    pub change: DriftChange,
+    /// What hotpatch installed; null for `added`, or when the text is not known.
+    #[serde(default)]
+    pub installed: Option<String>,
+    /// The image's author/time stamp of its current method, when it knows one.
+    #[serde(default)]
+    pub stamp: Option<String>,
+}
+
+/// A class definition the image changed, added or removed since hotpatch installed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftedClass {
+    pub name: String,
+    pub change: DriftChange,
+    /// The definition hotpatch installed (no methods); null for `added`.
+    #[serde(default)]
+    pub installed: Option<WireClass>,
 }
 
 /// Extension methods of a package on one class.
@@ -365,6 +605,28 @@ pub struct ApplyResult {
     pub initialized: Vec<String>,
     #[serde(default)]
     pub millis: u64,
+    /// Milliseconds per phase of the agent's work (revision 4; absent from older agents).
+    #[serde(default)]
+    pub phases: Option<ApplyPhases>,
+}
+
+/// The agent's milliseconds per phase of an `apply` (PROTOCOL.md, apply): parsing the request's
+/// JSON, checking names and classes, compiling every method, installing (the ops), running class
+/// initializers, recording the batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyPhases {
+    #[serde(default)]
+    pub parse: u64,
+    #[serde(default)]
+    pub validate: u64,
+    #[serde(default)]
+    pub compile: u64,
+    #[serde(default)]
+    pub install: u64,
+    #[serde(default)]
+    pub initialize: u64,
+    #[serde(default)]
+    pub record: u64,
 }
 
 /// Result of `rollback`.
@@ -475,6 +737,72 @@ impl SnapshotResult {
             .collect()
     }
 
+    /// What the agent reported as changed in the image since hotpatch installed it, or `None`
+    /// when it did not report drift for every package (an agent that cannot).
+    pub fn drift(&self) -> Option<Vec<Recorded>> {
+        let mut recorded = Vec::new();
+        for package in &self.packages {
+            let drift = package.drift.as_ref()?;
+            for m in &drift.methods {
+                let key = MethodKey {
+                    class_name: m.class_name.clone(),
+                    side: m.side,
+                    selector: m.selector.clone(),
+                };
+                recorded.push(Recorded {
+                    package: package.name.clone(),
+                    installed: m.installed.as_ref().map(|source| {
+                        Version::Method(MethodDef {
+                            class_name: key.class_name.clone(),
+                            side: key.side,
+                            selector: key.selector.clone(),
+                            protocol: String::new(),
+                            source: source.clone(),
+                            span: None,
+                        })
+                    }),
+                    subject: Subject::Method { key },
+                    change: m.change,
+                    stamp: m.stamp.clone(),
+                });
+            }
+            for c in &drift.classes {
+                recorded.push(Recorded {
+                    package: package.name.clone(),
+                    subject: Subject::Class {
+                        name: c.name.clone(),
+                    },
+                    change: c.change,
+                    installed: c
+                        .installed
+                        .as_ref()
+                        .map(|w| Version::Class(Box::new(ClassDef::from(w.clone())))),
+                    stamp: None,
+                });
+            }
+        }
+        Some(recorded)
+    }
+
+    /// Methods whose source the image could only decompile.
+    pub fn inexact(&self) -> Vec<MethodKey> {
+        self.packages
+            .iter()
+            .flat_map(|p| {
+                p.classes
+                    .iter()
+                    .flat_map(|c| c.methods.iter())
+                    .chain(p.extensions.iter().flat_map(|e| e.methods.iter()))
+            })
+            .filter(|m| !m.source_exact)
+            .map(|m| MethodKey {
+                class_name: m.class_name.clone(),
+                side: m.side,
+                selector: m.selector.clone(),
+            })
+            .collect()
+    }
+
     /// The snapshot as model packages.
     pub fn into_packages(self) -> Vec<Package> {
         self.packages.into_iter().map(Package::from).collect()
@@ -580,6 +908,16 @@ mod tests {
         for (name, json) in examples {
             let value: serde_json::Value = serde_json::from_str(&json)
                 .unwrap_or_else(|e| panic!("example {name} is not JSON: {e}"));
+            if name.starts_with("progress") {
+                let message: ProgressMessage = serde_json::from_value(value.clone())
+                    .unwrap_or_else(|e| panic!("progress example {name}: {e}"));
+                assert_eq!(serde_json::to_value(&message).unwrap(), value, "{name}");
+                assert!(
+                    serde_json::from_value::<Answer>(value).is_err(),
+                    "{name} must not read as an answer"
+                );
+                continue;
+            }
             if name.ends_with("-request") {
                 let env: Envelope = serde_json::from_value(value.clone())
                     .unwrap_or_else(|e| panic!("request example {name}: {e}"));
@@ -607,6 +945,8 @@ mod tests {
                 "rollback" => serde_json::from_value::<RollbackResult>(result).map(|_| ()),
                 "eval" => serde_json::from_value::<EvalResult>(result).map(|_| ()),
                 "census" => serde_json::from_value::<CensusResult>(result).map(|_| ()),
+                "adopt" => serde_json::from_value::<AdoptResult>(result).map(|_| ()),
+                "log" => serde_json::from_value::<LogResult>(result).map(|_| ()),
                 other => panic!("example {name}: unknown command {other}"),
             };
             parsed.unwrap_or_else(|e| panic!("result of {name}: {e}"));

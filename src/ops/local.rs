@@ -32,6 +32,9 @@ pub struct Scope {
 pub struct LocalSources {
     pub packages: Vec<Package>,
     pub scope: Scope,
+    /// Every package hotpatch owns, whatever the scope: what the snapshot cache holds, so that
+    /// a push of one file and a push of the whole project share one cached snapshot.
+    pub owned: Vec<String>,
 }
 
 impl LocalSources {
@@ -93,12 +96,17 @@ pub fn load(config: &Config, paths: &[PathBuf]) -> Result<LocalSources, SourceEr
     if !clashes.is_empty() {
         return Err(SourceError::Tonel(clashes));
     }
+    let owned: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
     if paths.is_empty() {
         let scope = Scope {
-            packages: packages.iter().map(|p| p.name.clone()).collect(),
+            packages: owned.clone(),
             classes: None,
         };
-        return Ok(LocalSources { packages, scope });
+        return Ok(LocalSources {
+            packages,
+            scope,
+            owned,
+        });
     }
     let selection = select(&packages, paths)?;
     packages.retain(|p| selection.packages.contains(&p.name));
@@ -112,7 +120,11 @@ pub fn load(config: &Config, paths: &[PathBuf]) -> Result<LocalSources, SourceEr
         packages: packages.iter().map(|p| p.name.clone()).collect(),
         classes: selection.classes.map(|c| c.into_iter().collect()),
     };
-    Ok(LocalSources { packages, scope })
+    Ok(LocalSources {
+        packages,
+        scope,
+        owned,
+    })
 }
 
 fn owned_packages(

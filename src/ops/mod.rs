@@ -2,6 +2,8 @@
 //! configuration and return a result (printing is the CLI's job).
 
 pub mod compare;
+pub mod drift;
+pub mod identity;
 pub mod local;
 pub mod push;
 pub mod state;

@@ -10,8 +10,11 @@ use super::local::{self, LocalSources, SourceError};
 use super::state::{self, StateError};
 use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
-use crate::image::protocol::{AgentError, ApplyOptions, Batch, CompileError, ErrorKind};
-use crate::image::{Client, ClientError};
+use crate::drift::{DriftChange, DriftReport, Standing};
+use crate::image::protocol::{
+    AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName, ErrorKind,
+};
+use crate::image::{Client, ClientError, ProgressSink};
 use crate::model::{MethodDef, Side};
 use crate::plan::state::{Rename, RenameError};
 use crate::plan::{self, Plan, PlanContext, Safety, Step};
@@ -36,6 +39,12 @@ pub struct PushOptions {
     pub renames: Vec<Rename>,
     /// `--no-initialize`: run no class-side initializer.
     pub no_initialize: bool,
+    /// `--overwrite-drift`: replace definitions changed in the image since hotpatch installed
+    /// them (the agent keeps what it replaced, so `rollback` brings it back).
+    pub overwrite_drift: bool,
+    /// Where the agent's progress messages go while it snapshots and applies (the CLI's
+    /// progress bar); `None` asks for none.
+    pub progress: Option<ProgressSink>,
 }
 
 /// How a push ended, for the user and for `--json`.
@@ -53,6 +62,8 @@ pub struct PushReport {
     pub replayed: bool,
     /// The image changed under us once and the push was planned again.
     pub retried_stale: bool,
+    /// The image's side came from the snapshot cache (the agent only confirmed its epoch).
+    pub from_cache: bool,
     pub counts: ChangeCounts,
     /// One line per change, `+ Foo>>bar` style (see `diff::render_summary`).
     pub changes: Vec<ChangeLine>,
@@ -64,7 +75,38 @@ pub struct PushReport {
     pub carried: Vec<String>,
     /// Classes whose class-side `initialize` ran, in the order they ran.
     pub initialized: Vec<String>,
+    /// Definitions changed in the image since hotpatch installed them that this push would
+    /// replace (outcome `drift`), or replaced (`--overwrite-drift`).
+    pub drift: Vec<DriftLine>,
     pub millis: Timings,
+}
+
+/// A drifted definition, as shown to the user.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DriftLine {
+    /// `drift` (changed in the image only) or `conflict` (changed on both sides).
+    pub standing: Standing,
+    /// What the image did: `changed`, `added` or `removed`.
+    pub change: DriftChange,
+    /// `Foo`, `class Foo`, `Foo>>bar` or `Foo class>>bar`.
+    pub name: String,
+    /// The image's author/time stamp, when it keeps one.
+    pub stamp: Option<String>,
+}
+
+impl DriftLine {
+    /// The lines of a report's drift and conflicts.
+    pub fn of(report: &DriftReport) -> Vec<DriftLine> {
+        report
+            .blocking()
+            .map(|i| DriftLine {
+                standing: i.standing,
+                change: i.change,
+                name: i.subject.to_string(),
+                stamp: i.stamp.clone(),
+            })
+            .collect()
+    }
 }
 
 /// The end state of a push that did not fail.
@@ -82,6 +124,10 @@ pub enum Outcome {
     /// Some change would drop live state (`drops-live-state`); nothing was applied and no
     /// rebuild may run.
     Refused,
+    /// The push would replace definitions changed in the image since hotpatch installed them
+    /// (drift or conflicts); nothing was sent. `--overwrite-drift` goes ahead, `pull` brings
+    /// them into the files.
+    Drift,
 }
 
 /// One change, as shown to the user.
@@ -103,6 +149,9 @@ pub struct Timings {
     pub snapshot: u64,
     pub apply: u64,
     pub total: u64,
+    /// The agent's own milliseconds per phase of the apply (agents that report them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<ApplyPhases>,
 }
 
 /// A compile error mapped back to the Tonel file.
@@ -155,6 +204,14 @@ pub enum PushFailure {
     ApplyFailed(AgentError),
     #[error("{0}; nothing was sent")]
     Rename(RenameError),
+    /// The agent found definitions changed in the image the batch would replace (seen at
+    /// apply time, e.g. after a cached snapshot); nothing was changed.
+    #[error(
+        "{} definition(s) changed in the image since hotpatch installed them; nothing was applied ({})",
+        .0.len(),
+        .0.join(", ")
+    )]
+    Drift(Vec<String>),
 }
 
 impl From<ClientError> for PushFailure {
@@ -182,6 +239,8 @@ pub async fn push(
     let mut millis = Timings::default();
     let local = local::load(config, &options.paths)?;
     millis.read = elapsed(started);
+    // Who pushes (user, host, git commit) costs a few git calls: found while we connect.
+    let mut identity = super::identity::gather_in_background(&config.root);
 
     let token = match &options.token {
         Some(t) => t.clone(),
@@ -189,9 +248,11 @@ pub async fn push(
     };
     let t = Instant::now();
     let mut client = super::connect(target, &token).await?;
+    client.set_progress(options.progress.clone());
     millis.connect = elapsed(t);
-    let cache = options
-        .use_cache
+    // `--overwrite-drift` must see the drift it is asked to replace: a cached snapshot may
+    // predate a hand edit that did not move the epoch.
+    let mut cache = (options.use_cache && !options.overwrite_drift)
         .then(|| SnapshotCache::new(&config.root, &target.name));
 
     let mut retried_stale = false;
@@ -218,6 +279,7 @@ pub async fn push(
             batch: None,
             replayed: false,
             retried_stale,
+            from_cache: comparison.from_cache,
             counts: comparison.changes.counts(),
             changes: change_lines(&comparison.changes),
             needs_rebuild: rebuild_reasons(&plan),
@@ -227,9 +289,14 @@ pub async fn push(
                 .collect(),
             carried: carries.iter().map(ToString::to_string).collect(),
             initialized: Vec::new(),
+            drift: DriftLine::of(&comparison.drift),
             millis,
         };
         if comparison.changes.is_empty() {
+            return Ok(finish(report, started, client).await);
+        }
+        if !report.drift.is_empty() && !options.overwrite_drift {
+            report.outcome = Outcome::Drift;
             return Ok(finish(report, started, client).await);
         }
         if !report.refused.is_empty() {
@@ -256,9 +323,21 @@ pub async fn push(
                 .collect(),
         };
         report.batch = Some(batch.id.clone());
+        // The agent checks drift again under its lock: our snapshot may come from the cache,
+        // and a hand edit does not always move the epoch.
+        let drift_policy = client
+            .hello
+            .has("drift")
+            .then_some(if options.overwrite_drift {
+                DriftPolicy::Overwrite
+            } else {
+                DriftPolicy::Refuse
+            });
         let how = ApplyOptions {
             carry: carries,
             initialize: options.no_initialize.then_some(false),
+            drift: drift_policy,
+            client: Some(identity.get()),
         };
         let t = Instant::now();
         let applied = client.apply_with(batch, how).await;
@@ -269,17 +348,11 @@ pub async fn push(
                 report.epoch_after = result.epoch;
                 report.replayed = result.replayed;
                 report.initialized = result.initialized;
+                report.millis.agent = result.phases;
                 // The image now holds exactly these sources for the scope; a replayed answer
                 // speaks of an earlier epoch, so it proves nothing about now.
                 if let Some(c) = cache.as_ref().filter(|_| !result.replayed) {
-                    let (url, fingerprint) = (client.url().to_owned(), local.fingerprint());
-                    c.record_sync(
-                        &url,
-                        &report.session,
-                        result.epoch,
-                        &local.scope,
-                        &fingerprint,
-                    );
+                    c.advance(client.url(), &comparison, &local, result.epoch);
                 }
                 return Ok(finish(report, started, client).await);
             }
@@ -294,10 +367,42 @@ pub async fn push(
                     return Err(PushFailure::CompileFailed(locate(&e.errors, &plan, &local)));
                 }
                 ErrorKind::ApplyFailed => return Err(PushFailure::ApplyFailed(e)),
+                ErrorKind::Drift => {
+                    if let Some(c) = cache.take() {
+                        // What the cache said about this image is not true any more: look
+                        // again, fresh, and report the drift as a comparison sees it.
+                        c.clear();
+                        millis = report.millis;
+                        continue;
+                    }
+                    return Err(PushFailure::Drift(
+                        e.drift
+                            .iter()
+                            .flat_map(|d| d.iter())
+                            .map(drifted_name)
+                            .collect(),
+                    ));
+                }
                 _ => return Err(PushFailure::Agent(ClientError::Agent(e))),
             },
             Err(other) => return Err(other.into()),
         }
+    }
+}
+
+/// `Foo>>bar (changed)` or `class Foo (removed)` for a definition named in a `drift` error.
+fn drifted_name(d: &DriftedName) -> String {
+    let name = match (&d.class_name, &d.selector, &d.name) {
+        (Some(class), Some(selector), _) if d.side == Some(crate::model::Side::Class) => {
+            format!("{class} class>>{selector}")
+        }
+        (Some(class), Some(selector), _) => format!("{class}>>{selector}"),
+        (_, _, Some(name)) => format!("class {name}"),
+        _ => "?".to_owned(),
+    };
+    match d.change {
+        Some(change) => format!("{name} ({})", change.label()),
+        None => name,
     }
 }
 

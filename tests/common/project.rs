@@ -37,11 +37,17 @@ impl Project {
 
     /// Runs the `hotpatch` binary of this build in the project.
     pub fn hotpatch(&self, args: &[&str]) -> Output {
+        self.hotpatch_env(args, &[])
+    }
+
+    /// Runs the `hotpatch` binary with extra environment variables.
+    pub fn hotpatch_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         Command::new(hotpatch_exe())
             .args(args)
             .current_dir(&self.dir)
             .env("HOTPATCH_TOKEN", &self.token)
             .env("NO_COLOR", "1")
+            .envs(vars.iter().copied())
             .output()
             .expect("run hotpatch")
     }

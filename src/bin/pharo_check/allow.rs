@@ -44,6 +44,22 @@ pub const GUARDED_SENDS: &[GuardedSend] = &[
         reason: "the Pharo 9-11 name of Semaphore>>waitTimeoutMilliseconds:, sent only where that is missing",
     },
     GuardedSend {
+        selector: "logMethodSource:forMethod:inCategory:withStamp:",
+        reason: "Pharo 9-11 log a method's source through the class; HpPharoPlatform>>installCompiled: asks respondsTo: for it and logs as 12-13's OpalCompiler>>install does where it is missing",
+    },
+    GuardedSend {
+        selector: "acceptsLoggingOfCompilation",
+        reason: "Pharo 9-11 log a compiled method only where the class accepts it; asked in the branch for #logMethodSource:forMethod:inCategory:withStamp: (12-13 always log)",
+    },
+    GuardedSend {
+        selector: "printProtocolChunk:on:withStamp:priorMethod:",
+        reason: "the changes-file preamble of Pharo 12-13's OpalCompiler>>install, used where #logMethodSource:forMethod:inCategory:withStamp: (9-11) is missing",
+    },
+    GuardedSend {
+        selector: "noteCompilationOfMethod:meta:",
+        reason: "Pharo 9-11 announce a compiled method with it; 12-13 with #noteCompilationOf:meta:, used where it is missing",
+    },
+    GuardedSend {
         selector: "packageTag",
         reason: "ClassDescription>>packageTag is Pharo 12-13; 9-11 answer the class's system category",
     },

@@ -1,0 +1,160 @@
+//! `hotpatch pull [PATHS…]`: write what was changed in the live image into the Tonel files.
+
+use super::{Common, exit, print_json, runtime};
+use crate::drift::Standing;
+use crate::drift::pull::ConflictChoice;
+use crate::ops::drift::{PullFailure, PullOptions, pull};
+use crate::ops::local::SourceError;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Package folders or class/extension files to pull into (default: every owned package)
+    pub paths: Vec<PathBuf>,
+    /// Say what would be written; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Conflicts (changed in the image and locally): take the image's version
+    #[arg(long, conflicts_with = "ours")]
+    pub theirs: bool,
+    /// Conflicts: keep the local version (a later push needs --overwrite-drift)
+    #[arg(long)]
+    pub ours: bool,
+    /// Print the outcome as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: PullArgs) -> i32 {
+    let options = PullOptions {
+        paths: args.paths.clone(),
+        dry_run: args.dry_run,
+        choice: if args.theirs {
+            ConflictChoice::Theirs
+        } else if args.ours {
+            ConflictChoice::Ours
+        } else {
+            ConflictChoice::Ask
+        },
+    };
+    let outcome = (|| {
+        let (config, overrides) = args.common.load().map_err(PullFailure::Config)?;
+        let target = config.target(&overrides).map_err(PullFailure::Config)?;
+        let rt = runtime().map_err(PullFailure::Config)?;
+        rt.block_on(pull(&config, &target, &options))
+    })();
+    let report = match outcome {
+        Ok(r) => r,
+        Err(failure) => return failed(&failure, args.json),
+    };
+    let code = if report.plan.conflicts.is_empty() {
+        exit::OK
+    } else {
+        exit::DRIFT
+    };
+    if args.json {
+        print_json(&report);
+        return code;
+    }
+    let verb = if report.dry_run {
+        "would write"
+    } else {
+        "wrote"
+    };
+    if report.plan.taken.is_empty()
+        && report.plan.conflicts.is_empty()
+        && report.plan.kept_ours.is_empty()
+    {
+        println!(
+            "nothing to pull from {} ({}): the image holds what hotpatch installed",
+            report.target, report.url
+        );
+    }
+    for subject in &report.plan.taken {
+        let item = report.drift.items.iter().find(|i| &i.subject == subject);
+        let how = item.map(|i| i.change.label()).unwrap_or("changed");
+        let stamp = item
+            .and_then(|i| i.stamp.as_deref())
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        println!("  {how} in the image: {subject}{stamp}");
+    }
+    for edit in &report.plan.files {
+        let what = if edit.text.is_some() {
+            verb
+        } else if report.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        let restyled = if edit.restyled {
+            " (the file was not in Pharo's Tonel style: it is rewritten in it)"
+        } else {
+            ""
+        };
+        println!("{what} {}{restyled}", edit.path.display());
+    }
+    for subject in &report.plan.inexact {
+        eprintln!(
+            "hotpatch: warning: the image keeps no source for {subject}: its decompiled text was \
+             written; review it before committing"
+        );
+    }
+    for subject in &report.plan.kept_ours {
+        println!(
+            "  kept the local version of {subject} (push with --overwrite-drift to install it)"
+        );
+    }
+    if !report.plan.conflicts.is_empty() {
+        eprintln!(
+            "hotpatch: {} conflict(s), changed in the image and locally; nothing written for them:",
+            report.plan.conflicts.len()
+        );
+        for item in report
+            .drift
+            .items
+            .iter()
+            .filter(|i| i.standing == Standing::Conflict)
+        {
+            eprintln!("  !! {}", item.subject);
+        }
+        eprintln!(
+            "Choose with `hotpatch pull --theirs` (the image wins) or `--ours` (the files win)."
+        );
+    }
+    if !report.dry_run && report.epoch_after != report.epoch_before {
+        println!(
+            "the image's versions are now recorded as installed (epoch {} -> {}); commit the files",
+            report.epoch_before, report.epoch_after
+        );
+    }
+    code
+}
+
+fn failed(failure: &PullFailure, json: bool) -> i32 {
+    let code = match failure {
+        PullFailure::Source(_) | PullFailure::Config(_) | PullFailure::Plan(_) => exit::ERROR,
+        PullFailure::Write { .. } => exit::ERROR,
+        PullFailure::Agent(e) | PullFailure::Adopt(e) if e.agent().is_some() => exit::REJECTED,
+        PullFailure::Agent(e) | PullFailure::Adopt(e) if e.is_configuration() => exit::ERROR,
+        PullFailure::Agent(_) | PullFailure::Adopt(_) => exit::UNREACHABLE,
+        PullFailure::Unsupported(_) => exit::ERROR,
+    };
+    if json {
+        print_json(&serde_json::json!({
+            "outcome": "failed",
+            "error": { "message": failure.to_string() },
+        }));
+    } else {
+        if let PullFailure::Source(SourceError::Tonel(errors)) = failure {
+            for e in errors {
+                eprintln!("{e}");
+            }
+        }
+        eprintln!("hotpatch: error: {failure}");
+    }
+    code
+}

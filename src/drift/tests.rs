@@ -1,0 +1,298 @@
+use super::pull::{ConflictChoice, plan_pull};
+use super::*;
+use crate::model::{Origin, Side};
+use crate::tonel::write_class_file;
+
+fn method(selector: &str, source: &str) -> MethodDef {
+    MethodDef {
+        class_name: "Counter".into(),
+        side: Side::Instance,
+        selector: selector.into(),
+        protocol: "accessing".into(),
+        source: source.into(),
+        span: None,
+    }
+}
+
+fn package(methods: Vec<MethodDef>) -> Package {
+    Package {
+        name: "Sample".into(),
+        classes: vec![ClassDef {
+            name: "Counter".into(),
+            superclass: Some("Object".into()),
+            package: "Sample".into(),
+            methods,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn key(selector: &str) -> MethodKey {
+    MethodKey {
+        class_name: "Counter".into(),
+        side: Side::Instance,
+        selector: selector.into(),
+    }
+}
+
+fn changed(selector: &str, installed: Option<&str>) -> Recorded {
+    Recorded {
+        package: "Sample".into(),
+        subject: Subject::Method { key: key(selector) },
+        change: DriftChange::Changed,
+        installed: installed.map(|s| Version::Method(method(selector, s))),
+        stamp: Some("ann 11/30/2026 10:00".into()),
+    }
+}
+
+#[test]
+fn an_image_only_change_is_drift_and_blocks() {
+    let local = [package(vec![method("step", "step\n\t^ 1")])];
+    let image = [package(vec![method("step", "step\n\t^ 2")])];
+    let report = DriftReport::classify(
+        &local,
+        &image,
+        vec![changed("step", Some("step\n\t^ 1"))],
+        None,
+    );
+    assert_eq!(report.items.len(), 1);
+    assert_eq!(report.items[0].standing, Standing::Drift);
+    assert_eq!(report.blocking().count(), 1);
+    assert!(!report.is_clean());
+}
+
+#[test]
+fn changes_on_both_sides_are_a_conflict_unless_they_agree() {
+    let image = [package(vec![method("step", "step\n\t^ 2")])];
+    let recorded = || vec![changed("step", Some("step\n\t^ 1"))];
+    let other = [package(vec![method("step", "step\n\t^ 3")])];
+    let report = DriftReport::classify(&other, &image, recorded(), None);
+    assert_eq!(report.items[0].standing, Standing::Conflict);
+    // Same change on both sides (line endings aside): nothing blocks.
+    let same = [package(vec![method("step", "step\r\n\t^ 2")])];
+    let report = DriftReport::classify(&same, &image, recorded(), None);
+    assert_eq!(report.items[0].standing, Standing::Converged);
+    assert!(report.is_clean());
+    assert_eq!(report.counts().converged, 1);
+}
+
+#[test]
+fn an_unknown_installed_text_never_counts_as_drift() {
+    // The agent knows the method changed but kept no text: the local version cannot be shown
+    // to be the installed one, so it is a conflict, never a silent overwrite.
+    let local = [package(vec![method("step", "step\n\t^ 1")])];
+    let image = [package(vec![method("step", "step\n\t^ 2")])];
+    let report = DriftReport::classify(&local, &image, vec![changed("step", None)], None);
+    assert_eq!(report.items[0].standing, Standing::Conflict);
+    assert!(!report.items[0].installed_known);
+}
+
+#[test]
+fn added_and_removed_in_the_image() {
+    let local = [package(vec![method("gone", "gone\n\t^ 0")])];
+    let image = [package(vec![method("extra", "extra\n\t^ 9")])];
+    let recorded = vec![
+        Recorded {
+            change: DriftChange::Added,
+            installed: None,
+            ..changed("extra", None)
+        },
+        Recorded {
+            change: DriftChange::Removed,
+            ..changed("gone", Some("gone\n\t^ 0"))
+        },
+    ];
+    let report = DriftReport::classify(&local, &image, recorded, None);
+    let standings: Vec<Standing> = report.items.iter().map(|i| i.standing).collect();
+    assert_eq!(standings, vec![Standing::Drift, Standing::Drift]);
+}
+
+#[test]
+fn drift_outside_the_pushed_classes_is_left_out() {
+    let local = [package(vec![method("step", "step\n\t^ 1")])];
+    let image = [package(vec![method("step", "step\n\t^ 2")])];
+    let only = vec!["Other".to_owned()];
+    let report = DriftReport::classify(
+        &local,
+        &image,
+        vec![changed("step", Some("step\n\t^ 1"))],
+        Some(&only),
+    );
+    assert!(report.items.is_empty());
+}
+
+/// A fresh folder under the system's temporary directory, removed at the end of the test.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "hotpatch-drift-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A local package on disk (in a temporary folder) whose class file is in the writer's style.
+fn on_disk(dir: &std::path::Path, methods: Vec<MethodDef>) -> Package {
+    let mut p = package(methods);
+    let folder = dir.join("Sample");
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("Counter.class.st");
+    std::fs::write(&path, write_class_file(&p.classes[0]).unwrap()).unwrap();
+    p.classes[0].origin = Some(Origin { path, line: 1 });
+    p.path = Some(folder);
+    p
+}
+
+#[test]
+fn pull_writes_the_image_version_into_the_class_file() {
+    let dir = TempDir::new();
+    let local = [on_disk(
+        dir.path(),
+        vec![method("keep", "keep\n\t^ 0"), method("step", "step\n\t^ 1")],
+    )];
+    let image = [package(vec![
+        method("keep", "keep\n\t^ 0"),
+        method("step", "step\n\t^ 2"),
+    ])];
+    let report = DriftReport::classify(
+        &local,
+        &image,
+        vec![changed("step", Some("step\n\t^ 1"))],
+        None,
+    );
+    let plan = plan_pull(&local, &report, ConflictChoice::Ask, &[]).unwrap();
+    assert_eq!(plan.files.len(), 1);
+    let text = plan.files[0].text.as_deref().unwrap();
+    let before = std::fs::read_to_string(&plan.files[0].path).unwrap();
+    assert!(!plan.files[0].restyled);
+    // Only the pulled method's body differs.
+    let diff: Vec<(&str, &str)> = before
+        .lines()
+        .zip(text.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(diff, vec![("\t^ 1", "\t^ 2")]);
+}
+
+#[test]
+fn conflicts_are_listed_not_written_unless_theirs() {
+    let dir = TempDir::new();
+    let local = [on_disk(dir.path(), vec![method("step", "step\n\t^ 3")])];
+    let image = [package(vec![method("step", "step\n\t^ 2")])];
+    let report = DriftReport::classify(
+        &local,
+        &image,
+        vec![changed("step", Some("step\n\t^ 1"))],
+        None,
+    );
+    let ask = plan_pull(&local, &report, ConflictChoice::Ask, &[]).unwrap();
+    assert!(ask.files.is_empty());
+    assert_eq!(ask.conflicts.len(), 1);
+    let ours = plan_pull(&local, &report, ConflictChoice::Ours, &[]).unwrap();
+    assert!(ours.files.is_empty());
+    assert_eq!(ours.kept_ours.len(), 1);
+    let theirs = plan_pull(&local, &report, ConflictChoice::Theirs, &[]).unwrap();
+    assert!(theirs.files[0].text.as_deref().unwrap().contains("\t^ 2"));
+}
+
+#[test]
+fn pull_adds_and_removes_methods_and_new_classes() {
+    let dir = TempDir::new();
+    let local = [on_disk(dir.path(), vec![method("gone", "gone\n\t^ 0")])];
+    let mut image_pkg = package(vec![method("extra", "extra\n\t^ 9")]);
+    image_pkg.classes.push(ClassDef {
+        name: "Handmade".into(),
+        superclass: Some("Object".into()),
+        package: "Sample".into(),
+        tag: Some("Fixes".into()),
+        methods: vec![MethodDef {
+            class_name: "Handmade".into(),
+            ..method("fix", "fix\n\t^ true")
+        }],
+        ..Default::default()
+    });
+    let image = [image_pkg];
+    let handmade_fix = MethodKey {
+        class_name: "Handmade".into(),
+        ..key("fix")
+    };
+    let recorded = vec![
+        Recorded {
+            change: DriftChange::Added,
+            installed: None,
+            ..changed("extra", None)
+        },
+        Recorded {
+            change: DriftChange::Removed,
+            ..changed("gone", Some("gone\n\t^ 0"))
+        },
+        Recorded {
+            subject: Subject::Class {
+                name: "Handmade".into(),
+            },
+            change: DriftChange::Added,
+            installed: None,
+            ..changed("x", None)
+        },
+        Recorded {
+            subject: Subject::Method {
+                key: handmade_fix.clone(),
+            },
+            change: DriftChange::Added,
+            installed: None,
+            ..changed("x", None)
+        },
+    ];
+    let report = DriftReport::classify(&local, &image, recorded, None);
+    let plan = plan_pull(&local, &report, ConflictChoice::Ask, &[handmade_fix]).unwrap();
+    let names: Vec<String> = plan
+        .files
+        .iter()
+        .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["Counter.class.st", "Handmade.class.st", "package.st"]
+    );
+    let counter = plan.files[0].text.as_deref().unwrap();
+    assert!(counter.contains("Counter >> extra") && !counter.contains("gone"));
+    let handmade = plan.files[1].text.as_deref().unwrap();
+    assert!(handmade.contains("#tag : 'Fixes'") && handmade.contains("Handmade >> fix"));
+    assert!(plan.files[2].text.as_deref().unwrap().contains("'Fixes'"));
+    assert_eq!(plan.inexact.len(), 1);
+}
+
+#[test]
+fn splice_carries_a_change_into_a_file_in_another_header_style() {
+    // The writer adds `#category`; the file on disk has none. The method change still lands
+    // alone, and the header stays as the file had it.
+    let before = "Class {\n\t#name : 'A',\n\t#category : 'P',\n\t#package : 'P'\n}\n\n{ #category : 'x' }\nA >> a [\n\n\t^ 1\n]\n";
+    let after = "Class {\n\t#name : 'A',\n\t#category : 'P',\n\t#package : 'P'\n}\n\n{ #category : 'x' }\nA >> a [\n\n\t^ 2\n]\n\n{ #category : 'x' }\nA >> b [\n\n\t^ 3\n]\n";
+    let disk = "Class {\n\t#name : 'A',\n\t#package : 'P'\n}\n\n{ #category : 'x' }\nA >> a [\n\n\t^ 1\n]\n";
+    let spliced = super::pull::splice(disk, before, after).unwrap();
+    assert_eq!(
+        spliced,
+        "Class {\n\t#name : 'A',\n\t#package : 'P'\n}\n\n{ #category : 'x' }\nA >> a [\n\n\t^ 2\n]\n\n{ #category : 'x' }\nA >> b [\n\n\t^ 3\n]\n"
+    );
+    // A change inside a region the file words differently cannot be carried over.
+    let header_change = after.replace("#name : 'A',", "#name : 'A',\n\t#instVars : [ 'x' ],");
+    assert_eq!(super::pull::splice(disk, before, &header_change), None);
+}
