@@ -807,6 +807,34 @@ fn a_big_batch_is_compiled_once_reports_progress_and_is_all_or_nothing() {
             .await
             .unwrap();
         assert!(own.contains("sum"), "{own}");
+
+        // 4. A second batch puts 150 more methods into a class that has 200: the agent makes
+        //    room for them at once (a method dictionary here grows by become:); every old
+        //    and new method is there and runs.
+        let more: Vec<Op> = (PER_CLASS..PER_CLASS + 150)
+            .map(|m| {
+                put(
+                    "HpBig4",
+                    Side::Instance,
+                    "more",
+                    &format!("n{m}\n\t^ {m} + self depth"),
+                )
+            })
+            .collect();
+        assert_eq!(apply(&mut c, "b-big-more", more).await.expect("apply"), 2);
+        assert_eq!(
+            c.eval("HpBig4 selectors size").await.unwrap(),
+            (PER_CLASS + 150 - 1).to_string(),
+            "the 199 instance methods of HpBig4 and the 150 new ones"
+        );
+        assert_eq!(c.eval("HpBig4 new m7: #(2 3 4)").await.unwrap(), "13");
+        assert_eq!(c.eval("HpBig4 new n349").await.unwrap(), "354");
+        assert_eq!(
+            c.eval("(HpBig4 organization categoryOfElement: #n300) asString = 'more'")
+                .await
+                .unwrap(),
+            "true"
+        );
     });
 }
 
