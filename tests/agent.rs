@@ -458,7 +458,7 @@ fn bad_input_never_kills_the_agent() {
 
 #[test]
 fn the_agent_comes_back_when_the_saved_image_starts_again() {
-    let mut vm = Vm::start();
+    let vm = Vm::start();
     let source = "v\n\t\"exact, with a tab\"\n\t^ 'kept'";
     let first_session = runtime().block_on(async {
         let mut c = vm.client().await;
@@ -474,30 +474,7 @@ fn the_agent_comes_back_when_the_saved_image_starts_again() {
         .expect("apply");
         c.hello.session.clone()
     });
-    // Save the image from a background process, so that the eval is answered first.
-    let saved = vm.dir.join("saved.image");
-    vm.eval(&format!(
-        "[(Delay forMilliseconds: 300) wait. HotpatchBoot saveAs: '{}' andQuit: true] \
-         forkAt: Processor userBackgroundPriority. 'saving'",
-        saved.display()
-    ));
-    assert!(
-        vm.wait_for_exit(Duration::from_secs(60)),
-        "the VM did not save and quit\n{}",
-        vm.logs()
-    );
-    assert!(saved.is_file(), "no saved image\n{}", vm.logs());
-
-    // Start the saved image with an empty script: nothing but the image's start-up list can
-    // bring the agent back, on the same port with the same token.
-    // The first VM gives up its place before the saved image starts (with one VM allowed at a
-    // time, HOTPATCH_TEST_VMS=1, the restart would wait for it forever); the copy outlives it.
-    let copy = std::env::temp_dir().join(format!("hotpatch-agent-{}.image", std::process::id()));
-    std::fs::copy(&saved, &copy).expect("copy the saved image");
-    let (port, token) = (vm.port, vm.token.clone());
-    drop(vm);
-    let again = Vm::launch(&copy, "", port, token);
-    let _ = std::fs::remove_file(&copy);
+    let again = vm.save_and_restart();
     runtime().block_on(async {
         let mut c = again.client().await;
         assert_ne!(

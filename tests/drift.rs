@@ -8,7 +8,6 @@ mod common;
 
 use common::Vm;
 use common::project::Project;
-use std::time::Duration;
 
 /// The exit code for drift (README, "Exit codes").
 const DRIFT: i32 = 9;
@@ -220,7 +219,7 @@ fn added_and_removed_in_the_image_and_a_conflict() {
 
 #[test]
 fn the_log_says_who_pushed_what_after_a_save_and_restart() {
-    let mut vm = Vm::start();
+    let vm = Vm::start();
     let p = Project::new(&vm, "log");
     let out = p.hotpatch_env(&["push"], &[("HOTPATCH_USER", "deploy-bot")]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -228,25 +227,7 @@ fn the_log_says_who_pushed_what_after_a_save_and_restart() {
     let out = p.hotpatch_env(&["push"], &[("HOTPATCH_USER", "ann")]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 
-    let saved = vm.dir.join("saved.image");
-    vm.eval(&format!(
-        "[(Delay forMilliseconds: 300) wait. HotpatchBoot saveAs: '{}' andQuit: true] \
-         forkAt: Processor userBackgroundPriority. 'saving'",
-        saved.display()
-    ));
-    assert!(
-        vm.wait_for_exit(Duration::from_secs(60)),
-        "the VM did not save and quit\n{}",
-        vm.logs()
-    );
-    // The first VM gives up its place before the saved image starts (with one VM allowed at a
-    // time, HOTPATCH_TEST_VMS=1, the restart would wait for it forever); the copy outlives it.
-    let copy = std::env::temp_dir().join(format!("hotpatch-drift-{}.image", std::process::id()));
-    std::fs::copy(&saved, &copy).expect("copy the saved image");
-    let (port, token) = (vm.port, vm.token.clone());
-    drop(vm);
-    let again = Vm::launch(&copy, "", port, token);
-    let _ = std::fs::remove_file(&copy);
+    let again = vm.save_and_restart();
     let log = log_json(&p);
     let entries = log["log"]["entries"].as_array().expect("entries");
     assert_eq!(entries.len(), 2, "{log}");

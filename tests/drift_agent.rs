@@ -156,7 +156,7 @@ fn start_with_audit_limit(limit: u32) -> Vm {
 
 #[test]
 fn hand_fixes_show_as_drift_are_refused_overwritten_rolled_back_adopted_and_logged() {
-    let mut vm = start_with_audit_limit(4);
+    let vm = start_with_audit_limit(4);
     let mut w = Wire::open(&vm);
     assert_eq!(w.hello["features"], json!(["drift", "log", "adopt"]));
 
@@ -397,26 +397,8 @@ fn hand_fixes_show_as_drift_are_refused_overwritten_rolled_back_adopted_and_logg
 
     // The log, the records and the limit survive an image save and restart.
     w.eval("DriftThing compile: 'later ^ 7' classified: 'accessing'");
-    let saved = vm.dir.join("saved.image");
-    w.eval(&format!(
-        "[(Delay forMilliseconds: 300) wait. HotpatchBoot saveAs: '{}' andQuit: true] \
-         forkAt: Processor userBackgroundPriority. 'saving'",
-        saved.display()
-    ));
     drop(w);
-    assert!(
-        vm.wait_for_exit(Duration::from_secs(60)),
-        "the VM did not save and quit\n{}",
-        vm.logs()
-    );
-    // Keep the saved image and give the VM's place back before starting it again (with
-    // HOTPATCH_TEST_VMS=1 the restarted VM would otherwise wait for that place forever).
-    let kept = vm.dir.with_extension("saved.image");
-    std::fs::copy(&saved, &kept).expect("keep the saved image");
-    let (port, token) = (vm.port, vm.token.clone());
-    drop(vm);
-    let again = Vm::launch(&kept, "", port, token);
-    let _ = std::fs::remove_file(&kept);
+    let again = vm.save_and_restart();
     let mut w = Wire::open(&again);
     let log = w.log(0);
     assert_eq!(log["kept"], 4, "{log}");

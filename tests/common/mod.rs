@@ -260,6 +260,37 @@ impl Vm {
         vm
     }
 
+    /// Saves the image (from a background process, so the eval is answered first), waits for
+    /// the VM to quit, and starts the saved image with an empty script: only the image's
+    /// start-up list can bring the agent back, on the same port with the same token. This VM
+    /// gives up its place first (with one VM allowed at a time, `HOTPATCH_TEST_VMS=1`, the
+    /// restart would wait for it forever); a copy of the saved image outlives it.
+    pub fn save_and_restart(mut self) -> Vm {
+        let saved = self.dir.join("saved.image");
+        self.eval(&format!(
+            "[(Delay forMilliseconds: 300) wait. HotpatchBoot saveAs: '{}' andQuit: true] \
+             forkAt: Processor userBackgroundPriority. 'saving'",
+            saved.display()
+        ));
+        assert!(
+            self.wait_for_exit(Duration::from_secs(60)),
+            "the VM did not save and quit\n{}",
+            self.logs()
+        );
+        assert!(saved.is_file(), "no saved image\n{}", self.logs());
+        let copy = std::env::temp_dir().join(format!(
+            "hotpatch-saved-{}-{}.image",
+            std::process::id(),
+            RUN_COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        std::fs::copy(&saved, &copy).expect("copy the saved image");
+        let (port, token) = (self.port, self.token.clone());
+        drop(self);
+        let again = Vm::launch(&copy, "", port, token);
+        let _ = std::fs::remove_file(&copy);
+        again
+    }
+
     /// Waits up to `limit` for the VM to quit on its own; answers whether it did.
     pub fn wait_for_exit(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
