@@ -46,6 +46,21 @@ fn changed(selector: &str, installed: Option<&str>) -> Recorded {
     }
 }
 
+fn added(selector: &str) -> Recorded {
+    Recorded {
+        change: DriftChange::Added,
+        installed: None,
+        ..changed(selector, None)
+    }
+}
+
+fn removed(selector: &str, installed: &str) -> Recorded {
+    Recorded {
+        change: DriftChange::Removed,
+        ..changed(selector, Some(installed))
+    }
+}
+
 #[test]
 fn an_image_only_change_is_drift_and_blocks() {
     let local = [package(vec![method("step", "step\n\t^ 1")])];
@@ -92,17 +107,7 @@ fn an_unknown_installed_text_never_counts_as_drift() {
 fn added_and_removed_in_the_image() {
     let local = [package(vec![method("gone", "gone\n\t^ 0")])];
     let image = [package(vec![method("extra", "extra\n\t^ 9")])];
-    let recorded = vec![
-        Recorded {
-            change: DriftChange::Added,
-            installed: None,
-            ..changed("extra", None)
-        },
-        Recorded {
-            change: DriftChange::Removed,
-            ..changed("gone", Some("gone\n\t^ 0"))
-        },
-    ];
+    let recorded = vec![added("extra"), removed("gone", "gone\n\t^ 0")];
     let report = DriftReport::classify(&local, &image, recorded, None);
     let standings: Vec<Standing> = report.items.iter().map(|i| i.standing).collect();
     assert_eq!(standings, vec![Standing::Drift, Standing::Drift]);
@@ -235,15 +240,8 @@ fn pull_adds_and_removes_methods_and_new_classes() {
         ..key("fix")
     };
     let recorded = vec![
-        Recorded {
-            change: DriftChange::Added,
-            installed: None,
-            ..changed("extra", None)
-        },
-        Recorded {
-            change: DriftChange::Removed,
-            ..changed("gone", Some("gone\n\t^ 0"))
-        },
+        added("extra"),
+        removed("gone", "gone\n\t^ 0"),
         Recorded {
             subject: Subject::Class {
                 name: "Handmade".into(),
