@@ -572,6 +572,9 @@ fn a_rebuilt_image_knows_the_exact_sources_it_was_built_from() {
     );
     let out = app.run_json(&["push"], 0);
     assert_eq!(out["outcome"], "nothing_to_push", "{out:#}");
+    // And nothing has drifted from what the build installed.
+    let status = app.run_json(&["status"], 0);
+    assert_eq!(status["drift"]["clean"], true, "{status:#}");
     app.assert_base_untouched();
 }
 

@@ -176,7 +176,8 @@ fn pharo_build_script(baseline: Option<&str>, inputs: &BuildInputs<'_>) -> Strin
 }
 
 /// Chunks that record, in the image's `HpSourceStore`, the exact source of every method of
-/// `packages` (classes and extensions, both sides) and every class comment, through the store's
+/// `packages` (classes and extensions, both sides), every class comment and every class
+/// definition as loaded (the installed state drift is measured against), through the store's
 /// class-side API; run after the packages were filed in. Generated from the model, so nothing
 /// is parsed in Smalltalk: one chunk per method or comment, a string literal each (quotes
 /// doubled), `!` doubled as in any chunk.
@@ -192,6 +193,13 @@ pub fn filein_records(packages: &[Package]) -> String {
                 )));
                 out.push_str("!\n");
             }
+            // The definition as loaded is the installed one (drift is measured against it),
+            // comment included: so after the comment.
+            out.push_str(&chunk(&format!(
+                "HpSourceStore recordClass: {}",
+                literal(&class.name)
+            )));
+            out.push_str("!\n");
             record_methods(&mut out, &class.methods);
         }
         for extension in &package.extensions {
@@ -397,8 +405,10 @@ mod tests {
             s,
             "\"hotpatch rebuild: the exact sources of what was loaded\"!\n\
              HpSourceStore recordComment: 'It''s a foo!!' className: 'Foo'!\n\
+             HpSourceStore recordClass: 'Foo'!\n\
              HpSourceStore recordSource: 'x\n\t^ ''it''''s''' className: 'Foo' side: 'instance' selector: 'x'!\n\
              HpSourceStore recordSource: 'new\n\t^ super new' className: 'Foo' side: 'class' selector: 'new'!\n\
+             HpSourceStore recordClass: 'Bar'!\n\
              HpSourceStore recordSource: 'shout\n\t^ self asUppercase , ''!!''' className: 'String' side: 'instance' selector: 'shout'!\n"
         );
     }
@@ -415,7 +425,7 @@ mod tests {
         let last = s.rfind("HpSourceStore recordSource:").unwrap();
         let post = s.find("\"post_load\"").unwrap();
         assert!(app < first && first < last && last < post, "{s}");
-        assert_eq!(s.matches("HpSourceStore record").count(), 4, "{s}");
+        assert_eq!(s.matches("HpSourceStore record").count(), 6, "{s}");
     }
 
     #[test]
