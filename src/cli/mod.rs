@@ -191,10 +191,21 @@ pub fn with_agent<T>(
 pub fn fail(error: &anyhow::Error) -> i32 {
     report_error(error);
     match error.downcast_ref::<crate::image::ClientError>() {
-        Some(c) if c.agent().is_some() => exit::REJECTED,
-        Some(c) if c.is_configuration() => exit::ERROR,
-        Some(_) => exit::UNREACHABLE,
+        Some(c) => client_error_code(c),
         None => exit::ERROR,
+    }
+}
+
+/// The exit code for a failed exchange with an agent: it refused ([`exit::REJECTED`]), the URL
+/// or transport can never work ([`exit::ERROR`]), or it could not be reached or broke off
+/// ([`exit::UNREACHABLE`]).
+pub fn client_error_code(error: &crate::image::ClientError) -> i32 {
+    if error.agent().is_some() {
+        exit::REJECTED
+    } else if error.is_configuration() {
+        exit::ERROR
+    } else {
+        exit::UNREACHABLE
     }
 }
 

@@ -136,12 +136,12 @@ pub fn run(args: PullArgs) -> i32 {
 
 fn failed(failure: &PullFailure, json: bool) -> i32 {
     let code = match failure {
-        PullFailure::Source(_) | PullFailure::Config(_) | PullFailure::Plan(_) => exit::ERROR,
-        PullFailure::Write { .. } => exit::ERROR,
-        PullFailure::Agent(e) | PullFailure::Adopt(e) if e.agent().is_some() => exit::REJECTED,
-        PullFailure::Agent(e) | PullFailure::Adopt(e) if e.is_configuration() => exit::ERROR,
-        PullFailure::Agent(_) | PullFailure::Adopt(_) => exit::UNREACHABLE,
-        PullFailure::Unsupported(_) => exit::ERROR,
+        PullFailure::Source(_)
+        | PullFailure::Config(_)
+        | PullFailure::Plan(_)
+        | PullFailure::Write { .. }
+        | PullFailure::Unsupported(_) => exit::ERROR,
+        PullFailure::Agent(e) | PullFailure::Adopt(e) => super::client_error_code(e),
     };
     if json {
         print_json(&serde_json::json!({

@@ -318,9 +318,7 @@ fn cannot_rebuild(
 pub fn failure_code(failure: &PushFailure) -> i32 {
     match failure {
         PushFailure::Source(_) | PushFailure::Config(_) | PushFailure::Rename(_) => exit::ERROR,
-        PushFailure::Agent(e) if e.agent().is_some() => exit::REJECTED,
-        PushFailure::Agent(e) if e.is_configuration() => exit::ERROR,
-        PushFailure::Agent(_) => exit::UNREACHABLE,
+        PushFailure::Agent(e) => super::client_error_code(e),
         PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(_) => {
             exit::REJECTED
         }
