@@ -114,35 +114,15 @@ pub fn run(args: DiffArgs) -> i32 {
 /// The differences that come from the image's side (drift and conflicts), marked apart from
 /// local changes: a push would undo them.
 fn print_drift(comparison: &Comparison) {
-    let lines: Vec<String> = comparison
-        .drift
-        .blocking()
-        .map(|item| {
-            let mark = if item.standing == crate::drift::Standing::Conflict {
-                "!! conflict:"
-            } else {
-                "!  "
-            };
-            let stamp = item
-                .stamp
-                .as_deref()
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default();
-            format!(
-                "{mark} {} in the image: {}{stamp}",
-                item.change.label(),
-                item.subject
-            )
-        })
-        .collect();
+    let lines = crate::ops::push::DriftLine::of(&comparison.drift);
     if lines.is_empty() {
         return;
     }
     println!(
         "changed in the image since hotpatch installed it (a push would undo these; `hotpatch pull` takes them):"
     );
-    for line in lines {
-        println!("  {line}");
+    for line in &lines {
+        println!("  {}", super::push::drift_line(line));
     }
     println!();
 }

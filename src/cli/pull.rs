@@ -5,6 +5,7 @@ use crate::drift::Standing;
 use crate::drift::pull::ConflictChoice;
 use crate::ops::drift::{PullFailure, PullOptions, pull};
 use crate::ops::local::SourceError;
+use crate::ops::push::DriftLine;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -73,14 +74,13 @@ pub fn run(args: PullArgs) -> i32 {
             report.target, report.url
         );
     }
-    for subject in &report.plan.taken {
-        let item = report.drift.items.iter().find(|i| &i.subject == subject);
-        let how = item.map(|i| i.change.label()).unwrap_or("changed");
-        let stamp = item
-            .and_then(|i| i.stamp.as_deref())
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default();
-        println!("  {how} in the image: {subject}{stamp}");
+    for item in report
+        .drift
+        .items
+        .iter()
+        .filter(|i| report.plan.taken.contains(&i.subject))
+    {
+        println!("  {}", super::push::drift_line(&DriftLine::from(item)));
     }
     for edit in &report.plan.files {
         let what = if edit.text.is_some() {

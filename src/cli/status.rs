@@ -2,7 +2,8 @@
 //! has drifted from what hotpatch installed (exit 9 when it has: a deploy job's one question).
 
 use super::{Common, exit, fail, print_json, runtime};
-use crate::drift::{DriftReport, Standing};
+use crate::drift::DriftReport;
+use crate::ops::push::DriftLine;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -77,26 +78,8 @@ pub fn run(args: StatusArgs) -> i32 {
                     "drift    {} changed in the image only, {} conflict(s) (changed on both sides)",
                     counts.drift, counts.conflicts
                 );
-                for item in report
-                    .items
-                    .iter()
-                    .filter(|i| i.standing != Standing::Converged)
-                {
-                    let stamp = item
-                        .stamp
-                        .as_deref()
-                        .map(|s| format!(" ({s})"))
-                        .unwrap_or_default();
-                    let mark = if item.standing == Standing::Conflict {
-                        "!!"
-                    } else {
-                        "! "
-                    };
-                    println!(
-                        "  {mark} {} in the image: {}{stamp}",
-                        item.change.label(),
-                        item.subject
-                    );
+                for line in DriftLine::of(&report) {
+                    println!("  {}", super::push::drift_line(&line));
                 }
                 println!(
                     "  `hotpatch pull` brings them into the files; `hotpatch push --overwrite-drift` replaces them"

@@ -10,7 +10,7 @@ use super::local::{self, LocalSources, SourceError};
 use super::state::{self, StateError};
 use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
-use crate::drift::{DriftChange, DriftReport, Standing};
+use crate::drift::{DriftChange, DriftItem, DriftReport, Standing};
 use crate::image::protocol::{
     AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName, ErrorKind,
 };
@@ -97,15 +97,18 @@ pub struct DriftLine {
 impl DriftLine {
     /// The lines of a report's drift and conflicts.
     pub fn of(report: &DriftReport) -> Vec<DriftLine> {
-        report
-            .blocking()
-            .map(|i| DriftLine {
-                standing: i.standing,
-                change: i.change,
-                name: i.subject.to_string(),
-                stamp: i.stamp.clone(),
-            })
-            .collect()
+        report.blocking().map(DriftLine::from).collect()
+    }
+}
+
+impl From<&DriftItem> for DriftLine {
+    fn from(i: &DriftItem) -> DriftLine {
+        DriftLine {
+            standing: i.standing,
+            change: i.change,
+            name: i.subject.to_string(),
+            stamp: i.stamp.clone(),
+        }
     }
 }
 
