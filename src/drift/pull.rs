@@ -9,7 +9,7 @@ use super::{DriftItem, DriftReport, Standing, Subject, Version};
 use crate::model::{ClassDef, Extension, MethodDef, MethodKey, Package};
 use crate::tonel::{self as writer, WriteError};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// Which side wins a conflict.
@@ -111,7 +111,7 @@ struct Work {
     /// Class files touched: (package index, class name).
     classes: BTreeMap<String, usize>,
     /// Extension files touched: (package index, class name).
-    extensions: BTreeMap<(usize, String), ()>,
+    extensions: BTreeSet<(usize, String)>,
     /// Class files to delete.
     deleted: Vec<PathBuf>,
     /// Packages whose `package.st` gains a tag.
@@ -124,7 +124,7 @@ impl Work {
             original: local.to_vec(),
             packages: local.to_vec(),
             classes: BTreeMap::new(),
-            extensions: BTreeMap::new(),
+            extensions: BTreeSet::new(),
             deleted: Vec::new(),
             tagged: Vec::new(),
         }
@@ -255,7 +255,7 @@ impl Work {
             Some(i) => methods[i] = method,
             None => methods.push(method),
         }
-        self.extensions.insert((p, key.class_name.clone()), ());
+        self.extensions.insert((p, key.class_name.clone()));
         Ok(())
     }
 
@@ -275,7 +275,7 @@ impl Work {
                     let before = ext.methods.len();
                     ext.methods.retain(|m| m.key() != *key);
                     if ext.methods.len() != before {
-                        self.extensions.insert((p, ext.class_name.clone()), ());
+                        self.extensions.insert((p, ext.class_name.clone()));
                     }
                 }
             }
@@ -301,7 +301,7 @@ impl Work {
                 .and_then(|c| writer::write_class_file(c).ok());
             files.push(edit(path, before, writer::write_class_file(class)?));
         }
-        for (p, class_name) in self.extensions.keys() {
+        for (p, class_name) in &self.extensions {
             let package = &self.packages[*p];
             let Some(ext) = package
                 .extensions

@@ -46,6 +46,16 @@ fn changed(selector: &str, installed: Option<&str>) -> Recorded {
     }
 }
 
+/// The report when the agent says `step`, installed as `^ 1`, was changed in the image.
+fn step_changed_by_hand(local: &[Package], image: &[Package]) -> DriftReport {
+    DriftReport::classify(
+        local,
+        image,
+        vec![changed("step", Some("step\n\t^ 1"))],
+        None,
+    )
+}
+
 fn added(selector: &str) -> Recorded {
     Recorded {
         change: DriftChange::Added,
@@ -65,12 +75,7 @@ fn removed(selector: &str, installed: &str) -> Recorded {
 fn an_image_only_change_is_drift_and_blocks() {
     let local = [package(vec![method("step", "step\n\t^ 1")])];
     let image = [package(vec![method("step", "step\n\t^ 2")])];
-    let report = DriftReport::classify(
-        &local,
-        &image,
-        vec![changed("step", Some("step\n\t^ 1"))],
-        None,
-    );
+    let report = step_changed_by_hand(&local, &image);
     assert_eq!(report.items.len(), 1);
     assert_eq!(report.items[0].standing, Standing::Drift);
     assert_eq!(report.blocking().count(), 1);
@@ -177,12 +182,7 @@ fn pull_writes_the_image_version_into_the_class_file() {
         method("keep", "keep\n\t^ 0"),
         method("step", "step\n\t^ 2"),
     ])];
-    let report = DriftReport::classify(
-        &local,
-        &image,
-        vec![changed("step", Some("step\n\t^ 1"))],
-        None,
-    );
+    let report = step_changed_by_hand(&local, &image);
     let plan = plan_pull(&local, &report, ConflictChoice::Ask, &[]).unwrap();
     assert_eq!(plan.files.len(), 1);
     let text = plan.files[0].text.as_deref().unwrap();
@@ -202,12 +202,7 @@ fn conflicts_are_listed_not_written_unless_theirs() {
     let dir = TempDir::new();
     let local = [on_disk(dir.path(), vec![method("step", "step\n\t^ 3")])];
     let image = [package(vec![method("step", "step\n\t^ 2")])];
-    let report = DriftReport::classify(
-        &local,
-        &image,
-        vec![changed("step", Some("step\n\t^ 1"))],
-        None,
-    );
+    let report = step_changed_by_hand(&local, &image);
     let ask = plan_pull(&local, &report, ConflictChoice::Ask, &[]).unwrap();
     assert!(ask.files.is_empty());
     assert_eq!(ask.conflicts.len(), 1);

@@ -135,14 +135,14 @@ pub async fn pull(
         drift: comparison.drift,
         plan,
     };
-    let adopting = adoptions(&report);
-    if options.dry_run || (report.plan.files.is_empty() && adopting.is_empty()) {
+    let (methods, classes) = adoptions(&report);
+    if options.dry_run || (report.plan.files.is_empty() && methods.is_empty() && classes.is_empty())
+    {
         client.close().await;
         return Ok(report);
     }
     write_all(&report.plan.files)?;
     let identity = super::identity::gather(&config.root);
-    let (methods, classes) = adopting.split();
     let adopted = client
         // Only the named definitions: `packages` would adopt everything the packages hold,
         // conflicts kept for `--ours` included.
@@ -154,51 +154,27 @@ pub async fn pull(
     Ok(report)
 }
 
-/// The definitions whose image version becomes the installed one: what was taken and what had
-/// converged.
-struct Adoptions(Vec<(Subject, Option<String>)>);
-
-impl Adoptions {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn split(self) -> (Vec<AdoptMethod>, Vec<String>) {
-        let mut methods = Vec::new();
-        let mut classes = Vec::new();
-        for (subject, source) in self.0 {
-            match subject {
-                Subject::Class { name } => classes.push(name),
-                Subject::Method { key } => methods.push(AdoptMethod {
-                    class_name: key.class_name,
-                    side: key.side,
-                    selector: key.selector,
-                    source,
-                }),
-            }
-        }
-        (methods, classes)
-    }
-}
-
-fn adoptions(report: &PullReport) -> Adoptions {
+/// The definitions whose image version becomes the installed one, what was taken and what had
+/// converged: (methods, with the text now in the files, which is the image's; class names).
+fn adoptions(report: &PullReport) -> (Vec<AdoptMethod>, Vec<String>) {
+    let mut methods = Vec::new();
+    let mut classes = Vec::new();
     let wanted = |s: &Subject| report.plan.taken.contains(s) || report.plan.converged.contains(s);
-    Adoptions(
-        report
-            .drift
-            .items
-            .iter()
-            .filter(|i| wanted(&i.subject))
-            .map(|i| {
-                // The text now in the files is the image's: record exactly that.
-                let source = match &i.image {
+    for item in report.drift.items.iter().filter(|i| wanted(&i.subject)) {
+        match &item.subject {
+            Subject::Class { name } => classes.push(name.clone()),
+            Subject::Method { key } => methods.push(AdoptMethod {
+                class_name: key.class_name.clone(),
+                side: key.side,
+                selector: key.selector.clone(),
+                source: match &item.image {
                     Some(Version::Method(m)) => Some(m.source.clone()),
                     _ => None,
-                };
-                (i.subject.clone(), source)
-            })
-            .collect(),
-    )
+                },
+            }),
+        }
+    }
+    (methods, classes)
 }
 
 /// Writes every file to a temporary sibling first, then renames them all into place, so a
