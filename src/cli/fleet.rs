@@ -232,27 +232,24 @@ impl Observer for PlainLines {
 fn members_and_runtime(
     common: &Common,
     group: &str,
-) -> Result<(Vec<Target>, tokio::runtime::Runtime), i32> {
-    let (_, _, members) = load_group(common, group)?;
+) -> Result<(Config, Vec<Target>, tokio::runtime::Runtime), i32> {
+    let (config, _, members) = load_group(common, group)?;
     let rt = runtime().map_err(|e| {
         report_error(&e);
         exit::ERROR
     })?;
-    Ok((members, rt))
+    Ok((config, members, rt))
 }
 
 /// `status --group`: every member's agent, one line each (or one JSON array). Exit 0 when all
 /// answer, 5 when some do not.
 pub fn status(common: &Common, group: &str, json: bool) -> i32 {
-    let (members, rt) = match members_and_runtime(common, group) {
-        Ok(pair) => pair,
+    let (config, members, rt) = match members_and_runtime(common, group) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let config = match common.load() {
-        Ok((config, _)) => config,
-        Err(e) => return super::fail(&e),
-    };
-    let config = &config;
+    // The sources are read once for every member.
+    let local = &crate::ops::drift::survey_sources(&config);
     type Answer = (
         crate::image::protocol::HelloInfo,
         Result<crate::ops::drift::Survey, String>,
@@ -264,7 +261,7 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
                 .await
                 .map_err(|e| e.to_string())?;
             let hello = client.hello.clone();
-            let drift = crate::ops::drift::survey(&mut client, config).await;
+            let drift = crate::ops::drift::survey(&mut client, local).await;
             client.close().await;
             Ok((hello, drift))
         },
@@ -327,8 +324,8 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
 /// `rollback --group`: undoes the last batch of every member, last member first. Exit 0 when
 /// every one was rolled back exactly.
 pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
-    let (members, rt) = match members_and_runtime(common, group) {
-        Ok(pair) => pair,
+    let (_, members, rt) = match members_and_runtime(common, group) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let mut rows = Vec::new();

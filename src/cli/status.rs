@@ -31,7 +31,8 @@ pub fn run(args: StatusArgs) -> i32 {
             let mut client = crate::ops::connect(&target, &token).await?;
             let hello = client.hello.clone();
             // Without readable sources the agent's answer is still worth printing.
-            let drift = crate::ops::drift::survey(&mut client, &config).await;
+            let local = crate::ops::drift::survey_sources(&config);
+            let drift = crate::ops::drift::survey(&mut client, &local).await;
             client.close().await;
             Ok((target, hello, drift))
         })

@@ -13,7 +13,8 @@
 //! - [`Standing::Converged`]: both sides made the same change; nothing to push or pull (`pull`
 //!   records the image's version as installed so it stops being reported).
 //!
-//! Pure: no I/O. [`pull`] turns an image-side change into edited Tonel files.
+//! Classifying is pure. [`pull`] turns image-side changes into the new text of Tonel files; it
+//! reads the files it edits (to carry the change into them as they are) and writes nothing.
 
 pub mod pull;
 

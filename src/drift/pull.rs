@@ -2,8 +2,8 @@
 //! the engine's writer, so git shows the change and nothing else (for files in Pharo's style;
 //! a file in another style is rewritten in it, and said so).
 //!
-//! Pure: [`plan_pull`] answers the files to write or delete with their new text; the caller
-//! writes them.
+//! [`plan_pull`] answers the files to write or delete with their new text, reading only the
+//! files it edits; the caller writes them.
 
 use super::{DriftItem, DriftReport, Standing, Subject, Version};
 use crate::model::{ClassDef, Extension, MethodDef, MethodKey, Package};

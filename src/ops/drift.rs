@@ -6,7 +6,7 @@
 //! files are written.
 
 use super::compare::compare;
-use super::local::{self, SourceError};
+use super::local::{self, LocalSources, SourceError};
 use crate::config::{Config, Target};
 use crate::drift::pull::{ConflictChoice, FileEdit, PullError, PullPlan, plan_pull};
 use crate::drift::{DriftReport, Subject, Version};
@@ -80,23 +80,31 @@ pub struct Survey {
     pub local_changes: usize,
 }
 
-/// Compares the image behind `client` with the sources of `config` for drift (never from the
-/// cache: a hand edit does not always move the epoch). The error says why drift is unknown.
-pub async fn survey(client: &mut crate::image::Client, config: &Config) -> Result<Survey, String> {
+/// The sources a drift survey compares with, or why drift will be unknown. Read once, for
+/// as many images as are surveyed.
+pub fn survey_sources(config: &Config) -> Result<LocalSources, String> {
+    match local::load(config, &[]) {
+        Ok(local) => Ok(local),
+        Err(SourceError::Tonel(errors)) => Err(format!(
+            "{} error(s) in the Tonel sources (`hotpatch inspect` lists them)",
+            errors.len()
+        )),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// Compares the image behind `client` with `local` (from [`survey_sources`]) for drift (never
+/// from the cache: a hand edit does not always move the epoch). The error says why drift is
+/// unknown.
+pub async fn survey(
+    client: &mut crate::image::Client,
+    local: &Result<LocalSources, String>,
+) -> Result<Survey, String> {
     if !client.hello.has("drift") {
         return Err("the agent predates drift reports; update it".into());
     }
-    let local = match local::load(config, &[]) {
-        Ok(local) => local,
-        Err(SourceError::Tonel(errors)) => {
-            return Err(format!(
-                "{} error(s) in the Tonel sources (`hotpatch inspect` lists them)",
-                errors.len()
-            ));
-        }
-        Err(e) => return Err(format!("{e:#}")),
-    };
-    let c = compare(client, &local, None)
+    let local = local.as_ref().map_err(Clone::clone)?;
+    let c = compare(client, local, None)
         .await
         .map_err(|e| e.to_string())?;
     Ok(Survey {
