@@ -10,7 +10,7 @@ use super::local::{self, LocalSources, SourceError};
 use super::state::{self, StateError};
 use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
-use crate::drift::{DriftChange, DriftItem, DriftReport, Standing};
+use crate::drift::{DriftChange, DriftItem, DriftReport, Standing, Subject};
 use crate::image::protocol::{
     AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName, ErrorKind,
 };
@@ -395,14 +395,19 @@ pub async fn push(
 
 /// `Foo>>bar (changed)` or `class Foo (removed)` for a definition named in a `drift` error.
 fn drifted_name(d: &DriftedName) -> String {
-    let name = match (&d.class_name, &d.selector, &d.name) {
-        (Some(class), Some(selector), _) if d.side == Some(crate::model::Side::Class) => {
-            format!("{class} class>>{selector}")
-        }
-        (Some(class), Some(selector), _) => format!("{class}>>{selector}"),
-        (_, _, Some(name)) => format!("class {name}"),
-        _ => "?".to_owned(),
+    // Named as everywhere else (`Subject`'s display).
+    let subject = match (&d.class_name, &d.selector, &d.name) {
+        (Some(class_name), Some(selector), _) => Some(Subject::Method {
+            key: crate::model::MethodKey {
+                class_name: class_name.clone(),
+                side: d.side.unwrap_or_default(),
+                selector: selector.clone(),
+            },
+        }),
+        (_, _, Some(name)) => Some(Subject::Class { name: name.clone() }),
+        _ => None,
     };
+    let name = subject.map_or_else(|| "?".to_owned(), |s| s.to_string());
     match d.change {
         Some(change) => format!("{name} ({})", change.label()),
         None => name,
