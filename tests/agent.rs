@@ -503,12 +503,7 @@ fn the_agent_comes_back_when_the_saved_image_starts_again() {
 fn the_application_keeps_running_while_a_batch_applies() {
     let vm = Vm::start();
     // The "application": a process at the user's priority that counts every 5 ms.
-    vm.eval(
-        "Smalltalk at: #HpTicks put: 0. \
-         [[true] whileTrue: [(Delay forMilliseconds: 5) wait. \
-           Smalltalk at: #HpTicks put: (Smalltalk at: #HpTicks) + 1]] \
-           forkAt: Processor userSchedulingPriority. 'started'",
-    );
+    vm.start_ticker(5);
     let mut ops = vec![define(class("HpTestBig", &["a", "b"]))];
     for i in 0..400 {
         ops.push(put(
@@ -520,12 +515,7 @@ fn the_application_keeps_running_while_a_batch_applies() {
     }
     runtime().block_on(async {
         let mut c = vm.client().await;
-        let before: u64 = c
-            .eval("Smalltalk at: #HpTicks")
-            .await
-            .unwrap()
-            .parse()
-            .unwrap();
+        let before = common::ticks(&mut c).await;
         let result = c
             .apply(Batch {
                 packages: None,
@@ -535,12 +525,7 @@ fn the_application_keeps_running_while_a_batch_applies() {
             })
             .await
             .expect("apply");
-        let after: u64 = c
-            .eval("Smalltalk at: #HpTicks")
-            .await
-            .unwrap()
-            .parse()
-            .unwrap();
+        let after = common::ticks(&mut c).await;
         assert!(
             result.millis >= 100,
             "the batch took only {} ms: too small to tell",

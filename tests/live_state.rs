@@ -313,8 +313,7 @@ fn the_census_counts_beside_a_running_application_and_says_unknown_at_its_limit(
     p.run(&["push"], 0);
     // Many live instances, half with a value in x, and an application process that ticks.
     vm.eval("Smalltalk at: #HpDots put: ((1 to: 200000) collect: [ :i | i odd ifTrue: [ SampleDot new x: i ] ifFalse: [ SampleDot new ] ])");
-    vm.eval("Smalltalk at: #HpTicks put: 0");
-    vm.eval("Smalltalk at: #HpTicker put: ([ [ true ] whileTrue: [ Smalltalk at: #HpTicks put: (Smalltalk at: #HpTicks) + 1. (Delay forMilliseconds: 10) wait ] ] forkAt: Processor userSchedulingPriority)");
+    vm.start_ticker(10);
     vm.eval("Smalltalk garbageCollect");
     // The same class asked for many times over, so the census lasts long enough to watch.
     let ask = |times: usize| {
@@ -330,22 +329,12 @@ fn the_census_counts_beside_a_running_application_and_says_unknown_at_its_limit(
     let rt = runtime();
     let (census, ticks) = rt.block_on(async {
         let mut c = vm.client().await;
-        let before: u64 = c
-            .eval("Smalltalk at: #HpTicks")
-            .await
-            .unwrap()
-            .parse()
-            .unwrap();
+        let before = common::ticks(&mut c).await;
         let census = c
             .census(ask(30), Some(Duration::from_secs(60)))
             .await
             .unwrap();
-        let after: u64 = c
-            .eval("Smalltalk at: #HpTicks")
-            .await
-            .unwrap()
-            .parse()
-            .unwrap();
+        let after = common::ticks(&mut c).await;
         c.close().await;
         (census, after - before)
     });

@@ -354,6 +354,17 @@ impl Vm {
             .unwrap_or_else(|e| panic!("connect to the agent: {e}\n{}", self.logs()))
     }
 
+    /// Starts the "application" the liveness tests watch: a process at the user's priority that
+    /// counts `HpTicks` up every `every_ms` milliseconds (read it with [`ticks`]).
+    pub fn start_ticker(&self, every_ms: u32) {
+        self.eval(&format!(
+            "Smalltalk at: #HpTicks put: 0. \
+             [[true] whileTrue: [(Delay forMilliseconds: {every_ms}) wait. \
+               Smalltalk at: #HpTicks put: (Smalltalk at: #HpTicks) + 1]] \
+               forkAt: Processor userSchedulingPriority. 'started'"
+        ));
+    }
+
     /// Evaluates `expression` in the image and answers its printString.
     pub fn eval(&self, expression: &str) -> String {
         let rt = runtime();
@@ -410,4 +421,15 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// How often the ticker of [`Vm::start_ticker`] has counted so far.
+pub async fn ticks(c: &mut Client) -> u64 {
+    let answer = c
+        .eval("Smalltalk at: #HpTicks")
+        .await
+        .expect("read the ticks");
+    answer
+        .parse()
+        .unwrap_or_else(|e| panic!("ticks {answer:?}: {e}"))
 }
