@@ -504,42 +504,65 @@ fn the_application_keeps_running_while_a_batch_applies() {
     let vm = Vm::start();
     // The "application": a process at the user's priority that counts every 5 ms.
     vm.start_ticker(5);
-    let mut ops = vec![define(class("HpTestBig", &["a", "b"]))];
-    for i in 0..400 {
-        ops.push(put(
-            "HpTestBig",
-            Side::Instance,
-            "generated",
-            &format!("m{i}: x\n\t| t |\n\tt := 0.\n\tx do: [:e | e even ifTrue: [t := t + e]].\n\ta := t + {i}.\n\t^ a"),
-        ));
-    }
+    // The batch is sized by what it measures, not by this machine's speed: it grows fourfold
+    // until one apply lasts long enough to tell a running ticker from a starved one.
+    let batch = |round: u32, methods: usize| {
+        let class_name = format!("HpTestBig{round}");
+        let mut ops = vec![define(class(&class_name, &["a", "b"]))];
+        for i in 0..methods {
+            ops.push(put(
+                &class_name,
+                Side::Instance,
+                "generated",
+                &format!("m{i}: x\n\t| t |\n\tt := 0.\n\tx do: [:e | e even ifTrue: [t := t + e]].\n\ta := t + {i}.\n\t^ a"),
+            ));
+        }
+        ops
+    };
     runtime().block_on(async {
         let mut c = vm.client().await;
-        let before = common::ticks(&mut c).await;
-        let result = c
-            .apply(Batch {
-                packages: None,
-                id: "b-big".into(),
-                epoch: 0,
-                ops,
-            })
-            .await
-            .expect("apply");
-        let after = common::ticks(&mut c).await;
-        assert!(
-            result.millis >= 100,
-            "the batch took only {} ms: too small to tell",
-            result.millis
-        );
-        // Had the agent held the processor for the whole batch, the count would barely move.
-        let ideal = result.millis / 5;
-        assert!(
-            after - before >= ideal / 4,
-            "the application counted {} times during a {} ms apply (ideal {ideal})",
-            after - before,
-            result.millis
-        );
-        assert_eq!(c.eval("HpTestBig new m399: #(2 3 4)").await.unwrap(), "405");
+        let mut methods = 400;
+        let mut epoch = 0;
+        for round in 0.. {
+            let before = common::ticks(&mut c).await;
+            let result = c
+                .apply(Batch {
+                    packages: None,
+                    id: format!("b-big-{round}"),
+                    epoch,
+                    ops: batch(round, methods),
+                })
+                .await
+                .expect("apply");
+            let after = common::ticks(&mut c).await;
+            epoch = result.epoch;
+            let last = methods - 1;
+            assert_eq!(
+                c.eval(&format!("HpTestBig{round} new m{last}: #(2 3 4)"))
+                    .await
+                    .unwrap(),
+                (last + 6).to_string()
+            );
+            if result.millis < 200 {
+                assert!(
+                    round < 3,
+                    "{methods} methods applied in {} ms: still too small to tell",
+                    result.millis
+                );
+                methods *= 4;
+                continue;
+            }
+            // Had the agent held the processor for the whole batch, the count would barely move.
+            let ideal = result.millis / 5;
+            assert!(
+                after - before >= ideal / 4,
+                "the application counted {} times during a {} ms apply of {methods} methods (ideal {ideal})\n{}",
+                after - before,
+                result.millis,
+                vm.logs()
+            );
+            break;
+        }
     });
 }
 

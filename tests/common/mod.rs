@@ -248,7 +248,7 @@ impl Vm {
             .stderr(log)
             .spawn()
             .expect("start run-image.sh");
-        let vm = Vm {
+        let mut vm = Vm {
             child,
             _slot: slot,
             url: format!("ws://127.0.0.1:{port}/"),
@@ -303,8 +303,16 @@ impl Vm {
         false
     }
 
-    fn wait_until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(120);
+    /// Waits until the agent answers. There is no fixed clock for a VM that is still running:
+    /// on a busy machine a start can take minutes, so the wait ends early only when the VM
+    /// has quit (its log says why), and otherwise after a generous limit (`HOTPATCH_TEST_START_SECS`,
+    /// default 600) that only a hung VM reaches.
+    fn wait_until_ready(&mut self) {
+        let limit = std::env::var("HOTPATCH_TEST_START_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(600);
+        let started = Instant::now();
         let rt = runtime();
         loop {
             let attempt = rt.block_on(Client::connect(
@@ -317,9 +325,16 @@ impl Vm {
                     rt.block_on(c.close());
                     return;
                 }
-                Err(e) if Instant::now() > deadline => {
+                Err(e) if !self.is_running() => {
                     panic!(
-                        "the agent did not come up within 120 s: {e}\n{}",
+                        "the VM quit before its agent answered ({:.1} s): {e}\n{}",
+                        started.elapsed().as_secs_f64(),
+                        self.logs()
+                    )
+                }
+                Err(e) if started.elapsed() > Duration::from_secs(limit) => {
+                    panic!(
+                        "the agent did not come up within {limit} s while its VM kept running: {e}\n{}",
                         self.logs()
                     )
                 }
