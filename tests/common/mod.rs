@@ -165,17 +165,10 @@ fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The `hotpatch` binary built beside the running bench binary (`target/release/`); exits 2
-/// with what to build when it is not there.
-pub fn hotpatch_beside_bench(bench: &str) -> PathBuf {
-    let found = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("hotpatch")))
-        .filter(|p| p.is_file());
-    found.unwrap_or_else(|| {
-        eprintln!("{bench}: build the hotpatch binary first: cargo build --release");
-        std::process::exit(2)
-    })
+/// A benchmark's own arguments: `cargo bench` passes `--bench` to a harness-less benchmark,
+/// which is not one of ours.
+pub fn bench_args() -> impl Iterator<Item = String> {
+    std::env::args().skip(1).filter(|a| a != "--bench")
 }
 
 /// A port that was free a moment ago on 127.0.0.1.

@@ -5,11 +5,11 @@
 //! a 10,000-method batch whose last method has a syntax error. Prints figures; asserts nothing
 //! about time.
 //!
-//!     cargo build --release && target/release/bench-attacks [--runs N]
+//!     cargo bench --bench attacks -- [--runs N]
 //!
 //! Target on the 2-core reference machine (issue 11): the push under attack < 1 s.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use hotpatch::image::ClientError;
@@ -23,17 +23,17 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let mut runs = 7usize;
-    let mut args = std::env::args().skip(1);
+    let mut args = common::bench_args();
     while let Some(a) = args.next() {
         match (a.as_str(), args.next().and_then(|v| v.parse().ok())) {
             ("--runs", Some(n)) if n > 0 => runs = n,
             _ => {
-                eprintln!("usage: bench-attacks [--runs N]");
+                eprintln!("usage: cargo bench --bench attacks -- [--runs N]");
                 std::process::exit(2);
             }
         }
     }
-    let hotpatch = common::hotpatch_beside_bench("bench-attacks");
+    let hotpatch = std::path::PathBuf::from(env!("CARGO_BIN_EXE_hotpatch"));
 
     let vm = common::Vm::start();
     let project = common::repo().join("target/bench-attacks");

@@ -3,13 +3,13 @@
 //! the real VM and agent (the test image), over the wire protocol. Prints figures; asserts
 //! nothing about time.
 //!
-//!     cargo run --release --bin bench-drift [-- --methods N --runs N]
+//!     cargo bench --bench drift -- [--methods N --runs N]
 //!
 //! The first drift snapshot adopts the package (records every class definition); later ones
 //! compare. The last figure has 10 methods changed by hand (`eval`), so the drift list is not
 //! empty.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use common::raw;
@@ -23,14 +23,14 @@ const PACKAGE: &str = "Bench-Core";
 fn main() {
     let mut methods = 10_000usize;
     let mut runs = 7usize;
-    let mut args = std::env::args().skip(1);
+    let mut args = common::bench_args();
     while let Some(a) = args.next() {
         let value = args.next().and_then(|v| v.parse().ok());
         match (a.as_str(), value) {
             ("--methods", Some(n)) => methods = n,
             ("--runs", Some(n)) if n > 0 => runs = n,
             _ => {
-                eprintln!("usage: bench-drift [--methods N] [--runs N]");
+                eprintln!("usage: cargo bench --bench drift -- [--methods N] [--runs N]");
                 std::process::exit(2);
             }
         }

@@ -3,12 +3,12 @@
 //! the same change pushed to each image in turn with `hotpatch push --target`. Prints figures;
 //! asserts nothing about time.
 //!
-//!     cargo build --release && target/release/bench-fleet [--images N] [--parallel N] [--runs N]
+//!     cargo bench --bench fleet -- [--images N] [--parallel N] [--runs N]
 //!
 //! Expectation: close to one push time per wave (canary + ceil((N-1)/parallel) waves), against
 //! N push times in sequence.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let (mut images, mut parallel, mut runs) = (8usize, 4usize, 5usize);
-    let mut args = std::env::args().skip(1);
+    let mut args = common::bench_args();
     while let Some(a) = args.next() {
         let value = args.next().and_then(|v| v.parse().ok());
         match (a.as_str(), value) {
@@ -25,12 +25,14 @@ fn main() {
             ("--parallel", Some(n)) if n >= 1 => parallel = n,
             ("--runs", Some(n)) if n >= 1 => runs = n,
             _ => {
-                eprintln!("usage: bench-fleet [--images N] [--parallel N] [--runs N]");
+                eprintln!(
+                    "usage: cargo bench --bench fleet -- [--images N] [--parallel N] [--runs N]"
+                );
                 std::process::exit(2);
             }
         }
     }
-    let hotpatch = common::hotpatch_beside_bench("bench-fleet");
+    let hotpatch = std::path::PathBuf::from(env!("CARGO_BIN_EXE_hotpatch"));
 
     let t = Instant::now();
     let vms = common::Vm::start_fleet(images);

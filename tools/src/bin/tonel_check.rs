@@ -1,4 +1,4 @@
-//! `cargo run --release --bin tonel-check -- DIR [DIR…]`: checks the Tonel engine against a real
+//! `cargo run --release -p hotpatch-tools --bin tonel-check -- DIR [DIR…]`: checks the Tonel engine against a real
 //! repository that somebody else wrote (Pharo's `src/`, Seaside, Iceberg…), the way a new user
 //! meets it: every file must read, every method must be found, and every file that Pharo 12/13
 //! wrote must come back byte for byte when written again.

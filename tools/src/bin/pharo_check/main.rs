@@ -56,7 +56,7 @@ struct Args {
     #[arg(long)]
     label: Option<String>,
     /// The agent's Tonel sources.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/smalltalk-agent/src"))]
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../smalltalk-agent/src"))]
     agent: PathBuf,
     /// Print the report as JSON (always with every checked send).
     #[arg(long)]
@@ -176,7 +176,7 @@ mod tests {
     use super::*;
 
     fn repository_agent() -> index::Index {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("smalltalk-agent/src");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../smalltalk-agent/src");
         let (repo, errors) = match tonel::read_repository(&dir) {
             Ok(read) => read,
             Err(e) => panic!("reading {}: {e:#}", dir.display()),

@@ -5,12 +5,12 @@
 //! phases and the agent's own (`phases` of its `apply` answer: parse, validate, compile, install,
 //! initialize, record), the rest being the batch and its answer on the wire.
 //!
-//!     cargo build --release && target/release/bench-push [--methods N] [--runs N]
+//!     cargo bench --bench push -- [--methods N] [--runs N]
 //!
 //! Targets on the 2-core reference machine: one-method push < 30 ms (the save hook diffs against
 //! the snapshot the previous push advanced, see `ops::compare`), no-op push < 50 ms.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -22,19 +22,19 @@ const CLASSES: usize = 100;
 fn main() {
     let mut methods = 10_000usize;
     let mut runs = 15usize;
-    let mut args = std::env::args().skip(1);
+    let mut args = common::bench_args();
     while let Some(a) = args.next() {
         let value = args.next().and_then(|v| v.parse().ok());
         match (a.as_str(), value) {
             ("--methods", Some(n)) => methods = n,
             ("--runs", Some(n)) => runs = n,
             _ => {
-                eprintln!("usage: bench-push [--methods N] [--runs N]");
+                eprintln!("usage: cargo bench --bench push -- [--methods N] [--runs N]");
                 std::process::exit(2);
             }
         }
     }
-    let hotpatch = common::hotpatch_beside_bench("bench-push");
+    let hotpatch = std::path::PathBuf::from(env!("CARGO_BIN_EXE_hotpatch"));
 
     let per_class = methods.div_ceil(CLASSES);
     let project = common::repo().join("target/bench-push");
