@@ -5,6 +5,7 @@ pub mod compare;
 pub mod drift;
 pub mod identity;
 pub mod local;
+pub mod overrides;
 pub mod push;
 pub mod state;
 
