@@ -1207,6 +1207,7 @@ mod tests {
             scope: before.packages.iter().map(|p| p.name.clone()).collect(),
             session: before.session.clone(),
             epoch: before.epoch,
+            evals: before.evals,
             drift: true,
             adopted: vec!["Sample-Core".into()],
             shards: BTreeMap::new(),
