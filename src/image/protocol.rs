@@ -1049,6 +1049,7 @@ mod tests {
                 "census" => serde_json::from_value::<CensusResult>(result).map(|_| ()),
                 "adopt" => serde_json::from_value::<AdoptResult>(result).map(|_| ()),
                 "log" => serde_json::from_value::<LogResult>(result).map(|_| ()),
+                "overrides" => serde_json::from_value::<OverridesResult>(result).map(|_| ()),
                 other => panic!("example {name}: unknown command {other}"),
             };
             parsed.unwrap_or_else(|e| panic!("result of {name}: {e}"));
@@ -1067,6 +1068,41 @@ mod tests {
         assert_eq!(packages[0].classes[0].name, "SampleCounter");
         assert_eq!(packages[0].classes[0].methods[1].side, Side::Class);
         assert_eq!(packages[0].extensions[0].methods[0].selector, "shout");
+    }
+
+    fn result_of<T: serde::de::DeserializeOwned>(example: &str) -> T {
+        let (_, json) = examples()
+            .into_iter()
+            .find(|(n, _)| n == example)
+            .unwrap_or_else(|| panic!("no example {example}"));
+        let answer: Answer = serde_json::from_str(&json).unwrap();
+        serde_json::from_value(answer.result.unwrap()).unwrap()
+    }
+
+    #[test]
+    fn overrides_examples_name_whose_method_is_replaced() {
+        let snap: SnapshotResult = result_of("snapshot-overrides-answer");
+        let key = MethodKey {
+            class_name: "Integer".into(),
+            side: Side::Instance,
+            selector: "benchFib".into(),
+        };
+        assert_eq!(
+            snap.overrides().get(&key).map(String::as_str),
+            Some("Kernel-Numbers")
+        );
+        assert_eq!(
+            snap.mark(),
+            Mark {
+                epoch: 4,
+                evals: Some(5)
+            }
+        );
+        let found: OverridesResult = result_of("overrides-answer");
+        assert_eq!(found.overrides.len(), 1);
+        assert_eq!(found.overrides[0].owner, "Kernel-Numbers");
+        let applied: ApplyResult = result_of("apply-overwritten-answer");
+        assert_eq!(applied.overwritten[0].selector.as_deref(), Some("greeting"));
     }
 
     #[test]
