@@ -340,7 +340,11 @@ fn after_a_hand_edit_through_eval_push_never_says_the_image_already_matches() {
     assert!(out.contains("SampleApp>>greet:"), "{out}");
     let refused = p.push_json(&[], DRIFT);
     assert_eq!(refused["outcome"], "drift", "{refused}");
-    assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hi, x'", "the hand fix stays");
+    assert_eq!(
+        vm.eval("SampleApp default greet: 'x'"),
+        "'Hi, x'",
+        "the hand fix stays"
+    );
 
     // A local change besides: counted, once.
     p.edit(
@@ -350,5 +354,8 @@ fn after_a_hand_edit_through_eval_push_never_says_the_image_already_matches() {
     );
     assert_eq!(status(&p, DRIFT)["local_changes"], 1);
     let text = p.run(&["status"], DRIFT);
-    assert!(text.contains("local    1 change(s) not pushed yet"), "{text}");
+    assert!(
+        text.contains("local    1 change(s) not pushed yet"),
+        "{text}"
+    );
 }

@@ -71,7 +71,11 @@ fn a_hand_edit_made_while_the_batch_compiles_is_refused_or_recorded_never_lost()
     edit_greet_while_compiling(&vm, "greet: aName\n\t^ 'Hi, ' , aName");
     let epoch = vm.epoch();
     let refused = p.push_json(&[], DRIFT);
-    assert_eq!(vm.eval("Smalltalk at: #HpRaceEdited"), "true", "the edit ran");
+    assert_eq!(
+        vm.eval("Smalltalk at: #HpRaceEdited"),
+        "true",
+        "the edit ran"
+    );
     assert_eq!(refused["outcome"], "drift", "{refused}");
     assert_eq!(
         refused["drift"][0]["name"], "SampleApp>>greet:",
@@ -84,7 +88,11 @@ fn a_hand_edit_made_while_the_batch_compiles_is_refused_or_recorded_never_lost()
     // Overwritten on purpose: replaced, and the replaced edit is in the report and the log.
     edit_greet_while_compiling(&vm, "greet: aName\n\t^ 'Hey, ' , aName");
     let applied = p.push_json(&["--overwrite-drift"], 0);
-    assert_eq!(vm.eval("Smalltalk at: #HpRaceEdited"), "true", "the edit ran");
+    assert_eq!(
+        vm.eval("Smalltalk at: #HpRaceEdited"),
+        "true",
+        "the edit ran"
+    );
     assert_eq!(applied["outcome"], "applied", "{applied}");
     assert_eq!(
         vm.eval("SampleApp default greet: 'x'"),
@@ -106,9 +114,8 @@ fn a_hand_edit_made_while_the_batch_compiles_is_refused_or_recorded_never_lost()
         .as_array()
         .expect("the entry lists what it overwrote");
     assert!(
-        overwritten
-            .iter()
-            .any(|o| o["selector"] == "greet:" && o["source"].as_str().is_some_and(|s| s.contains("Hey, "))),
+        overwritten.iter().any(|o| o["selector"] == "greet:"
+            && o["source"].as_str().is_some_and(|s| s.contains("Hey, "))),
         "the edit made while the batch compiled is what was overwritten: {entry}"
     );
 

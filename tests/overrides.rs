@@ -43,7 +43,11 @@ fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_re
     vm.eval("Smalltalk at: #HpOriginalBenchFib put: (Integer compiledMethodAt: #benchFib). #kept");
     let original = bench_fib(&vm);
     assert_eq!(
-        (original.0.as_str(), original.1.as_str(), original.2.as_str()),
+        (
+            original.0.as_str(),
+            original.1.as_str(),
+            original.2.as_str()
+        ),
         ("177", "true", "#benchmarks"),
         "the system method before the test"
     );
@@ -75,6 +79,20 @@ fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_re
     assert_eq!(vm.eval("10 benchFib"), "42");
     p.run(&["diff"], 0);
 
+    // A new version of the override is still one, and keeps the same original.
+    p.write("Integer.extension.st", &OVERRIDE.replace("^ 42", "^ 43"));
+    let changed = p.push_json(&[], 0);
+    let line = change_named(&changed, "Integer>>benchFib");
+    assert_eq!(
+        (&line["change"], &line["overrides"]),
+        (
+            &serde_json::json!("changed"),
+            &serde_json::json!("Kernel-Numbers")
+        ),
+        "{changed}"
+    );
+    assert_eq!(vm.eval("10 benchFib"), "43");
+
     // Removed from the sources: the original comes back (not deleted), with its protocol and
     // its source; the push says so.
     std::fs::remove_file(p.file("Integer.extension.st")).expect("delete the extension file");
@@ -87,8 +105,10 @@ fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_re
     assert_eq!(bench_fib(&vm), original, "the original, as it was");
     p.run(&["diff"], 0);
 
-    // Rolled back, the removal puts the override back; rolled back again, the override's
-    // install gives the original back.
+    // Rolled back, the removal puts the override back; rolled back twice more (the new
+    // version, then the override's install), the original is back.
+    p.run(&["rollback"], 0);
+    assert_eq!(vm.eval("10 benchFib"), "43");
     p.run(&["rollback"], 0);
     assert_eq!(vm.eval("10 benchFib"), "42");
     p.run(&["rollback"], 0);

@@ -330,8 +330,7 @@ impl Client {
         packages: Vec<String>,
         methods: Vec<MethodProbe>,
     ) -> Result<OverridesResult, ClientError> {
-        self.call_as(Request::Overrides { packages, methods })
-            .await
+        self.call_as(Request::Overrides { packages, methods }).await
     }
 
     /// `eval` an expression and answer its printString.

@@ -1420,7 +1420,10 @@ mod tests {
         cache.advance(url, &comparison, &local, 5, &BTreeMap::new());
 
         let next = cache.snapshot().expect("advanced");
-        assert_eq!(Some(next.clone()), advanced(image(), &changes, 5, &BTreeMap::new()));
+        assert_eq!(
+            Some(next.clone()),
+            advanced(image(), &changes, 5, &BTreeMap::new())
+        );
         assert!(find(&next, "Shape").subclasses.is_empty(), "read on demand");
         let index = cache.read_index().expect("index");
         assert_ne!(index.shards["Shape"], shape_file, "rewritten");
