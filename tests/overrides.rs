@@ -35,13 +35,20 @@ fn change_named<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json
         .unwrap_or_else(|| panic!("no change {name} in {report}"))
 }
 
-#[test]
-fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_restores_it() {
+/// A VM with the sample app pushed, and what its `Integer>>benchFib` is before any override
+/// (the method kept in `HpOriginalBenchFib` for [`bench_fib`]).
+fn start(name: &str) -> (Vm, Project, (String, String, String, String)) {
     let vm = Vm::start();
-    let p = Project::new(&vm, "override");
+    let p = Project::new(&vm, name);
     p.run(&["push"], 0);
     vm.eval("Smalltalk at: #HpOriginalBenchFib put: (Integer compiledMethodAt: #benchFib). #kept");
     let original = bench_fib(&vm);
+    (vm, p, original)
+}
+
+#[test]
+fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_restores_it() {
+    let (vm, p, original) = start("override");
     assert_eq!(
         (
             original.0.as_str(),
@@ -117,11 +124,7 @@ fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_re
 
 #[test]
 fn the_original_of_an_override_survives_a_save_and_restart() {
-    let vm = Vm::start();
-    let p = Project::new(&vm, "override-restart");
-    p.run(&["push"], 0);
-    vm.eval("Smalltalk at: #HpOriginalBenchFib put: (Integer compiledMethodAt: #benchFib). #kept");
-    let original = bench_fib(&vm);
+    let (vm, p, original) = start("override-restart");
     p.write("Integer.extension.st", OVERRIDE);
     p.run(&["push"], 0);
     assert_eq!(vm.eval("10 benchFib"), "42");

@@ -401,6 +401,17 @@ pub struct WireMethod {
     pub overrides: Option<String>,
 }
 
+impl WireMethod {
+    /// The method's identity.
+    pub fn key(&self) -> MethodKey {
+        MethodKey {
+            class_name: self.class_name.clone(),
+            side: self.side,
+            selector: self.selector.clone(),
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -863,45 +874,29 @@ impl SnapshotResult {
         Some(recorded)
     }
 
+    /// Every method the snapshot lists: its classes' and its extensions'.
+    fn methods(&self) -> impl Iterator<Item = &WireMethod> {
+        self.packages.iter().flat_map(|p| {
+            p.classes
+                .iter()
+                .flat_map(|c| c.methods.iter())
+                .chain(p.extensions.iter().flat_map(|e| e.methods.iter()))
+        })
+    }
+
     /// Methods whose source the image could only decompile.
     pub fn inexact(&self) -> Vec<MethodKey> {
-        self.packages
-            .iter()
-            .flat_map(|p| {
-                p.classes
-                    .iter()
-                    .flat_map(|c| c.methods.iter())
-                    .chain(p.extensions.iter().flat_map(|e| e.methods.iter()))
-            })
+        self.methods()
             .filter(|m| !m.source_exact)
-            .map(|m| MethodKey {
-                class_name: m.class_name.clone(),
-                side: m.side,
-                selector: m.selector.clone(),
-            })
+            .map(WireMethod::key)
             .collect()
     }
 
     /// The methods the snapshot marks as overrides, with the package whose method each
     /// replaced.
     pub fn overrides(&self) -> std::collections::BTreeMap<MethodKey, String> {
-        self.packages
-            .iter()
-            .flat_map(|p| {
-                p.classes
-                    .iter()
-                    .flat_map(|c| c.methods.iter())
-                    .chain(p.extensions.iter().flat_map(|e| e.methods.iter()))
-            })
-            .filter_map(|m| {
-                let owner = m.overrides.clone()?;
-                let key = MethodKey {
-                    class_name: m.class_name.clone(),
-                    side: m.side,
-                    selector: m.selector.clone(),
-                };
-                Some((key, owner))
-            })
+        self.methods()
+            .filter_map(|m| Some((m.key(), m.overrides.clone()?)))
             .collect()
     }
 
