@@ -2,9 +2,9 @@
 //! `ansible-playbook` (ansible-core from PyPI, `examples/ansible/install-ansible-core.sh`) with
 //! playbooks written here, against real VMs: a push is `changed` once and `ok` after; check mode
 //! is a dry run that leaves the image as it was; `--diff` shows the method's diff; a compile error
-//! fails the task with hotpatch's message, kind and exit code; a rollback and a status; a group
-//! of two images returns each member's result. Every claim about an image is checked by asking
-//! the image.
+//! and a change a rule refuses fail the task with hotpatch's message, kind and exit code; a
+//! rollback and a status; a group of two images (the shipped `deploy.yml` first) returns each
+//! member's result. Every claim about an image is checked by asking the image.
 //!
 //! Without `ansible-playbook` these tests fail and say how to install it; they are skipped only
 //! when `HOTPATCH_SKIP_ANSIBLE=1` says so.
@@ -317,13 +317,36 @@ fn a_push_task_is_idempotent_dry_runs_in_check_mode_shows_its_diff_and_fails_wit
     assert_eq!(vm.epoch(), epoch, "a failed push changed the image");
     assert_eq!(vm.eval("SampleApp default farewell: 'x'"), "'Goodbye, x'");
 
-    // 6. state=status: the agent and no drift; never changed.
+    // 6. A change a rule refuses (a class's layout cannot change live): the task fails with
+    //    hotpatch's reasons, kind and exit code 3; nothing was applied.
+    p.edit("SampleApp.class.st", "aName + .", "aName");
+    p.edit(
+        "SampleCounter.class.st",
+        "#superclass : 'Object',",
+        "#superclass : 'Object',\n\t#type : 'variable',",
+    );
+    let refused = run(&options, &[]);
+    assert!(
+        refused.failed(),
+        "a refused push did not fail the task:\n{refused}"
+    );
+    assert_eq!(refused.result["rc"], 3, "{refused}");
+    assert_eq!(refused.result["kind"], "needs_rebuild", "{refused}");
+    let msg = refused.result["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("SampleCounter") && msg.contains("layout"),
+        "the message does not give hotpatch's reason: {msg}\n{refused}"
+    );
+    assert_eq!(vm.epoch(), epoch, "a refused push changed the image");
+    assert_eq!(vm.eval("SampleCounter isVariable"), "false");
+
+    // 7. state=status: the agent and no drift; never changed.
     let status = run(&[options[0], "state: status"], &[]);
     status.assert_ok(false);
     assert_eq!(status.result["drifted"], false, "{status}");
     assert_eq!(status.result["report"]["agent"]["epoch"], epoch, "{status}");
 
-    // 7. state=rolled_back undoes the last batch (the new method): changed; in check mode
+    // 8. state=rolled_back undoes the last batch (the new method): changed; in check mode
     //    nothing is undone.
     let check = run(&[options[0], "state: rolled_back"], &["--check"]);
     check.assert_ok(true);

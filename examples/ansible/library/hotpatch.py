@@ -380,6 +380,7 @@ def failure(hp, rc, report, verb):
         fields["errors"] = error.get("errors") or []
         lines = [error.get("message") or "hotpatch %s failed" % verb] + error_lines(fields["errors"])
         return hp.result(msg="\n".join(lines), **fields)
+    fields["kind"] = fields["outcome"]
     return hp.result(msg=refusal_message(report, rc, verb), **fields)
 
 
