@@ -497,5 +497,23 @@ fn a_group_task_rolls_out_and_returns_each_members_result() {
     assert_eq!(states(&stopped), ["a:failed", "b:untouched"]);
     assert_eq!(greetings(), ["'Hi, X!'"; 2]);
 
+    // 6. A method added by hand in b's image: the shipped deploy job stops at its drift check,
+    //    naming b, before any rollout (the module's state=status reports drifted).
+    assert_eq!(
+        vms[1].eval("SampleCounter compile: 'double ^ 2' classified: 'by hand'. #done"),
+        "#done"
+    );
+    let (code, stdout, stderr) =
+        run_playbook(&ansible, &dir, &deploy, &["-e", &app_checkout], &vars);
+    let shown = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert_ne!(
+        code,
+        Some(0),
+        "deploy.yml went ahead despite drift:\n{shown}"
+    );
+    assert!(stdout.contains("drift in ['b']"), "{shown}");
+    assert!(!stdout.contains("TASK [Roll the sources out"), "{shown}");
+    assert_eq!(greetings(), ["'Hi, X!'"; 2]);
+
     let _ = std::fs::remove_dir_all(&dir);
 }
