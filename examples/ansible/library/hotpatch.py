@@ -172,7 +172,8 @@ EXAMPLES = r"""
 
 - name: Which member is where
   debug:
-    msg: "{{ rollout.targets | map(attribute='name') | zip(rollout.targets | map(attribute='state')) | list }}"
+    msg: "{{ item.name }}: {{ item.state }}"
+  loop: "{{ rollout.targets }}"
 
 - name: Has production drifted (changed by hand in the image)?
   hotpatch:
@@ -264,10 +265,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-# Exit codes (README.md, "Exit codes").
+# Exit codes (README.md, "Exit codes") the module reads as success.
 OK = 0
 DIFFERENCES = 1
-UNREACHABLE = 5
+DRIFT = 9
 
 # Member states after which the image differs from before the rollout: it took the batch.
 TOOK_BATCH = ("patched", "rolled_back", "rollback_failed")
@@ -370,7 +371,8 @@ def failure(hp, rc, report, verb):
     """The fail_json fields for a command that failed: hotpatch's message, kind, errors, rc."""
     fields = {"rc": rc}
     if report is None:
-        message = hp.last_stderr.strip() or "hotpatch %s exited %d and printed no report" % (verb, rc)
+        message = hp.last_stderr.strip() or (
+            "hotpatch %s exited %d and printed no report" % (verb, rc))
         return hp.result(msg=message, **fields)
     fields["report"] = report
     fields["outcome"] = report.get("outcome")
@@ -378,7 +380,8 @@ def failure(hp, rc, report, verb):
     if error is not None:
         fields["kind"] = error.get("kind")
         fields["errors"] = error.get("errors") or []
-        lines = [error.get("message") or "hotpatch %s failed" % verb] + error_lines(fields["errors"])
+        head = error.get("message") or "hotpatch %s failed" % verb
+        lines = [head] + error_lines(fields["errors"])
         return hp.result(msg="\n".join(lines), **fields)
     fields["kind"] = fields["outcome"]
     return hp.result(msg=refusal_message(report, rc, verb), **fields)
@@ -572,7 +575,8 @@ def roll_back(hp):
         fields["changed"] = any("batch" in t for t in report["targets"])
         fields["msg"] = "rolled back the last batch of %s" % where
     else:
-        fields["msg"] = "rolled back batch %s (epoch now %s)" % (report.get("batch"), report.get("epoch"))
+        fields["msg"] = "rolled back batch %s (epoch now %s)" % (
+            report.get("batch"), report.get("epoch"))
     module.exit_json(**fields)
 
 
@@ -580,17 +584,16 @@ def status(hp):
     """state=status: the agent and the drift; never changed, never failed by drift."""
     module = hp.module
     rc, report, _ = hp.run(["status", "--json"] + hp.common())
-    drift_exit = 9
-    if rc not in (OK, drift_exit) or report is None:
+    if rc not in (OK, DRIFT) or report is None:
         module.fail_json(**failure(hp, rc, report, "status"))
     # Exit 9 (drift) is what this state reports, not a failure (Ansible would take any rc but 0
     # for one unless told).
     fields = hp.result(
-        changed=False, failed=False, rc=rc, report=report, drifted=rc == drift_exit
+        changed=False, failed=False, rc=rc, report=report, drifted=rc == DRIFT
     )
     if "targets" in report:
         fields["targets"] = report["targets"]
-    fields["msg"] = "drift: the image holds changes hotpatch did not make" if rc == drift_exit \
+    fields["msg"] = "drift: the image holds changes hotpatch did not make" if rc == DRIFT \
         else "no drift"
     module.exit_json(**fields)
 
