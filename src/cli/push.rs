@@ -435,7 +435,17 @@ fn print_changes(r: &PushReport) {
             _ => '~',
         };
         let class = if c.what == "class" { "class " } else { "" };
-        println!("  {mark} {class}{}", c.name);
+        let note = c
+            .overrides
+            .as_deref()
+            .map(|owner| {
+                format!(
+                    " ({})",
+                    crate::ops::overrides::note(c.change == "removed", owner)
+                )
+            })
+            .unwrap_or_default();
+        println!("  {mark} {class}{}{note}", c.name);
     }
 }
 

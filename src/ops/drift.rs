@@ -108,7 +108,7 @@ pub async fn survey(
         .await
         .map_err(|e| e.to_string())?;
     Ok(Survey {
-        local_changes: c.changes.counts().total(),
+        local_changes: c.drift.local_changes(&c.changes),
         report: c.drift,
     })
 }

@@ -6,6 +6,7 @@ pub mod drift;
 pub mod identity;
 pub mod init;
 pub mod local;
+pub mod overrides;
 pub mod push;
 pub mod state;
 

@@ -7,6 +7,7 @@
 
 use super::compare::{SnapshotCache, compare};
 use super::local::{self, LocalSources, SourceError};
+use super::overrides::{self, Overrides};
 use super::state::{self, StateError};
 use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
@@ -142,6 +143,10 @@ pub struct ChangeLine {
     pub what: &'static str,
     /// `Foo`, `Foo>>bar` or `Foo class>>bar`.
     pub name: String,
+    /// For a method that overrides another package's method (Monticello's override): that
+    /// package. Put in, the agent keeps the original; removed, the original comes back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
 }
 
 /// Milliseconds spent per phase.
@@ -262,6 +267,7 @@ pub async fn push(
     loop {
         let t = Instant::now();
         let comparison = compare(&mut client, &local, cache.as_ref()).await?;
+        let overrides = overrides::find(&mut client, &comparison, &local.scope.packages).await?;
         millis.snapshot += elapsed(t);
         let (carries, live_state) =
             state::check(&mut client, &comparison.changes, &options.renames).await?;
@@ -284,7 +290,7 @@ pub async fn push(
             retried_stale,
             from_cache: comparison.from_cache,
             counts: comparison.changes.counts(),
-            changes: change_lines(&comparison.changes),
+            changes: change_lines(&comparison.changes, &overrides),
             needs_rebuild: rebuild_reasons(&plan),
             refused: plan
                 .refusals()
@@ -355,7 +361,20 @@ pub async fn push(
                 // The image now holds exactly these sources for the scope; a replayed answer
                 // speaks of an earlier epoch, so it proves nothing about now.
                 if let Some(c) = cache.as_ref().filter(|_| !result.replayed) {
-                    c.advance(client.url(), &comparison, &local, result.epoch);
+                    c.advance(client.url(), &comparison, &local, result.epoch, &overrides);
+                }
+                // Hand edits the agent found when it installed (made after the snapshot) and
+                // replaced, as `--overwrite-drift` allowed: said, as the log keeps them.
+                for d in &result.overwritten {
+                    let line = DriftLine {
+                        standing: Standing::Drift,
+                        change: d.change.unwrap_or(DriftChange::Changed),
+                        name: drifted_subject(d).map_or_else(|| "?".to_owned(), |s| s.to_string()),
+                        stamp: None,
+                    };
+                    if !report.drift.iter().any(|l| l.name == line.name) {
+                        report.drift.push(line);
+                    }
                 }
                 return Ok(finish(report, started, client).await);
             }
@@ -393,10 +412,9 @@ pub async fn push(
     }
 }
 
-/// `Foo>>bar (changed)` or `class Foo (removed)` for a definition named in a `drift` error.
-fn drifted_name(d: &DriftedName) -> String {
-    // Named as everywhere else (`Subject`'s display).
-    let subject = match (&d.class_name, &d.selector, &d.name) {
+/// The definition a `drift` list of the agent names.
+fn drifted_subject(d: &DriftedName) -> Option<Subject> {
+    match (&d.class_name, &d.selector, &d.name) {
         (Some(class_name), Some(selector), _) => Some(Subject::Method {
             key: crate::model::MethodKey {
                 class_name: class_name.clone(),
@@ -406,8 +424,13 @@ fn drifted_name(d: &DriftedName) -> String {
         }),
         (_, _, Some(name)) => Some(Subject::Class { name: name.clone() }),
         _ => None,
-    };
-    let name = subject.map_or_else(|| "?".to_owned(), |s| s.to_string());
+    }
+}
+
+/// `Foo>>bar (changed)` or `class Foo (removed)` for a definition named in a `drift` error.
+fn drifted_name(d: &DriftedName) -> String {
+    // Named as everywhere else (`Subject`'s display).
+    let name = drifted_subject(d).map_or_else(|| "?".to_owned(), |s| s.to_string());
     match d.change {
         Some(change) => format!("{name} ({})", change.label()),
         None => name,
@@ -475,8 +498,9 @@ fn rebuild_reasons(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-/// The changes as one line each, in the diff's order.
-pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
+/// The changes as one line each, in the diff's order; methods that are overrides (see
+/// [`overrides::find`]) say whose method they replace.
+pub fn change_lines(changes: &Changes, overrides: &Overrides) -> Vec<ChangeLine> {
     let classes = changes.classes.iter().map(|c| ChangeLine {
         change: match c {
             ClassChange::Added { .. } => "added",
@@ -485,6 +509,7 @@ pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
         },
         what: "class",
         name: c.name().to_owned(),
+        overrides: None,
     });
     let methods = changes.methods.iter().map(|m| ChangeLine {
         change: match m {
@@ -495,6 +520,7 @@ pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
         },
         what: "method",
         name: m.key().to_string(),
+        overrides: overrides.get(&m.key()).cloned(),
     });
     classes.chain(methods).collect()
 }
