@@ -565,10 +565,13 @@ fn the_application_keeps_running_while_a_batch_applies() {
                 methods *= 4;
                 continue;
             }
-            // Had the agent held the processor for the whole batch, the count would barely move.
+            // Had the agent held the processor for the whole batch, the count would barely move
+            // (a tick or two). A busy machine takes the VM off the CPU now and then, which costs
+            // ticks whoever runs inside it (half of them at load 19 on 2 cores): a tenth of the
+            // ideal count tells a running application from a starved one on any machine.
             let ideal = result.millis / 5;
             assert!(
-                after - before >= ideal / 4,
+                after - before >= ideal / 10,
                 "the application counted {} times during a {} ms apply of {methods} methods (ideal {ideal})\n{}",
                 after - before,
                 result.millis,

@@ -352,9 +352,12 @@ fn the_census_counts_beside_a_running_application_and_says_unknown_at_its_limit(
     let dots = &census.classes[times - 1];
     assert_eq!(dots.instances, Some(200000));
     assert_eq!(dots.vars[0].non_nil, Some(100000));
-    // The application ticked (every 10 ms) while the census counted.
+    // The application ticked (every 10 ms) while the census counted. A starved one would not
+    // tick at all; a busy machine takes the VM off the CPU now and then, which costs ticks
+    // whoever runs inside it (half of them at load 19 on 2 cores): a tenth of the ideal count
+    // tells the two apart on any machine.
     assert!(
-        census.millis >= 300 && ticks * 10 >= census.millis / 2,
+        census.millis >= 300 && ticks * 10 >= census.millis / 10,
         "{ticks} ticks in a census of {} ms ({times} classes asked)\n{}",
         census.millis,
         vm.logs()
