@@ -51,6 +51,10 @@ pub mod exit {
     /// sources: `status` found some, or `push` refused to overwrite them (nothing was sent),
     /// or `pull` left conflicts unresolved.
     pub const DRIFT: i32 = 9;
+    /// `status`: hotpatch could not tell whether the image has drifted (the sources cannot be
+    /// read, a listed package has no folder, the agent failed or predates drift reports); the
+    /// reason is printed. Never 0 when it could not tell.
+    pub const UNKNOWN: i32 = 10;
 }
 
 #[derive(Parser, Debug)]
@@ -99,6 +103,7 @@ impl Common {
             url: self.url.clone(),
             token_env: self.token_env.clone(),
             set: self.set.clone(),
+            env_set: Vec::new(),
         }
         .with_env()
     }
@@ -187,13 +192,64 @@ pub fn with_agent<T>(
 
 /// Reports `error` and answers the exit code for it: the agent refused ([`exit::REJECTED`]),
 /// the agent could not be reached or the connection broke ([`exit::UNREACHABLE`]), anything
-/// else, a URL or transport refusal included ([`exit::ERROR`]).
-pub fn fail(error: &anyhow::Error) -> i32 {
-    report_error(error);
+/// else, a URL or transport refusal included ([`exit::ERROR`]). With `json`, the report is the
+/// one JSON error object of [`failure_json`] on stdout, else a line on stderr.
+pub fn fail(error: &anyhow::Error, json: bool) -> i32 {
+    if json {
+        print_json(&failure_json(error_object(error)));
+    } else {
+        report_error(error);
+    }
     match error.downcast_ref::<crate::image::ClientError>() {
         Some(c) => client_error_code(c),
         None => exit::ERROR,
     }
+}
+
+/// What `--json` prints when a command fails: one object, `{"outcome": "failed", "error":
+/// {"kind": …, "message": …, …}}`, built around an error object from [`error_object`] or
+/// [`client_error_object`] (a command may add members that say more).
+pub fn failure_json(error: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "outcome": "failed", "error": error })
+}
+
+/// The error object of a failure that is not a command's own: a configuration error
+/// (`"kind": "config"`) or a failed exchange with an agent ([`client_error_object`]).
+pub fn error_object(error: &anyhow::Error) -> serde_json::Value {
+    match error.downcast_ref::<crate::image::ClientError>() {
+        Some(c) => {
+            let mut object = client_error_object(c);
+            // The context (which target, which step) is part of the message.
+            object["message"] = format!("{error:#}").into();
+            object
+        }
+        None => serde_json::json!({ "kind": "config", "message": format!("{error:#}") }),
+    }
+}
+
+/// The error object of a failed exchange with an agent. `kind`: `agent_error` (the agent
+/// answered with an error; `agent_kind` says which, e.g. `unauthorized`), `config` (a URL that
+/// can never work), `transport` (`problem` says which: `host_key`, `certificate`, …) or
+/// `unreachable` (safe to retry).
+pub fn client_error_object(error: &crate::image::ClientError) -> serde_json::Value {
+    use crate::image::ClientError;
+    let kind = match error {
+        ClientError::Agent(_) => "agent_error",
+        ClientError::BadUrl(_) => "config",
+        ClientError::Transport { .. } => "transport",
+        _ => "unreachable",
+    };
+    let mut object = serde_json::json!({ "kind": kind, "message": error.to_string() });
+    match error {
+        ClientError::Agent(agent) => {
+            object["agent_kind"] = serde_json::to_value(agent.kind).unwrap_or_default();
+        }
+        ClientError::Transport { problem, .. } => {
+            object["problem"] = serde_json::to_value(problem).unwrap_or_default();
+        }
+        _ => {}
+    }
+    object
 }
 
 /// The exit code for a failed exchange with an agent: it refused ([`exit::REJECTED`]), the URL

@@ -46,7 +46,9 @@ pub fn run(args: RebuildArgs) -> i32 {
                 print_json(&serde_json::json!({
                     "outcome": "not_started",
                     "image_changed": false,
-                    "error": { "message": format!("{e:#}") },
+                    // As when `push` cannot fall back to a rebuild: the configuration, the
+                    // sources or another rebuild of the same image keep it from starting.
+                    "error": { "kind": "rebuild_config", "message": format!("{e:#}") },
                 }));
             } else {
                 report_error(&e);
