@@ -57,11 +57,28 @@ pub mod exit {
     pub const UNKNOWN: i32 = 10;
 }
 
+/// The description `hotpatch --help` and the manual page give: what it is, and what each exit
+/// code means (the README's table, [`exit`]).
+const EXIT_STATUS: &str = "Push Tonel source changes into a running Smalltalk image, or rebuild \
+it when a change cannot go live.
+
+Exit status: 0 success (diff: nothing differs; status: the image holds what hotpatch installed); \
+1 diff: something differs; 2 usage, configuration or source errors, nothing sent; 3 a rule \
+refused the push (needs a rebuild, or would drop live state), nothing applied; 4 the agent \
+refused (compile errors, the image kept changing, a wrong token, nothing to roll back), the \
+image is unchanged; 5 the agent could not be reached or the connection broke, safe to retry; \
+6 a rebuild failed, the previous image runs; 7 rollback ran but undo steps failed; 8 a group \
+command left members on different code (the report says which is where); 9 drift: changes \
+made in the image (status found some, push refused to replace them, pull left conflicts); \
+10 status could not tell whether the image has drifted (the reason is printed). With --json, \
+a failure prints one JSON object whose error.kind says what went wrong.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "hotpatch",
     version,
-    about = "Push Tonel source changes into a running Smalltalk image, or rebuild it when a change cannot go live"
+    about = "Push Tonel source changes into a running Smalltalk image, or rebuild it when a change cannot go live",
+    long_about = EXIT_STATUS
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -125,6 +142,7 @@ pub enum Command {
     /// Write a commented hotpatch.toml in the current directory
     Init(init::InitArgs),
     /// Connect to a target's agent and print what it says about the image
+    #[command(long_about = status::LONG_ABOUT)]
     Status(status::StatusArgs),
     /// Show what differs between the sources and the live image (exit 1 when something does)
     Diff(diff::DiffArgs),

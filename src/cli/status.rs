@@ -8,15 +8,16 @@ use crate::ops::drift::DriftUnknown;
 use crate::ops::push::DriftLine;
 use clap::Args;
 
+/// `hotpatch status --help` and its manual page: what the exit codes say.
+pub const LONG_ABOUT: &str = "Connect to a target's agent, print what it says about the image, \
+and whether the image has drifted from what hotpatch installed.
+
+Exit 0: the image holds what hotpatch installed. 9: it has drifted (or conflicts). 10: hotpatch \
+could not tell (the sources cannot be read, a listed package has no folder, the agent failed or \
+predates drift reports; the reason is printed). 5: the agent could not be reached. 2: a \
+configuration error.";
+
 #[derive(Args, Debug)]
-#[command(
-    long_about = "Connect to a target's agent, print what it says about the image, and whether \
-                  the image has drifted from what hotpatch installed.\n\n\
-                  Exit 0: the image holds what hotpatch installed. 9: it has drifted (or \
-                  conflicts). 10: hotpatch could not tell (the sources cannot be read, a listed \
-                  package has no folder, the agent failed or predates drift reports; the reason \
-                  is printed). 5: the agent could not be reached. 2: a configuration error."
-)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub common: Common,
