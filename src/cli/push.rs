@@ -3,6 +3,7 @@
 use super::{Common, exit, print_json, runtime};
 use crate::config::{Config, OnNeedsRebuild, Target};
 use crate::image::ProgressSink;
+use crate::image::protocol::ErrorKind;
 use crate::image::protocol::Progress;
 use crate::ops::local::SourceError;
 use crate::ops::push::{
@@ -319,7 +320,7 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
     match failure {
         PushFailure::Source(_) | PushFailure::Config(_) | PushFailure::Rename(_) => exit::ERROR,
         PushFailure::Agent(e) => super::client_error_code(e),
-        PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(_) => {
+        PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(..) => {
             exit::REJECTED
         }
         PushFailure::Drift(_) => exit::DRIFT,
@@ -472,7 +473,7 @@ pub fn print_failure(failure: &PushFailure) {
             }
             eprintln!("hotpatch: error: {failure}");
         }
-        PushFailure::CompileFailed(errors) => {
+        PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => {
             for e in errors {
                 eprintln!("{e}");
             }
@@ -492,7 +493,8 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::Config(_) => own("config"),
         PushFailure::CompileFailed(_) => own("compile_failed"),
         PushFailure::Stale(_) => own("stale"),
-        PushFailure::ApplyFailed(_) => own("apply_failed"),
+        PushFailure::ApplyFailed(e, _) if e.kind == ErrorKind::BadRequest => own("bad_request"),
+        PushFailure::ApplyFailed(..) => own("apply_failed"),
         PushFailure::Rename(_) => own("rename"),
         PushFailure::Drift(_) => own("drift"),
     };
@@ -501,7 +503,7 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
             .iter()
             .map(|e| serde_json::json!({"path": e.path, "line": e.line, "column": e.column, "message": e.message}))
             .collect(),
-        PushFailure::CompileFailed(errors) => errors
+        PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => errors
             .iter()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),
