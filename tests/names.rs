@@ -118,8 +118,8 @@ fn every_bad_name_is_refused_at_its_place_before_anything_is_sent() {
     let out = p.hotpatch(&["push"]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    let file = p.file("SampleBadNames.class.st").display().to_string();
-    let extension = p.file("SampleApp.extension.st").display().to_string();
+    let file = shown(&p, "SampleBadNames.class.st");
+    let extension = shown(&p, "SampleApp.extension.st");
     for expected in [
         format!(
             "{file}:6:4: instance variable self of SampleBadNames: 'self' is not a valid instance variable name"
@@ -152,6 +152,14 @@ fn every_bad_name_is_refused_at_its_place_before_anything_is_sent() {
             && e["column"].as_u64() > Some(0)),
         "{report:#}"
     );
+}
+
+/// A source file's path as errors show it (the sources' real path, links resolved).
+fn shown(p: &Project, name: &str) -> String {
+    std::fs::canonicalize(p.file(name))
+        .expect("the file exists")
+        .display()
+        .to_string()
 }
 
 /// Two test classes for an image without SUnit, and an extension of a class nobody defines.
@@ -224,7 +232,7 @@ fn missing_superclasses_and_extended_classes_are_all_listed_at_their_places() {
             "class SampleNowhere does not exist",
         ),
     ] {
-        let expected = format!("{}:{place}: ", p.file(file).display());
+        let expected = format!("{}:{place}: ", shown(&p, file));
         let line = stderr
             .lines()
             .find(|l| l.starts_with(&expected))
