@@ -112,8 +112,7 @@ fn status_never_exits_0_when_it_cannot_tell_and_the_log_names_the_login_user() {
         "#broken"
     );
     let unknown = status(&p, &[], UNKNOWN);
-    assert_eq!(unknown["error"]["kind"], "agent_error", "{unknown}");
-    assert_eq!(unknown["error"]["agent_kind"], "internal", "{unknown}");
+    assert_eq!(unknown["error"]["kind"], "internal", "{unknown}");
     assert!(unknown["agent"]["session"].is_string(), "{unknown}");
 
     // 4. And when the agent is gone, it is unreachable (5), as for every command.

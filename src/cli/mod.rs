@@ -13,6 +13,7 @@ mod fleet;
 mod init;
 mod inspect;
 mod log;
+mod man;
 mod pull;
 mod push;
 mod rebuild;
@@ -55,30 +56,59 @@ pub mod exit {
     /// read, a listed package has no folder, the agent failed or predates drift reports); the
     /// reason is printed. Never 0 when it could not tell.
     pub const UNKNOWN: i32 = 10;
+
+    /// Every exit code with what it means, for the manual pages (the README's table says the
+    /// same at more length; a test keeps the two lists of codes equal).
+    pub const TABLE: &[(i32, &str)] = &[
+        (
+            OK,
+            "success; diff: nothing differs; push: applied, or nothing to push",
+        ),
+        (DIFFERENCES, "diff: something differs"),
+        (
+            ERROR,
+            "usage, configuration or source (Tonel) errors; nothing was sent, retrying will not help",
+        ),
+        (
+            REFUSED,
+            "push: a rule refused the push (needs a rebuild that is refused, or drops live state); nothing was applied",
+        ),
+        (
+            REJECTED,
+            "the agent refused the request (compile errors, a failed eval, a wrong token, nothing to roll back, an undone failure); the image is unchanged",
+        ),
+        (
+            UNREACHABLE,
+            "the agent could not be reached, or the connection broke; safe to retry",
+        ),
+        (
+            REBUILD_FAILED,
+            "rebuild failed; the previous image is still running",
+        ),
+        (
+            ROLLBACK_INCOMPLETE,
+            "rollback ran but some undo steps failed; check with hotpatch diff",
+        ),
+        (
+            FLEET_INCOMPLETE,
+            "push --group: not every target is on the new code; rollback --group: some members were rolled back, others not; the report says which is where",
+        ),
+        (
+            DRIFT,
+            "drift: the image holds changes hotpatch did not make (status), push refused to replace them, or pull left conflicts",
+        ),
+        (
+            UNKNOWN,
+            "status: hotpatch could not tell whether the image has drifted (the sources cannot be read, a listed package has no folder, the agent failed or predates drift reports); never 0 then",
+        ),
+    ];
 }
-
-/// The description `hotpatch --help` and the manual page give: what it is, and what each exit
-/// code means (the README's table, [`exit`]).
-const EXIT_STATUS: &str = "Push Tonel source changes into a running Smalltalk image, or rebuild \
-it when a change cannot go live.
-
-Exit status: 0 success (diff: nothing differs; status: the image holds what hotpatch installed); \
-1 diff: something differs; 2 usage, configuration or source errors, nothing sent; 3 a rule \
-refused the push (needs a rebuild, or would drop live state), nothing applied; 4 the agent \
-refused (compile errors, the image kept changing, a wrong token, nothing to roll back), the \
-image is unchanged; 5 the agent could not be reached or the connection broke, safe to retry; \
-6 a rebuild failed, the previous image runs; 7 rollback ran but undo steps failed; 8 a group \
-command left members on different code (the report says which is where); 9 drift: changes \
-made in the image (status found some, push refused to replace them, pull left conflicts); \
-10 status could not tell whether the image has drifted (the reason is printed). With --json, \
-a failure prints one JSON object whose error.kind says what went wrong.";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "hotpatch",
     version,
-    about = "Push Tonel source changes into a running Smalltalk image, or rebuild it when a change cannot go live",
-    long_about = EXIT_STATUS
+    about = "Push Tonel source changes into a running Smalltalk image, or rebuild it when a change cannot go live"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -163,7 +193,7 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one per command into --dir
-    Man(completions::ManArgs),
+    Man(man::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -183,7 +213,7 @@ pub fn main() -> i32 {
         Command::Eval(args) => eval::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Completions(args) => completions::completions(&args),
-        Command::Man(args) => completions::man(&args),
+        Command::Man(args) => man::man(&args),
     }
 }
 
@@ -245,27 +275,21 @@ pub fn error_object(error: &anyhow::Error) -> serde_json::Value {
     }
 }
 
-/// The error object of a failed exchange with an agent. `kind`: `agent_error` (the agent
-/// answered with an error; `agent_kind` says which, e.g. `unauthorized`), `config` (a URL that
-/// can never work), `transport` (`problem` says which: `host_key`, `certificate`, …) or
-/// `unreachable` (safe to retry).
+/// The error object of a failed exchange with an agent. `kind`: the agent's own error kind when
+/// it answered with one (`unauthorized`, `eval_failed`, `nothing_to_rollback`, `internal`, …,
+/// PROTOCOL.md), `config` (a URL that can never work), `transport` (`problem` says which:
+/// `host_key`, `certificate`, …) or `unreachable` (safe to retry).
 pub fn client_error_object(error: &crate::image::ClientError) -> serde_json::Value {
     use crate::image::ClientError;
     let kind = match error {
-        ClientError::Agent(_) => "agent_error",
-        ClientError::BadUrl(_) => "config",
-        ClientError::Transport { .. } => "transport",
-        _ => "unreachable",
+        ClientError::Agent(agent) => serde_json::to_value(agent.kind).unwrap_or_default(),
+        ClientError::BadUrl(_) => "config".into(),
+        ClientError::Transport { .. } => "transport".into(),
+        _ => "unreachable".into(),
     };
     let mut object = serde_json::json!({ "kind": kind, "message": error.to_string() });
-    match error {
-        ClientError::Agent(agent) => {
-            object["agent_kind"] = serde_json::to_value(agent.kind).unwrap_or_default();
-        }
-        ClientError::Transport { problem, .. } => {
-            object["problem"] = serde_json::to_value(problem).unwrap_or_default();
-        }
-        _ => {}
+    if let ClientError::Transport { problem, .. } = error {
+        object["problem"] = serde_json::to_value(problem).unwrap_or_default();
     }
     object
 }
