@@ -208,7 +208,7 @@ pub enum PushFailure {
     /// it refuses (every one: names that break its rules, a missing superclass, an extended
     /// class that does not exist), each is located in its Tonel file.
     #[error("the agent could not apply the batch; the image is unchanged: {0}")]
-    ApplyFailed(AgentError, Vec<LocatedError>),
+    ApplyFailed(Box<AgentError>, Vec<LocatedError>),
     #[error("{0}; nothing was sent")]
     Rename(RenameError),
     /// The agent found definitions changed in the image the batch would replace (seen at
@@ -375,13 +375,13 @@ pub async fn push(
                 }
                 ErrorKind::ApplyFailed => {
                     let located = locate_refused(&e.errors, &plan, &local);
-                    return Err(PushFailure::ApplyFailed(e, located));
+                    return Err(PushFailure::ApplyFailed(Box::new(e), located));
                 }
                 // Names the agent's rules refuse, every one listed (the client's own check,
                 // the same rules, normally finds them first).
                 ErrorKind::BadRequest if !e.errors.is_empty() => {
                     let located = locate_refused(&e.errors, &plan, &local);
-                    return Err(PushFailure::ApplyFailed(e, located));
+                    return Err(PushFailure::ApplyFailed(Box::new(e), located));
                 }
                 ErrorKind::Drift => {
                     if let Some(c) = cache.take() {
