@@ -77,7 +77,8 @@ pub fn push(args: &FleetArgs<'_>) -> i32 {
     let code = exit_code(&report);
     if args.json {
         let mut out = serde_json::to_value(&report).unwrap_or_default();
-        if let (Some(cause), true) = (report.cause, code != exit::OK && code != exit::DIFFERENCES) {
+        let failed = code != exit::OK && code != exit::DIFFERENCES;
+        if let Some(cause) = report.cause.filter(|_| failed) {
             // One error object, as every command prints on failure; `targets` say who is where.
             out["error"] = serde_json::json!({
                 "kind": cause,
