@@ -5,7 +5,7 @@
 use super::{Common, exit, print_json, runtime};
 use crate::diff::{render_stat, render_summary, render_unified};
 use crate::ops::compare::{Comparison, SnapshotCache, compare};
-use crate::ops::local::{self, SourceError};
+use crate::ops::local;
 use crate::ops::overrides::{self, Overrides};
 use crate::ops::push::PushFailure;
 use clap::Args;
@@ -49,6 +49,7 @@ pub fn run(args: DiffArgs) -> i32 {
             dry_run: true,
             skip_unreachable: false,
             json: args.json,
+            offers_skip: false,
         });
     }
     let outcome = (|| -> Result<(Comparison, Overrides, String), PushFailure> {
@@ -77,12 +78,11 @@ pub fn run(args: DiffArgs) -> i32 {
     let (comparison, overrides, target) = match outcome {
         Ok(pair) => pair,
         Err(failure) => {
-            if let PushFailure::Source(SourceError::Tonel(errors)) = &failure {
-                for e in errors {
-                    eprintln!("{e}");
-                }
+            if args.json {
+                print_json(&super::push::failure_json(&failure));
+            } else {
+                super::push::print_failure(&failure);
             }
-            eprintln!("hotpatch: error: {failure}");
             return super::push::failure_code(&failure);
         }
     };

@@ -454,7 +454,9 @@ pub struct AgentError {
     pub kind: ErrorKind,
     #[serde(default)]
     pub message: String,
-    /// `compile_failed`: every method that did not compile.
+    /// `compile_failed`: every method that did not compile; `apply_failed` and `bad_request`
+    /// (revision 6): every op refused (a name that breaks its rule, a missing superclass or
+    /// class), without `line` and `column`.
     #[serde(default)]
     pub errors: Vec<CompileError>,
     /// `stale`: the image's current epoch.
@@ -500,10 +502,12 @@ impl std::fmt::Display for AgentError {
 
 impl std::error::Error for AgentError {}
 
-/// One method that did not compile; `line`/`column` are 1-based, inside the method source.
+/// One method that did not compile, or one op refused; `line`/`column` are 1-based, inside the
+/// method source (0 when the error is not about a method's text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompileError {
     pub op: usize,
+    #[serde(default)]
     pub class_name: String,
     #[serde(default)]
     pub side: Side,

@@ -184,6 +184,7 @@ impl std::fmt::Display for LocatedError {
                 self.message,
                 self.method
             ),
+            None if self.line == 0 => write!(f, "{}: {}", self.method, self.message),
             None => write!(
                 f,
                 "{}: line {} column {}: {}",
@@ -208,8 +209,11 @@ pub enum PushFailure {
         "the image kept changing while pushing (now at epoch {0}); nothing was applied, try again"
     )]
     Stale(u64),
-    #[error("the agent could not apply the batch and undid it; the image is unchanged: {0}")]
-    ApplyFailed(AgentError),
+    /// The agent refused the batch or undid it: the image is unchanged. When it names the ops
+    /// it refuses (every one: names that break its rules, a missing superclass, an extended
+    /// class that does not exist), each is located in its Tonel file.
+    #[error("the agent could not apply the batch; the image is unchanged: {0}")]
+    ApplyFailed(Box<AgentError>, Vec<LocatedError>),
     #[error("{0}; nothing was sent")]
     Rename(RenameError),
     /// The agent found definitions changed in the image the batch would replace (seen at
@@ -388,7 +392,16 @@ pub async fn push(
                 ErrorKind::CompileFailed => {
                     return Err(PushFailure::CompileFailed(locate(&e.errors, &plan, &local)));
                 }
-                ErrorKind::ApplyFailed => return Err(PushFailure::ApplyFailed(e)),
+                ErrorKind::ApplyFailed => {
+                    let located = locate_refused(&e.errors, &plan, &local);
+                    return Err(PushFailure::ApplyFailed(Box::new(e), located));
+                }
+                // Names the agent's rules refuse, every one listed (the client's own check,
+                // the same rules, normally finds them first).
+                ErrorKind::BadRequest if !e.errors.is_empty() => {
+                    let located = locate_refused(&e.errors, &plan, &local);
+                    return Err(PushFailure::ApplyFailed(Box::new(e), located));
+                }
                 ErrorKind::Drift => {
                     if let Some(c) = cache.take() {
                         // What the cache said about this image is not true any more: look
@@ -536,6 +549,48 @@ fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<Loc
             };
             let path = method.and_then(|m| file_of(local, m));
             locate_one(e, method, path)
+        })
+        .collect()
+}
+
+/// Maps the ops an agent refused (`errors` of `apply_failed` or `bad_request`) to the Tonel
+/// definitions they came from: a method at its header, a class at its definition.
+fn locate_refused(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<LocatedError> {
+    errors
+        .iter()
+        .map(|e| {
+            let class_at = |name: &str| {
+                let origin = local
+                    .packages
+                    .iter()
+                    .flat_map(|p| &p.classes)
+                    .find(|c| c.name == name)
+                    .and_then(|c| c.origin.as_ref());
+                (
+                    origin.map(|o| o.path.clone()),
+                    origin.map_or(0, |o| o.line),
+                    u32::from(origin.is_some()),
+                )
+            };
+            let ((path, line, column), name) = match plan.steps.get(e.op) {
+                Some(Step::PutMethod(m)) => {
+                    let at = m.span.map_or((0, 0), |s| (s.header.line, s.header.column));
+                    ((file_of(local, m), at.0, at.1), m.key().to_string())
+                }
+                Some(Step::DefineClass(c)) => (class_at(&c.name), format!("class {}", c.name)),
+                Some(Step::Classify { key, .. } | Step::RemoveMethod(key)) => {
+                    (class_at(&key.class_name), key.to_string())
+                }
+                Some(Step::RemoveClass(name)) => ((None, 0, 0), format!("class {name}")),
+                None => ((None, 0, 0), e.class_name.clone()),
+            };
+            LocatedError {
+                path,
+                line,
+                column,
+                method: name,
+                message: e.message.clone(),
+            }
         })
         .collect()
 }

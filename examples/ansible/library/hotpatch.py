@@ -146,7 +146,8 @@ notes:
   - Supports check mode (a dry run) and diff mode (the per-method diff).
   - hotpatch's exit codes are returned in RV(rc) (0 success, 2 usage or configuration or
     sources, 3 refused by a rule, 4 refused by the agent, 5 unreachable and safe to retry,
-    6 rebuild failed, 7 rollback incomplete, 8 a group not all on the new code, 9 drift).
+    6 rebuild failed, 7 rollback incomplete, 8 a group not all on the new code, 9 drift,
+    10 status could not tell whether the image drifted: the task fails then).
   - With O(group) in diff mode, the diff shown is that of the first member that needs the batch
     (a rollout only goes ahead when every member needs the same changes). That member's diff is
     read with its own target settings and O(token_env).
