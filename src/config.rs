@@ -3,6 +3,7 @@
 //! `--config` / `HOTPATCH_CONFIG`; every setting can be overridden on the command line or by an
 //! environment variable (see [`Overrides`]).
 
+use crate::image::protocol::OnHookFailure;
 use crate::image::{AgentUrl, Endpoint};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -25,6 +26,7 @@ struct RawConfig {
     targets: BTreeMap<String, RawTarget>,
     #[serde(default)]
     groups: BTreeMap<String, RawGroup>,
+    hooks: Option<Hooks>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -99,6 +101,54 @@ struct RawTarget {
     ca_file: Option<PathBuf>,
     ssh_options: Option<Vec<String>>,
     rebuild: Option<RebuildConfig>,
+    hooks: Option<Hooks>,
+}
+
+/// How the application is told that hotpatch changed its code (`[hooks]` for every target, or a
+/// target's own `[targets.NAME.hooks]`, which replaces it): the agent runs them inside the
+/// batch, under the time limit for pushed code (PROTOCOL.md, apply: hooks).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// Smalltalk the agent evaluates in the image after each push (once the batch is installed,
+    /// after the class-side `hotpatchChanged:` methods) and after each rollback.
+    pub after_change: Option<String>,
+    /// `undo` (default): a failing hook undoes the push; `report`: the push stays and the
+    /// failure is reported. A rollback always stays.
+    #[serde(default)]
+    pub on_failure: OnHookFailure,
+    /// Send `hotpatchChanged:` to the classes of changed packages that define it (default true).
+    #[serde(default = "yes")]
+    pub notify: bool,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            after_change: None,
+            on_failure: OnHookFailure::Undo,
+            notify: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Hooks {
+    /// Checks the settings read from `key` (`hooks` or `targets.NAME.hooks`).
+    fn check(self, origin: &str, key: &str) -> Result<Hooks> {
+        if let Some(expression) = &self.after_change
+            && expression.trim().is_empty()
+        {
+            bail!(
+                "{origin}: {key}.after_change is empty: give a Smalltalk expression (e.g. \
+                 \"MyApp default rebuildRoutes\") or leave the key out"
+            );
+        }
+        Ok(self)
+    }
 }
 
 /// What to do when a push contains a change that cannot go live.
@@ -165,6 +215,8 @@ pub struct Target {
     /// Time limit for `snapshot`, `apply` and `rollback`, whose work grows with the code involved.
     pub apply_timeout: Duration,
     pub rebuild: RebuildConfig,
+    /// The application's hooks: the target's own, else the file's `[hooks]`.
+    pub hooks: Hooks,
 }
 
 impl Target {
@@ -242,6 +294,8 @@ pub struct Config {
     pub default_target: Option<String>,
     pub targets: BTreeMap<String, Target>,
     pub groups: BTreeMap<String, Group>,
+    /// `[hooks]`: the application hooks of every target that has none of its own.
+    pub hooks: Hooks,
 }
 
 /// Settings given on the command line or in the environment; they win over the file.
@@ -348,6 +402,10 @@ impl Config {
             Some(s) => cwd.join(s),
             None => root.join(raw.source.as_deref().unwrap_or("src")),
         };
+        let hooks = match raw.hooks {
+            Some(h) => h.check(origin, "hooks")?,
+            None => Hooks::default(),
+        };
         let mut targets = BTreeMap::new();
         for (name, t) in raw.targets {
             let key = |k: &str| format!("targets.{name}.{k}");
@@ -404,6 +462,10 @@ impl Config {
                 timeout: secs(t.timeout_secs, 10.0, "timeout_secs")?,
                 apply_timeout: secs(t.apply_timeout_secs, 120.0, "apply_timeout_secs")?,
                 rebuild,
+                hooks: match t.hooks {
+                    Some(h) => h.check(origin, &format!("targets.{name}.hooks"))?,
+                    None => hooks.clone(),
+                },
                 name: name.clone(),
             };
             target.check_transport(origin)?;
@@ -427,6 +489,7 @@ impl Config {
             default_target: raw.default_target,
             targets,
             groups,
+            hooks,
         })
     }
 
@@ -467,14 +530,14 @@ impl Config {
         let mut target = match (name, url.clone()) {
             (Some(name), url) => match (self.targets.get(&name), url) {
                 (Some(t), _) => t.clone(),
-                (None, Some(url)) => ad_hoc(&name, url),
+                (None, Some(url)) => self.ad_hoc(&name, url),
                 (None, None) => bail!(
                     "no target named '{name}' in {} (known: {})",
                     self.describe_file(),
                     self.target_names()
                 ),
             },
-            (None, Some(url)) => ad_hoc("default", url),
+            (None, Some(url)) => self.ad_hoc("default", url),
             (None, None) if self.targets.is_empty() => bail!(
                 "no target configured: add a [targets.NAME] section with a url to {}, or pass --url ws://HOST:PORT/",
                 self.describe_file()
@@ -492,6 +555,15 @@ impl Config {
             target.token_env = var.clone();
         }
         Ok(target)
+    }
+
+    /// A target known only by name and url (`--url`, a dynamic inventory), with the file's
+    /// `[hooks]`.
+    pub fn ad_hoc(&self, name: &str, url: AgentUrl) -> Target {
+        Target {
+            hooks: self.hooks.clone(),
+            ..ad_hoc(name, url)
+        }
     }
 
     fn target_names(&self) -> String {
@@ -518,6 +590,7 @@ pub fn ad_hoc(name: &str, url: AgentUrl) -> Target {
         timeout: Duration::from_secs(10),
         apply_timeout: Duration::from_secs(120),
         rebuild: RebuildConfig::default(),
+        hooks: Hooks::default(),
     }
 }
 
@@ -654,6 +727,18 @@ packages = []
 
 # The target used when --target is not given (optional when there is only one target).
 default_target = "local"
+
+# How the application learns that its code changed (every target; a [targets.NAME.hooks]
+# section replaces this for one target). The agent runs the hooks inside the push, after the
+# batch is installed, each under its time limit for pushed code (5 s by default), and again
+# after a rollback: first the class-side `hotpatchChanged:` of every class of a changed package
+# that defines it (told which of its classes and methods changed), then `after_change`.
+[hooks]
+# after_change = "MyApp default rebuildRoutes"   # Smalltalk evaluated in the image
+# "undo" (default): a hook that fails, halts, loops past the limit or ends its process undoes
+# the push; "report": the push stays and the failure is reported. A rollback always stays.
+on_failure = "undo"
+# notify = false                                 # send no hotpatchChanged:
 
 [targets.local]
 # Where the hotpatch agent listens inside the running image.

@@ -321,9 +321,10 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
     }
 }
 
-/// `rollback --group`: undoes the last batch of every member, last member first. Exit 0 when
-/// every one was rolled back exactly.
-pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
+/// `rollback --group`: undoes the last batch of every member, last member first, running each
+/// member's application hooks unless `run_hooks` is false. Exit 0 when every one was rolled
+/// back exactly.
+pub fn rollback(common: &Common, group: &str, json: bool, run_hooks: bool) -> i32 {
     let (_, members, rt) = match members_and_runtime(common, group) {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -336,13 +337,22 @@ pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
             let mut client = crate::ops::connect(t, &token)
                 .await
                 .map_err(|e| e.to_string())?;
-            let r = client.rollback().await.map_err(|e| e.to_string());
+            let r = match crate::ops::hooks_for(t, &client.hello, run_hooks) {
+                Ok(hooks) => client
+                    .rollback_with(None, hooks)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(format!("{e:#}")),
+            };
             client.close().await;
             r
         });
         match result {
             Ok(r) => {
-                if !r.problems.is_empty() {
+                let hooks_failed = t.hooks.on_failure
+                    == crate::image::protocol::OnHookFailure::Undo
+                    && r.hooks.iter().any(|h| !h.is_done());
+                if !r.problems.is_empty() || hooks_failed {
                     code = exit::ROLLBACK_INCOMPLETE;
                 }
                 if !json {
@@ -358,7 +368,12 @@ pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
                         }
                     );
                 }
-                rows.push(serde_json::json!({ "target": t.name, "batch": r.batch, "epoch": r.epoch, "problems": r.problems }));
+                if !json {
+                    for h in &r.hooks {
+                        println!("{:<16}   hook: {h}", "");
+                    }
+                }
+                rows.push(serde_json::json!({ "target": t.name, "batch": r.batch, "epoch": r.epoch, "problems": r.problems, "hooks": r.hooks }));
             }
             Err(e) => {
                 if code == exit::OK {

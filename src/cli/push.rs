@@ -63,6 +63,10 @@ pub struct PushArgs {
     /// fixes); the agent keeps what it replaced, so `hotpatch rollback` brings it back
     #[arg(long)]
     pub overwrite_drift: bool,
+    /// Run none of the application's hooks (no class-side hotpatchChanged:, no
+    /// hooks.after_change): for pushing past a hook that fails
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 pub fn run(args: PushArgs) -> i32 {
@@ -80,6 +84,7 @@ pub fn run(args: PushArgs) -> i32 {
         renames: args.rename_var.clone(),
         no_initialize: args.no_initialize,
         overwrite_drift: args.overwrite_drift,
+        no_hooks: args.no_hooks,
     };
     if let Some(group) = &args.group {
         return super::fleet::push(&super::fleet::FleetArgs {
@@ -354,6 +359,7 @@ fn print_report(r: &PushReport) {
             if !r.initialized.is_empty() {
                 println!("  initialized: {}", r.initialized.join(", "));
             }
+            print_hooks(&r.hooks);
             for d in &r.drift {
                 println!("  replaced the image's own change: {}", drift_line(d));
             }
@@ -405,6 +411,17 @@ fn print_report(r: &PushReport) {
                 "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`, or \
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
+        }
+    }
+}
+
+/// The application hooks that ran after a batch: one line each on stdout; a failure (only
+/// reported, `on_failure = "report"`) also as a warning on stderr.
+pub fn print_hooks(hooks: &[crate::image::protocol::HookRun]) {
+    for h in hooks {
+        println!("  hook: {h}");
+        if !h.is_done() {
+            eprintln!("hotpatch: warning: hook {h} (reported only; the change stays)");
         }
     }
 }
@@ -476,6 +493,15 @@ fn print_failure(failure: &PushFailure) {
             }
             eprintln!("hotpatch: error: {failure}");
         }
+        PushFailure::ApplyFailed(e) if !e.hooks.is_empty() => {
+            eprintln!("hotpatch: error: {failure}");
+            for h in &e.hooks {
+                eprintln!("  hook: {h}");
+            }
+            for h in &e.hooks_after_undo {
+                eprintln!("  hook, after the undo: {h}");
+            }
+        }
         other => eprintln!("hotpatch: error: {other}"),
     }
 }
@@ -510,6 +536,12 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
         serde_json::json!({ "kind": kind, "message": failure.to_string(), "errors": errors });
     if let PushFailure::Agent(ClientError::Transport { problem, .. }) = failure {
         error["problem"] = serde_json::to_value(problem).unwrap_or_default();
+    }
+    if let PushFailure::ApplyFailed(e) = failure
+        && !e.hooks.is_empty()
+    {
+        error["hooks"] = serde_json::to_value(&e.hooks).unwrap_or_default();
+        error["hooks_after_undo"] = serde_json::to_value(&e.hooks_after_undo).unwrap_or_default();
     }
     serde_json::json!({
         "outcome": "failed",

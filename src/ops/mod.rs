@@ -9,6 +9,7 @@ pub mod push;
 pub mod state;
 
 use crate::config::Target;
+use crate::image::protocol::{Hooks, HelloInfo};
 use crate::image::{Client, ClientError};
 
 /// Connects to `target`'s agent with the target's time limits: `timeout_secs` for connecting and
@@ -17,4 +18,37 @@ pub async fn connect(target: &Target, token: &str) -> Result<Client, ClientError
     let mut client = Client::connect_to(&target.endpoint(), token, target.timeout).await?;
     client.set_work_timeout(target.apply_timeout);
     Ok(client)
+}
+
+/// The `hooks` member to send with an apply or rollback to `target`'s agent (`hello`): its
+/// configured hooks, or with `run` false none at all (`--no-hooks`: no `hotpatchChanged:`, no
+/// expression). `None` for an agent that predates hooks when the configuration asks nothing it
+/// would not do anyway; an error naming the target when it asks for more.
+pub fn hooks_for(target: &Target, hello: &HelloInfo, run: bool) -> anyhow::Result<Option<Hooks>> {
+    let settings = &target.hooks;
+    let wire = if run {
+        Hooks {
+            expression: settings.after_change.clone(),
+            on_failure: Some(settings.on_failure),
+            notify: Some(settings.notify),
+        }
+    } else {
+        Hooks {
+            expression: None,
+            on_failure: None,
+            notify: Some(false),
+        }
+    };
+    if hello.has("hooks") {
+        return Ok(Some(wire));
+    }
+    if run && settings.after_change.is_some() {
+        anyhow::bail!(
+            "target '{}': hooks.after_change is set, but the agent there (version {}) cannot run \
+             application hooks; update the agent in the image, or push with --no-hooks",
+            target.name,
+            hello.agent_version
+        );
+    }
+    Ok(None)
 }

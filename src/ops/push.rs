@@ -13,6 +13,7 @@ use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
 use crate::drift::{DriftChange, DriftItem, DriftReport, Standing, Subject};
 use crate::image::protocol::{
     AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName, ErrorKind,
+    HookRun,
 };
 use crate::image::{Client, ClientError, ProgressSink};
 use crate::model::{MethodDef, Side};
@@ -42,6 +43,9 @@ pub struct PushOptions {
     /// `--overwrite-drift`: replace definitions changed in the image since hotpatch installed
     /// them (the agent keeps what it replaced, so `rollback` brings it back).
     pub overwrite_drift: bool,
+    /// `--no-hooks`: run none of the application's hooks (no `hotpatchChanged:`, no
+    /// `after_change`).
+    pub no_hooks: bool,
     /// Where the agent's progress messages go while it snapshots and applies (the CLI's
     /// progress bar); `None` asks for none.
     pub progress: Option<ProgressSink>,
@@ -75,6 +79,9 @@ pub struct PushReport {
     pub carried: Vec<String>,
     /// Classes whose class-side `initialize` ran, in the order they ran.
     pub initialized: Vec<String>,
+    /// The application hooks that ran after the batch was installed, and how each ended (a
+    /// failure listed here was only reported: `on_failure = "report"`).
+    pub hooks: Vec<HookRun>,
     /// Definitions changed in the image since hotpatch installed them that this push would
     /// replace (outcome `drift`), or replaced (`--overwrite-drift`).
     pub drift: Vec<DriftLine>,
@@ -292,6 +299,7 @@ pub async fn push(
                 .collect(),
             carried: carries.iter().map(ToString::to_string).collect(),
             initialized: Vec::new(),
+            hooks: Vec::new(),
             drift: DriftLine::of(&comparison.drift),
             millis,
         };
@@ -336,11 +344,14 @@ pub async fn push(
             } else {
                 DriftPolicy::Refuse
             });
+        let hooks = super::hooks_for(target, &client.hello, !options.no_hooks)
+            .map_err(PushFailure::Config)?;
         let how = ApplyOptions {
             carry: carries,
             initialize: options.no_initialize.then_some(false),
             drift: drift_policy,
             client: Some(identity.get()),
+            hooks,
         };
         let t = Instant::now();
         let applied = client.apply_with(batch, how).await;
@@ -351,6 +362,7 @@ pub async fn push(
                 report.epoch_after = result.epoch;
                 report.replayed = result.replayed;
                 report.initialized = result.initialized;
+                report.hooks = result.hooks;
                 report.millis.agent = result.phases;
                 // The image now holds exactly these sources for the scope; a replayed answer
                 // speaks of an earlier epoch, so it proves nothing about now.
