@@ -864,6 +864,46 @@ mod tests {
     }
 
     #[test]
+    fn hooks_apply_to_every_target_unless_it_has_its_own() {
+        let text = "[hooks]\nafter_change = 'App rebuild'\non_failure = 'report'\n\
+                    [targets.a]\nurl = 'ws://h:1/'\n\
+                    [targets.b]\nurl = 'ws://h:2/'\n[targets.b.hooks]\nnotify = false\n";
+        let c = Config::from_str(text, Path::new("/p")).unwrap();
+        let a = &c.targets["a"].hooks;
+        assert_eq!(a.after_change.as_deref(), Some("App rebuild"));
+        assert_eq!(a.on_failure, OnHookFailure::Report);
+        assert!(a.notify);
+        // A target's own section replaces [hooks] as a whole: b has no expression.
+        let b = &c.targets["b"].hooks;
+        assert_eq!(
+            (b.after_change.as_deref(), b.on_failure, b.notify),
+            (None, OnHookFailure::Undo, false)
+        );
+        // A target known only by its url (--url, an inventory) gets [hooks] too.
+        let o = Overrides {
+            target: Some("adhoc".into()),
+            url: Some("ws://h:3/".into()),
+            ..Default::default()
+        };
+        assert_eq!(c.target(&o).unwrap().hooks, *a);
+        // Without [hooks]: hotpatchChanged: is sent, a failure undoes the push.
+        let t = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        assert_eq!(t.targets["local"].hooks, Hooks::default());
+    }
+
+    #[test]
+    fn hook_settings_are_checked_when_the_configuration_is_read() {
+        let e = config_error("[hooks]\nafter_change = '  '\n");
+        assert!(e.contains("hooks.after_change is empty"), "{e}");
+        let e = config_error("[targets.p]\nurl = 'ws://h:1/'\n[targets.p.hooks]\nafter_change = ''\n");
+        assert!(e.contains("targets.p.hooks.after_change is empty"), "{e}");
+        let e = config_error("[hooks]\non_failure = 'ignore'\n");
+        assert!(e.contains("ignore"), "{e}");
+        let e = config_error("[hooks]\nafter = 'x'\n");
+        assert!(e.contains("after"), "misspelt keys are refused: {e}");
+    }
+
+    #[test]
     fn misspelt_keys_are_errors() {
         assert!(Config::from_str("sorce = 'x'", Path::new("/p")).is_err());
     }

@@ -1113,6 +1113,31 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_hook_is_named_with_its_outcome_before_and_after_the_undo() {
+        let (_, json) = examples()
+            .into_iter()
+            .find(|(n, _)| n == "apply-failed-hook")
+            .unwrap();
+        let answer: Answer = serde_json::from_str(&json).unwrap();
+        let err = answer.error.unwrap();
+        assert_eq!(err.kind, ErrorKind::ApplyFailed);
+        let failed = &err.hooks[1];
+        assert_eq!(
+            (failed.kind, failed.outcome),
+            (HookKind::Expression, HookOutcome::TimedOut)
+        );
+        assert_eq!(
+            failed.to_string(),
+            "the expression `SampleRoutes rebuild` did not finish within 5000 ms; its process was terminated"
+        );
+        assert!(err.hooks_after_undo.iter().all(HookRun::is_done));
+        assert_eq!(
+            err.hooks[0].to_string(),
+            "SampleRoutes class>>hotpatchChanged: done (1 ms)"
+        );
+    }
+
+    #[test]
     fn unknown_error_kinds_are_tolerated() {
         let a: Answer = serde_json::from_str(
             r#"{"id":1,"ok":false,"error":{"kind":"brand_new","message":"x"}}"#,
