@@ -12,16 +12,17 @@ use common::project::Project;
 
 /// A route table as a web application keeps one: built at start (class-side `initialize`) from
 /// the handler methods (`handleNAME` answers the page for the route `name`), held in a class
-/// variable. A handler added later is not routed until the table is built again.
-fn routes_class(handlers: &[(&str, &str)], rebuild_extra: &str) -> String {
+/// variable. A handler added later is not routed until the table is built again. `after_build`
+/// is code `rebuild` runs once the new table is in place (to make it fail then).
+fn routes_class(handlers: &[(&str, &str)], after_build: &str) -> String {
     let mut text = String::from(
         "Class {\n\t#name : 'SampleRoutes',\n\t#superclass : 'Object',\n\t#classVars : [ 'Routes' ],\n\t#package : 'Sample-Core'\n}\n\
          \n{ #category : 'class initialization' }\nSampleRoutes class >> initialize [\n\n\tself rebuild\n]\n",
     );
     text.push_str(&format!(
-        "\n{{ #category : 'routing' }}\nSampleRoutes class >> rebuild [\n\n\t{rebuild_extra}Routes := Dictionary new.\n\
+        "\n{{ #category : 'routing' }}\nSampleRoutes class >> rebuild [\n\n\tRoutes := Dictionary new.\n\
          \tself selectors do: [ :each |\n\t\t(each size > 6 and: [ (each copyFrom: 1 to: 6) = 'handle' ])\n\
-         \t\t\tifTrue: [ Routes at: (each copyFrom: 7 to: each size) asLowercase put: each ] ].\n\t^ Routes size\n]\n"
+         \t\t\tifTrue: [ Routes at: (each copyFrom: 7 to: each size) asLowercase put: each ] ].\n\t{after_build}^ Routes size\n]\n"
     ));
     text.push_str(
         "\n{ #category : 'routing' }\nSampleRoutes class >> route: aPath [\n\n\t| selector |\n\
@@ -120,8 +121,9 @@ fn a_failing_hook_undoes_the_batch_unless_its_failure_is_only_reported() {
     p.run(&["push"], 0);
     let epoch = vm.epoch();
 
-    // The new `rebuild` fails: with the hook configured, the whole batch is undone, then the
-    // hook runs again on the old code, so the application keeps working as before.
+    // The new `rebuild` fails once it has put a table with the new handler in place: with the
+    // hook configured, the whole batch is undone, then the hook runs again on the old code, so
+    // the application's table is the old one again (no route to the handler that is gone).
     configure(&p, "[hooks]\nafter_change = \"SampleRoutes rebuild\"\n");
     p.write(
         "SampleRoutes.class.st",
@@ -140,6 +142,7 @@ fn a_failing_hook_undoes_the_batch_unless_its_failure_is_only_reported() {
     assert_eq!(vm.epoch(), epoch, "nothing applied");
     assert_eq!(vm.eval("SampleRoutes new respondsTo: #handleBye"), "false");
     assert_eq!(vm.eval("SampleRoutes route: 'hello'"), "'hello'");
+    assert_eq!(vm.eval("SampleRoutes route: 'bye'"), "'no route'");
     p.run(&["diff"], 1);
     let failure = p.push_json(&[], 4);
     assert_eq!(failure["error"]["kind"], "apply_failed", "{failure}");
@@ -175,6 +178,7 @@ fn a_failing_hook_undoes_the_batch_unless_its_failure_is_only_reported() {
         assert_eq!(vm.epoch(), epoch, "{expression}: nothing applied");
         assert_eq!(vm.eval("SampleRoutes new respondsTo: #handleBye"), "false");
         assert_eq!(vm.eval("SampleRoutes route: 'hello'"), "'hello'");
+        assert_eq!(vm.eval("SampleRoutes route: 'bye'"), "'no route'");
     }
     // The agent serves on, and the batch goes in once the hook works.
     let report = p.push_json(&[], 0);
