@@ -895,7 +895,8 @@ mod tests {
     fn hook_settings_are_checked_when_the_configuration_is_read() {
         let e = config_error("[hooks]\nafter_change = '  '\n");
         assert!(e.contains("hooks.after_change is empty"), "{e}");
-        let e = config_error("[targets.p]\nurl = 'ws://h:1/'\n[targets.p.hooks]\nafter_change = ''\n");
+        let e =
+            config_error("[targets.p]\nurl = 'ws://h:1/'\n[targets.p.hooks]\nafter_change = ''\n");
         assert!(e.contains("targets.p.hooks.after_change is empty"), "{e}");
         let e = config_error("[hooks]\non_failure = 'ignore'\n");
         assert!(e.contains("ignore"), "{e}");

@@ -88,7 +88,10 @@ fn a_hook_rebuilds_the_route_table_after_a_push_and_after_a_rollback() {
     let log: serde_json::Value = serde_json::from_str(&out).expect("log --json is JSON");
     let entries = log["log"]["entries"].as_array().expect("entries");
     assert_eq!(entries[0]["hooks"], serde_json::json!([]), "{log}");
-    assert_eq!(entries[1]["hooks"][0]["name"], "SampleRoutes rebuild", "{log}");
+    assert_eq!(
+        entries[1]["hooks"][0]["name"], "SampleRoutes rebuild",
+        "{log}"
+    );
     assert_eq!(entries[1]["hooks"][0]["outcome"], "done", "{log}");
     let out = p.run(&["log", "-n", "2"], 0);
     assert!(
@@ -218,11 +221,18 @@ fn a_failing_hook_undoes_the_batch_unless_its_failure_is_only_reported() {
     // A rollback cannot be undone: the hook's failure is reported, the code is rolled back, and
     // the command fails (exit 7) unless failures are only reported.
     let out = p.run(
-        &["rollback", "--set", "hooks.after_change=SampleRoutes rebuild. nil foo"],
+        &[
+            "rollback",
+            "--set",
+            "hooks.after_change=SampleRoutes rebuild. nil foo",
+        ],
         7,
     );
     assert!(out.contains("a hook failed"), "{out}");
-    assert!(out.contains("`SampleRoutes rebuild. nil foo` failed"), "{out}");
+    assert!(
+        out.contains("`SampleRoutes rebuild. nil foo` failed"),
+        "{out}"
+    );
     assert_eq!(vm.eval("SampleRoutes new respondsTo: #handleHi"), "false");
 }
 

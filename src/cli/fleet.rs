@@ -33,6 +33,8 @@ pub struct FleetArgs<'a> {
     pub group: &'a str,
     /// What each member's push is asked (paths, cache, state-loss and rename choices).
     pub push: crate::ops::push::PushOptions,
+    /// `--ref REV`: every member gets the sources of this revision, checked out once.
+    pub git_ref: Option<&'a str>,
     pub dry_run: bool,
     pub skip_unreachable: bool,
     pub json: bool,
@@ -45,8 +47,16 @@ pub fn push(args: &FleetArgs<'_>) -> i32 {
         Ok(g) => g,
         Err(code) => return code,
     };
+    let mut push = args.push.clone();
+    match super::push::checkout(&config, args.git_ref) {
+        Ok(revision) => push.revision = revision,
+        Err(e) => {
+            report_error(&anyhow::Error::new(e));
+            return exit::ERROR;
+        }
+    }
     let options = RolloutOptions {
-        push: args.push.clone(),
+        push,
         dry_run: args.dry_run,
         skip_unreachable: args.skip_unreachable,
     };
@@ -253,6 +263,7 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
     type Answer = (
         crate::image::protocol::HelloInfo,
         Result<crate::ops::drift::Survey, String>,
+        Option<crate::ops::provenance::Provenance>,
     );
     let answers = rt.block_on(futures_util::future::join_all(members.iter().map(
         async |t| -> Result<Answer, String> {
@@ -262,16 +273,31 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
                 .map_err(|e| e.to_string())?;
             let hello = client.hello.clone();
             let drift = crate::ops::drift::survey(&mut client, local).await;
+            let drifted = drift
+                .as_ref()
+                .ok()
+                .filter(|s| s.report.known)
+                .map(|s| !s.report.is_clean());
+            let provenance = crate::ops::provenance::read(&mut client, drifted)
+                .await
+                .map_err(|e| e.to_string())?;
             client.close().await;
-            Ok((hello, drift))
+            Ok((hello, drift, provenance))
         },
     )));
     let mut all = true;
     let mut drifted = false;
     let mut rows = Vec::new();
+    if !json {
+        // Members × commit, one table.
+        println!(
+            "{:<16} {:<21} {:<6} {:<24} {}",
+            "TARGET", "COMMIT", "EPOCH", "DRIFT", "URL"
+        );
+    }
     for (t, answer) in members.iter().zip(answers) {
         match answer {
-            Ok((hello, drift)) => {
+            Ok((hello, drift, provenance)) => {
                 let summary = match &drift {
                     Ok(s) if s.report.is_clean() => "no drift".to_owned(),
                     Ok(s) => {
@@ -285,9 +311,22 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
                     Err(reason) => format!("drift unknown ({reason})"),
                 };
                 if !json {
+                    let commit = match &provenance {
+                        Some(p) => match (&p.commit, p.modified) {
+                            (Some(c), false) => c.get(..10).unwrap_or(c).to_owned(),
+                            (Some(c), true) => format!("{} modified", c.get(..10).unwrap_or(c)),
+                            (None, _) => "unknown".to_owned(),
+                        },
+                        None => "unknown".to_owned(),
+                    };
+                    let why = provenance
+                        .as_ref()
+                        .filter(|p| !p.reasons.is_empty())
+                        .map(|p| format!("  ({})", p.reasons.join("; ")))
+                        .unwrap_or_default();
                     println!(
-                        "{:<16} {}  session {}  epoch {}  {summary}",
-                        t.name, t.url, hello.session, hello.epoch
+                        "{:<16} {commit:<21} {:<6} {summary:<24} {}{why}",
+                        t.name, hello.epoch, t.url
                     );
                 }
                 let drift = match drift {
@@ -296,12 +335,15 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
                     }
                     Err(reason) => serde_json::json!({ "known": false, "reason": reason }),
                 };
-                rows.push(serde_json::json!({ "target": t.name, "url": t.url.to_string(), "agent": hello, "drift": drift }));
+                rows.push(serde_json::json!({ "target": t.name, "url": t.url.to_string(), "agent": hello, "drift": drift, "commit": provenance }));
             }
             Err(e) => {
                 all = false;
                 if !json {
-                    println!("{:<16} {}  unreachable: {e}", t.name, t.url);
+                    println!(
+                        "{:<16} {:<21} {:<6} {:<24} {}  unreachable: {e}",
+                        t.name, "?", "?", "?", t.url
+                    );
                 }
                 rows.push(
                     serde_json::json!({ "target": t.name, "url": t.url.to_string(), "error": e }),

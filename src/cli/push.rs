@@ -67,6 +67,10 @@ pub struct PushArgs {
     /// hooks.after_change): for pushing past a hook that fails
     #[arg(long)]
     pub no_hooks: bool,
+    /// Push the sources as they are at this git revision (a tag, branch or commit), not the
+    /// work tree's; the work tree and the index are not touched. Never falls back to a rebuild
+    #[arg(long = "ref", value_name = "REV", conflicts_with_all = ["paths", "rebuild"])]
+    pub git_ref: Option<String>,
 }
 
 pub fn run(args: PushArgs) -> i32 {
@@ -85,21 +89,25 @@ pub fn run(args: PushArgs) -> i32 {
         no_initialize: args.no_initialize,
         overwrite_drift: args.overwrite_drift,
         no_hooks: args.no_hooks,
+        revision: None,
     };
     if let Some(group) = &args.group {
         return super::fleet::push(&super::fleet::FleetArgs {
             common: &args.common,
             group,
             push: options,
+            git_ref: args.git_ref.as_deref(),
             dry_run: args.dry_run,
             skip_unreachable: args.skip_unreachable,
             json: args.json,
         });
     }
     let mut loaded = None;
+    let mut options = options;
     let outcome = (|| -> Result<PushReport, PushFailure> {
         let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
         let target = config.target(&overrides).map_err(PushFailure::Config)?;
+        options.revision = checkout(&config, args.git_ref.as_deref())?;
         let rt = runtime().map_err(PushFailure::Config)?;
         let result = rt.block_on(push(&config, &target, &options));
         loaded = Some((config, target));
@@ -185,8 +193,24 @@ fn phase_word(phase: &str) -> String {
     }
 }
 
-/// `--rebuild` / `--no-rebuild`, else the target's `on_needs_rebuild`.
+/// The sources of `--ref REV`, checked out of git once (a group's members share them).
+pub fn checkout(
+    config: &Config,
+    git_ref: Option<&str>,
+) -> Result<Option<std::sync::Arc<crate::revision::Revision>>, PushFailure> {
+    let Some(spec) = git_ref else {
+        return Ok(None);
+    };
+    let revision = crate::revision::Revision::checkout(&config.root, &config.source, spec)?;
+    Ok(Some(std::sync::Arc::new(revision)))
+}
+
+/// `--rebuild` / `--no-rebuild`, else the target's `on_needs_rebuild`. Never with `--ref`: a
+/// rebuild builds from the work tree, not from the revision pushed.
 fn rebuild_allowed(args: &PushArgs, target: &Target) -> bool {
+    if args.git_ref.is_some() {
+        return false;
+    }
     if args.rebuild || args.no_rebuild {
         return args.rebuild;
     }
@@ -322,7 +346,10 @@ fn cannot_rebuild(
 /// The exit code for a failed push (see [`exit`]).
 pub fn failure_code(failure: &PushFailure) -> i32 {
     match failure {
-        PushFailure::Source(_) | PushFailure::Config(_) | PushFailure::Rename(_) => exit::ERROR,
+        PushFailure::Source(_)
+        | PushFailure::Config(_)
+        | PushFailure::Rename(_)
+        | PushFailure::Revision(_) => exit::ERROR,
         PushFailure::Agent(e) => super::client_error_code(e),
         PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(_) => {
             exit::REJECTED
@@ -335,8 +362,11 @@ fn print_report(r: &PushReport) {
     let counts = summary_counts(r);
     match r.outcome {
         Outcome::NothingToPush => println!(
-            "{} ({}) already matches the sources (epoch {})",
-            r.target, r.url, r.epoch_before
+            "{} ({}) already matches the sources{} (epoch {})",
+            r.target,
+            r.url,
+            at_revision(r),
+            r.epoch_before
         ),
         Outcome::DryRun => {
             println!("would push to {} ({}): {counts}", r.target, r.url);
@@ -349,8 +379,11 @@ fn print_report(r: &PushReport) {
                 ""
             };
             println!(
-                "pushed to {} ({}) in {} ms: {counts}{replay}",
-                r.target, r.url, r.millis.total
+                "pushed to {} ({}) in {} ms: {counts}{replay}{}",
+                r.target,
+                r.url,
+                r.millis.total,
+                at_revision(r)
             );
             print_changes(r);
             for carried in &r.carried {
@@ -412,6 +445,16 @@ fn print_report(r: &PushReport) {
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
         }
+    }
+}
+
+/// ` at v1.4.2 (3f2c1e0a12)` for a push of `--ref v1.4.2`, else nothing.
+fn at_revision(r: &PushReport) -> String {
+    match (&r.git_ref, &r.commit) {
+        (Some(spec), Some(commit)) => {
+            format!(" at {spec} ({})", commit.get(..10).unwrap_or(commit))
+        }
+        _ => String::new(),
     }
 }
 
@@ -518,6 +561,7 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::Stale(_) => "stale",
         PushFailure::ApplyFailed(_) => "apply_failed",
         PushFailure::Rename(_) => "rename",
+        PushFailure::Revision(_) => "revision",
         PushFailure::Drift(_) => "drift",
     };
     let errors: Vec<serde_json::Value> = match failure {

@@ -58,8 +58,7 @@ pub fn run(args: RollbackArgs) -> i32 {
     let exact = r.problems.is_empty();
     // A rollback cannot be undone: a failing hook is reported, and fails the command unless the
     // configuration says hook failures are only reported.
-    let hooks_failed =
-        on_failure == OnHookFailure::Undo && r.hooks.iter().any(|h| !h.is_done());
+    let hooks_failed = on_failure == OnHookFailure::Undo && r.hooks.iter().any(|h| !h.is_done());
     if args.json {
         print_json(&serde_json::json!({
             "outcome": if exact { "rolled_back" } else { "rolled_back_with_problems" },

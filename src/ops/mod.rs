@@ -5,11 +5,12 @@ pub mod compare;
 pub mod drift;
 pub mod identity;
 pub mod local;
+pub mod provenance;
 pub mod push;
 pub mod state;
 
 use crate::config::Target;
-use crate::image::protocol::{Hooks, HelloInfo};
+use crate::image::protocol::{HelloInfo, Hooks};
 use crate::image::{Client, ClientError};
 
 /// Connects to `target`'s agent with the target's time limits: `timeout_secs` for connecting and
