@@ -291,8 +291,8 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
     if !json {
         // Members × commit, one table.
         println!(
-            "{:<16} {:<21} {:<6} {:<24} {}",
-            "TARGET", "COMMIT", "EPOCH", "DRIFT", "URL"
+            "{:<16} {:<21} {:<6} {:<24} URL",
+            "TARGET", "COMMIT", "EPOCH", "DRIFT"
         );
     }
     for (t, answer) in members.iter().zip(answers) {

@@ -536,12 +536,12 @@ fn print_failure(failure: &PushFailure) {
             }
             eprintln!("hotpatch: error: {failure}");
         }
-        PushFailure::ApplyFailed(e) if !e.hooks.is_empty() => {
+        PushFailure::ApplyFailed(e) if !e.hook_failure.hooks.is_empty() => {
             eprintln!("hotpatch: error: {failure}");
-            for h in &e.hooks {
+            for h in &e.hook_failure.hooks {
                 eprintln!("  hook: {h}");
             }
-            for h in &e.hooks_after_undo {
+            for h in &e.hook_failure.hooks_after_undo {
                 eprintln!("  hook, after the undo: {h}");
             }
         }
@@ -582,10 +582,12 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
         error["problem"] = serde_json::to_value(problem).unwrap_or_default();
     }
     if let PushFailure::ApplyFailed(e) = failure
-        && !e.hooks.is_empty()
+        && !e.hook_failure.hooks.is_empty()
     {
-        error["hooks"] = serde_json::to_value(&e.hooks).unwrap_or_default();
-        error["hooks_after_undo"] = serde_json::to_value(&e.hooks_after_undo).unwrap_or_default();
+        let hooks = &e.hook_failure;
+        error["hooks"] = serde_json::to_value(&hooks.hooks).unwrap_or_default();
+        error["hooks_after_undo"] =
+            serde_json::to_value(&hooks.hooks_after_undo).unwrap_or_default();
     }
     serde_json::json!({
         "outcome": "failed",

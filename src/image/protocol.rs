@@ -553,7 +553,7 @@ pub struct AgentError {
     pub epoch: Option<u64>,
     /// `apply_failed`: index of the op that failed.
     #[serde(default)]
-    pub op: Option<usize>,
+    pub op: Option<u32>,
     /// `unsupported_protocol`: the versions the agent speaks.
     #[serde(default)]
     pub supported: Vec<u32>,
@@ -561,8 +561,16 @@ pub struct AgentError {
     /// passed around by value and this one is rare).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Box<Vec<DriftedName>>>,
-    /// `apply_failed` after a hook failed: the hooks that ran on the installed batch (the last
-    /// one failed).
+    /// `apply_failed` after a hook failed: the hooks before and after the undo (boxed, as
+    /// `drift`: most errors have none).
+    #[serde(flatten, default)]
+    pub hook_failure: Box<HookFailure>,
+}
+
+/// The hooks of an `apply_failed` that a failing hook caused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookFailure {
+    /// The hooks that ran on the installed batch (the last one failed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<HookRun>,
     /// The hooks run again after the batch was undone, so the application saw its code back.
@@ -1121,7 +1129,7 @@ mod tests {
         let answer: Answer = serde_json::from_str(&json).unwrap();
         let err = answer.error.unwrap();
         assert_eq!(err.kind, ErrorKind::ApplyFailed);
-        let failed = &err.hooks[1];
+        let failed = &err.hook_failure.hooks[1];
         assert_eq!(
             (failed.kind, failed.outcome),
             (HookKind::Expression, HookOutcome::TimedOut)
@@ -1130,9 +1138,14 @@ mod tests {
             failed.to_string(),
             "the expression `SampleRoutes rebuild` did not finish within 5000 ms; its process was terminated"
         );
-        assert!(err.hooks_after_undo.iter().all(HookRun::is_done));
+        assert!(
+            err.hook_failure
+                .hooks_after_undo
+                .iter()
+                .all(HookRun::is_done)
+        );
         assert_eq!(
-            err.hooks[0].to_string(),
+            err.hook_failure.hooks[0].to_string(),
             "SampleRoutes class>>hotpatchChanged: done (1 ms)"
         );
     }
