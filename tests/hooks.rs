@@ -295,16 +295,7 @@ fn a_package_is_told_exactly_which_of_its_classes_and_methods_changed() {
     // One changed method, one added, one removed, an extension method, a new class: exactly
     // these names, in order, and only to Sample-Core's listener.
     p.edit("SampleApp.class.st", "'Hello, '", "'Hi, '");
-    p.edit(
-        "SampleCounter.class.st",
-        "{ #category : 'initialization' }\nSampleCounter >> setUp [\n\n\tcount := 0\n]",
-        "{ #category : 'actions' }\nSampleCounter >> reset [\n\n\tcount := 0\n]",
-    );
-    p.edit(
-        "SampleCounter.class.st",
-        "^ super new setUp",
-        "^ super new reset; yourself",
-    );
+    p.replace_set_up_with_reset();
     p.edit(
         "String.extension.st",
         "{ #category : '*Sample-Core' }",
