@@ -13,6 +13,7 @@ mod fleet;
 mod init;
 mod inspect;
 mod log;
+mod man;
 mod pull;
 mod push;
 mod rebuild;
@@ -53,6 +54,48 @@ pub mod exit {
     /// sources: `status` found some, or `push` refused to overwrite them (nothing was sent),
     /// or `pull` left conflicts unresolved.
     pub const DRIFT: i32 = 9;
+
+    /// Every exit code with what it means, for the manual pages (the README's table says the
+    /// same at more length; a test keeps the two lists of codes equal).
+    pub const TABLE: &[(i32, &str)] = &[
+        (
+            OK,
+            "success; diff: nothing differs; push: applied, or nothing to push",
+        ),
+        (DIFFERENCES, "diff: something differs"),
+        (
+            ERROR,
+            "usage, configuration or source (Tonel) errors; nothing was sent, retrying will not help",
+        ),
+        (
+            REFUSED,
+            "push: a rule refused the push (needs a rebuild that is refused, or drops live state); nothing was applied",
+        ),
+        (
+            REJECTED,
+            "the agent refused the request (compile errors, a failed eval, an undone failure); the image is unchanged",
+        ),
+        (
+            UNREACHABLE,
+            "the agent could not be reached, or the connection broke; safe to retry",
+        ),
+        (
+            REBUILD_FAILED,
+            "rebuild failed; the previous image is still running",
+        ),
+        (
+            ROLLBACK_INCOMPLETE,
+            "rollback ran but some undo steps failed; check with hotpatch diff",
+        ),
+        (
+            FLEET_INCOMPLETE,
+            "push --group: not every target is on the new code; the report says which is where",
+        ),
+        (
+            DRIFT,
+            "drift: the image holds changes hotpatch did not make (status), push refused to replace them, or pull left conflicts",
+        ),
+    ];
 }
 
 #[derive(Parser, Debug)]
@@ -142,7 +185,7 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one per command into --dir
-    Man(completions::ManArgs),
+    Man(man::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -162,7 +205,7 @@ pub fn main() -> i32 {
         Command::Eval(args) => eval::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Completions(args) => completions::completions(&args),
-        Command::Man(args) => completions::man(&args),
+        Command::Man(args) => man::man(&args),
     }
 }
 
