@@ -54,3 +54,52 @@ pub fn hooks_for(target: &Target, hello: &HelloInfo, run: bool) -> anyhow::Resul
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::image::protocol::OnHookFailure;
+    use std::path::Path;
+
+    fn hello(features: &[&str]) -> HelloInfo {
+        HelloInfo {
+            dialect: "squeak".into(),
+            dialect_version: String::new(),
+            image: String::new(),
+            agent_version: "0.0.9".into(),
+            protocol: 1,
+            session: "s".into(),
+            epoch: 0,
+            features: features.iter().map(|f| (*f).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn hooks_are_sent_as_configured_and_refused_to_an_agent_that_cannot_run_them() {
+        let text = "[hooks]\nafter_change = 'App rebuild'\non_failure = 'report'\n\
+                    [targets.t]\nurl = 'ws://h:1/'\n";
+        let config = Config::from_str(text, Path::new("/p")).unwrap();
+        let target = &config.targets["t"];
+        let sent = hooks_for(target, &hello(&["hooks"]), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(sent.expression.as_deref(), Some("App rebuild"));
+        assert_eq!(sent.on_failure, Some(OnHookFailure::Report));
+        // --no-hooks: nothing runs, not even hotpatchChanged:.
+        let none = hooks_for(target, &hello(&["hooks"]), false)
+            .unwrap()
+            .unwrap();
+        assert_eq!((none.expression, none.notify), (None, Some(false)));
+        // An agent that predates hooks would ignore the expression: refused, naming the target.
+        let e = hooks_for(target, &hello(&["drift"]), true).unwrap_err();
+        assert!(e.to_string().contains("target 't'"), "{e}");
+        assert_eq!(hooks_for(target, &hello(&[]), false).unwrap(), None);
+        // Without an expression there is nothing it would not do anyway.
+        let plain = Config::from_str("[targets.t]\nurl = 'ws://h:1/'\n", Path::new("/p")).unwrap();
+        assert_eq!(
+            hooks_for(&plain.targets["t"], &hello(&[]), true).unwrap(),
+            None
+        );
+    }
+}
