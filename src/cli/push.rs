@@ -74,6 +74,9 @@ pub struct PushArgs {
 }
 
 pub fn run(args: PushArgs) -> i32 {
+    if let Some(code) = hand_off(&args) {
+        return code;
+    }
     // A bar only for a person watching a single push: not for machines (--json, a pipe) and
     // not for a group rollout, which has its own lines.
     let bar = (!args.json && args.group.is_none() && std::io::stderr().is_terminal())
@@ -124,30 +127,133 @@ pub fn run(args: PushArgs) -> i32 {
     {
         return rebuild_fallback(&args, config, target, trigger, &outcome);
     }
-    match outcome {
+    let (code, rendered) = render(&outcome, args.json);
+    rendered.print();
+    code
+}
+
+/// What a push prints, gathered rather than printed: a push handed to a running `hotpatch
+/// watch` (see [`crate::ops::handoff`]) prints exactly what it would have printed itself.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub out: String,
+    pub err: String,
+}
+
+impl Rendered {
+    /// Prints what was gathered, stdout then stderr.
+    pub fn print(&self) {
+        use std::io::Write as _;
+        let _ = std::io::stdout().write_all(self.out.as_bytes());
+        let _ = std::io::stderr().write_all(self.err.as_bytes());
+    }
+}
+
+/// A line on the gathered stdout.
+macro_rules! out {
+    ($o:expr, $($t:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($o.out, $($t)*);
+    }};
+}
+
+/// A line on the gathered stderr.
+macro_rules! err {
+    ($o:expr, $($t:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($o.err, $($t)*);
+    }};
+}
+
+/// The exit code and the output of a push that ended without a rebuild, as `--json` or as
+/// text.
+pub fn render(outcome: &Result<PushReport, PushFailure>, json: bool) -> (i32, Rendered) {
+    let mut o = Rendered::default();
+    let code = match outcome {
         Ok(report) => {
-            let code = match report.outcome {
+            if json {
+                write_json(&mut o, report);
+            } else {
+                print_report(&mut o, report);
+            }
+            match report.outcome {
                 Outcome::NeedsRebuild => exit::NEEDS_REBUILD,
                 Outcome::Refused => exit::REFUSED,
                 Outcome::Drift => exit::DRIFT,
                 _ => exit::OK,
-            };
-            if args.json {
-                print_json(&report);
-            } else {
-                print_report(&report);
             }
-            code
         }
         Err(failure) => {
-            let code = failure_code(&failure);
-            if args.json {
-                print_json(&failure_json(&failure));
+            if json {
+                write_json(&mut o, &failure_json(failure));
             } else {
-                print_failure(&failure);
+                write_failure(&mut o, failure);
             }
-            code
+            failure_code(failure)
         }
+    };
+    (code, o)
+}
+
+/// Pretty JSON, as [`super::print_json`] prints it.
+fn write_json(o: &mut Rendered, value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => out!(o, "{s}"),
+        Err(e) => err!(o, "hotpatch: error: cannot encode the JSON output: {e}"),
+    }
+}
+
+/// A save hook's push (`hotpatch push FILE…`, at most with `--json`, `--dry-run`,
+/// `--no-hooks`) handed to the project's running `hotpatch watch`, which pushes it over the
+/// connection it keeps open and sends back what to print and the exit code. `None`: no watch
+/// took it (none running, another target, a push with other options, or one that may rebuild),
+/// and the push runs here.
+fn hand_off(args: &PushArgs) -> Option<i32> {
+    let plain = !args.paths.is_empty()
+        && args.group.is_none()
+        && args.git_ref.is_none()
+        && !args.rebuild
+        && !args.no_cache
+        && !args.allow_state_loss
+        && args.rename_var.is_empty()
+        && !args.no_initialize
+        && !args.overwrite_drift;
+    if !plain {
+        return None;
+    }
+    let (config, overrides) = args.common.load().ok()?;
+    let target = config.target(&overrides).ok()?;
+    // A push that may end in a rebuild runs here, where the rebuild runs.
+    if !args.dry_run && rebuild_allowed(args, &target) {
+        return None;
+    }
+    let request = crate::ops::handoff::Request {
+        target: target.name.clone(),
+        paths: args
+            .paths
+            .iter()
+            .map(|p| std::path::absolute(p).ok())
+            .collect::<Option<_>>()?,
+        json: args.json,
+        dry_run: args.dry_run,
+        no_hooks: args.no_hooks,
+    };
+    // The watch's own limits, and some: it may be busy with a push of its own first.
+    let limit = (target.timeout + target.apply_timeout) * 2;
+    match crate::ops::handoff::hand_off(&config.root, &request, limit)? {
+        crate::ops::handoff::Reply::Done {
+            code,
+            stdout,
+            stderr,
+        } => {
+            Rendered {
+                out: stdout,
+                err: stderr,
+            }
+            .print();
+            Some(code)
+        }
+        crate::ops::handoff::Reply::Declined { .. } => None,
     }
 }
 
@@ -359,10 +465,10 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
     }
 }
 
-fn print_report(r: &PushReport) {
+fn print_report(o: &mut Rendered, r: &PushReport) {
     let counts = summary_counts(r);
     match r.outcome {
-        Outcome::NothingToPush => println!(
+        Outcome::NothingToPush => out!(o, 
             "{} ({}) already matches the sources{} (epoch {})",
             r.target,
             r.url,
@@ -370,8 +476,8 @@ fn print_report(r: &PushReport) {
             r.epoch_before
         ),
         Outcome::DryRun => {
-            println!("would push to {} ({}): {counts}", r.target, r.url);
-            print_changes(r);
+            out!(o, "would push to {} ({}): {counts}", r.target, r.url);
+            print_changes(o, r);
         }
         Outcome::Applied => {
             let replay = if r.replayed {
@@ -379,25 +485,25 @@ fn print_report(r: &PushReport) {
             } else {
                 ""
             };
-            println!(
+            out!(o, 
                 "pushed to {} ({}) in {} ms: {counts}{replay}{}",
                 r.target,
                 r.url,
                 r.millis.total,
                 at_revision(r)
             );
-            print_changes(r);
+            print_changes(o, r);
             for carried in &r.carried {
-                println!("  values carried: {carried}");
+                out!(o, "  values carried: {carried}");
             }
             if !r.initialized.is_empty() {
-                println!("  initialized: {}", r.initialized.join(", "));
+                out!(o, "  initialized: {}", r.initialized.join(", "));
             }
-            print_hooks(&r.hooks);
+            print_hooks(o, &r.hooks);
             for d in &r.drift {
-                println!("  replaced the image's own change: {}", drift_line(d));
+                out!(o, "  replaced the image's own change: {}", drift_line(d));
             }
-            println!(
+            out!(o, 
                 "epoch {} -> {}, batch {}",
                 r.epoch_before,
                 r.epoch_after,
@@ -405,43 +511,43 @@ fn print_report(r: &PushReport) {
             );
         }
         Outcome::Refused => {
-            eprintln!(
+            err!(o, 
                 "hotpatch: not pushed: {} change(s) would drop values that live objects hold:",
                 r.refused.len()
             );
             for reason in &r.refused {
-                eprintln!("  - {reason}");
+                err!(o, "  - {reason}");
             }
-            eprintln!(
+            err!(o, 
                 "Nothing was changed. If a variable was renamed, say so with --rename-var \
                  Class.old=new and its values move; to drop the values, push with \
                  --allow-state-loss."
             );
         }
         Outcome::Drift => {
-            eprintln!(
+            err!(o, 
                 "hotpatch: not pushed: {} definition(s) were changed in the image since hotpatch \
                  installed them, and this push would replace them:",
                 r.drift.len()
             );
             for d in &r.drift {
-                eprintln!("  {}", drift_line(d));
+                err!(o, "  {}", drift_line(d));
             }
-            eprintln!(
+            err!(o, 
                 "Nothing was sent. Bring the image's changes into the files with `hotpatch pull` \
                  (conflicts: `--theirs` or `--ours`), or replace them with `hotpatch push \
                  --overwrite-drift` (`hotpatch rollback` then brings them back)."
             );
         }
         Outcome::NeedsRebuild => {
-            eprintln!(
+            err!(o, 
                 "hotpatch: not pushed: {} change(s) cannot be applied to a running image:",
                 r.needs_rebuild.len()
             );
             for reason in &r.needs_rebuild {
-                eprintln!("  - {reason}");
+                err!(o, "  - {reason}");
             }
-            eprintln!(
+            err!(o, 
                 "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`, or \
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
@@ -461,11 +567,11 @@ fn at_revision(r: &PushReport) -> String {
 
 /// The application hooks that ran after a batch: one line each on stdout; a failure (only
 /// reported, `on_failure = "report"`) also as a warning on stderr.
-pub fn print_hooks(hooks: &[crate::image::protocol::HookRun]) {
+fn print_hooks(o: &mut Rendered, hooks: &[crate::image::protocol::HookRun]) {
     for h in hooks {
-        println!("  hook: {h}");
+        out!(o, "  hook: {h}");
         if !h.is_done() {
-            eprintln!("hotpatch: warning: hook {h} (reported only; the change stays)");
+            err!(o, "hotpatch: warning: hook {h} (reported only; the change stays)");
         }
     }
 }
@@ -487,7 +593,7 @@ pub fn drift_line(d: &crate::ops::push::DriftLine) -> String {
     }
 }
 
-fn print_changes(r: &PushReport) {
+fn print_changes(o: &mut Rendered, r: &PushReport) {
     for c in &r.changes {
         let mark = match c.change {
             "added" => '+',
@@ -506,7 +612,7 @@ fn print_changes(r: &PushReport) {
                 )
             })
             .unwrap_or_default();
-        println!("  {mark} {class}{}{note}", c.name);
+        out!(o, "  {mark} {class}{}{note}", c.name);
     }
 }
 
@@ -536,29 +642,36 @@ fn summary_counts(r: &PushReport) -> String {
 /// The failure on stderr: every source or compile error as `path:line:col: message`, then what
 /// it means.
 pub fn print_failure(failure: &PushFailure) {
+    let mut o = Rendered::default();
+    write_failure(&mut o, failure);
+    o.print();
+}
+
+/// The failure as [`print_failure`] prints it.
+fn write_failure(o: &mut Rendered, failure: &PushFailure) {
     match failure {
         PushFailure::Source(SourceError::Tonel(errors)) => {
             for e in errors {
-                eprintln!("{e}");
+                err!(o, "{e}");
             }
-            eprintln!("hotpatch: error: {failure}");
+            err!(o, "hotpatch: error: {failure}");
         }
         PushFailure::ApplyFailed(e, _) if !e.hook_failure.hooks.is_empty() => {
-            eprintln!("hotpatch: error: {failure}");
+            err!(o, "hotpatch: error: {failure}");
             for h in &e.hook_failure.hooks {
-                eprintln!("  hook: {h}");
+                err!(o, "  hook: {h}");
             }
             for h in &e.hook_failure.hooks_after_undo {
-                eprintln!("  hook, after the undo: {h}");
+                err!(o, "  hook, after the undo: {h}");
             }
         }
         PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => {
             for e in errors {
-                eprintln!("{e}");
+                err!(o, "{e}");
             }
-            eprintln!("hotpatch: error: {failure}");
+            err!(o, "hotpatch: error: {failure}");
         }
-        other => eprintln!("hotpatch: error: {other}"),
+        other => err!(o, "hotpatch: error: {other}"),
     }
 }
 

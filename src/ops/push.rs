@@ -14,7 +14,7 @@ use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
 use crate::drift::{DriftChange, DriftItem, DriftReport, Standing, Subject};
 use crate::image::protocol::{
     AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName,
-    ErrorKind, HookRun,
+    ErrorKind, HookRun, Mark,
 };
 use crate::image::{Client, ClientError, ProgressSink};
 use crate::model::{MethodDef, Side};
@@ -264,15 +264,61 @@ impl From<StateError> for PushFailure {
     }
 }
 
-/// Runs a push against `target`.
+/// Runs a push against `target` over a connection of its own, closed when it is done.
 pub async fn push(
     config: &Config,
     target: &Target,
     options: &PushOptions,
 ) -> Result<PushReport, PushFailure> {
     let started = Instant::now();
-    let mut millis = Timings::default();
-    let (local, mut identity) = match &options.revision {
+    let read = read_sources(config, options)?;
+    let token = match &options.token {
+        Some(t) => t.clone(),
+        None => target.token().map_err(PushFailure::Config)?,
+    };
+    let t = Instant::now();
+    let mut client = super::connect(target, &token).await?;
+    let connected = elapsed(t);
+    // The agent's `hello` just said where the image is: no need to ask again whether it moved.
+    let now = Mark {
+        epoch: client.hello.epoch,
+        evals: client.hello.evals,
+    };
+    let result = push_read(&mut client, Some(now), config, target, options, read, started).await;
+    client.close().await;
+    result.map(|mut report| {
+        report.millis.connect = connected;
+        report.millis.total = elapsed(started);
+        report
+    })
+}
+
+/// Runs a push over `client`, an open connection to `target`'s agent that stays open (what
+/// `hotpatch watch` keeps between saves, see [`super::kept`]). The image is asked whether it
+/// moved since the cached snapshot, as on a new connection.
+pub async fn push_over(
+    client: &mut Client,
+    config: &Config,
+    target: &Target,
+    options: &PushOptions,
+) -> Result<PushReport, PushFailure> {
+    let started = Instant::now();
+    let read = read_sources(config, options)?;
+    let mut report = push_read(client, None, config, target, options, read, started).await?;
+    report.millis.total = elapsed(started);
+    Ok(report)
+}
+
+/// The sources a push sends, and who pushes them (found in the background).
+struct Read {
+    local: LocalSources,
+    identity: super::identity::Pending,
+    millis: u64,
+}
+
+fn read_sources(config: &Config, options: &PushOptions) -> Result<Read, PushFailure> {
+    let started = Instant::now();
+    let (local, identity) = match &options.revision {
         Some(revision) => (
             local::load_revision(config, revision)?,
             super::identity::at_commit(&revision.commit),
@@ -283,16 +329,36 @@ pub async fn push(
             super::identity::gather_in_background(&config.root),
         ),
     };
-    millis.read = elapsed(started);
+    Ok(Read {
+        local,
+        identity,
+        millis: elapsed(started),
+    })
+}
 
-    let token = match &options.token {
-        Some(t) => t.clone(),
-        None => target.token().map_err(PushFailure::Config)?,
+/// The push itself, over `client`, of sources already read. `now`: the image's mark as the
+/// agent gave it a moment ago (its `hello` on a new connection), which spares asking whether
+/// the cached snapshot still holds; `None` asks.
+async fn push_read(
+    client: &mut Client,
+    now: Option<Mark>,
+    config: &Config,
+    target: &Target,
+    options: &PushOptions,
+    read: Read,
+    started: Instant,
+) -> Result<PushReport, PushFailure> {
+    let Read {
+        local,
+        mut identity,
+        millis: read_millis,
+    } = read;
+    let mut millis = Timings {
+        read: read_millis,
+        ..Timings::default()
     };
-    let t = Instant::now();
-    let mut client = super::connect(target, &token).await?;
     client.set_progress(options.progress.clone());
-    millis.connect = elapsed(t);
+    let mut now = now;
     // `--overwrite-drift` must see the drift it is asked to replace: a cached snapshot may
     // predate a hand edit that did not move the epoch.
     let mut cache = (options.use_cache && !options.overwrite_drift)
@@ -301,11 +367,12 @@ pub async fn push(
     let mut retried_stale = false;
     loop {
         let t = Instant::now();
-        let comparison = compare(&mut client, &local, cache.as_ref()).await?;
-        let overrides = overrides::find(&mut client, &comparison, &local.scope.packages).await?;
+        // What `hello` said holds for the first look only: a retry looks again.
+        let comparison = compare(client, &local, cache.as_ref(), now.take()).await?;
+        let overrides = overrides::find(client, &comparison, &local.scope.packages).await?;
         millis.snapshot += elapsed(t);
         let (carries, live_state) =
-            state::check(&mut client, &comparison.changes, &options.renames).await?;
+            state::check(client, &comparison.changes, &options.renames).await?;
         let ctx = PlanContext {
             subclasses: comparison.subclasses.clone(),
             live_state: Some(live_state),
@@ -341,23 +408,23 @@ pub async fn push(
             millis,
         };
         if comparison.changes.is_empty() {
-            return Ok(finish(report, started, client).await);
+            return Ok(finish(report, started));
         }
         if !report.drift.is_empty() && !options.overwrite_drift {
             report.outcome = Outcome::Drift;
-            return Ok(finish(report, started, client).await);
+            return Ok(finish(report, started));
         }
         if !report.refused.is_empty() {
             report.outcome = Outcome::Refused;
-            return Ok(finish(report, started, client).await);
+            return Ok(finish(report, started));
         }
         if !report.needs_rebuild.is_empty() {
             report.outcome = Outcome::NeedsRebuild;
-            return Ok(finish(report, started, client).await);
+            return Ok(finish(report, started));
         }
         if options.dry_run {
             report.outcome = Outcome::DryRun;
-            return Ok(finish(report, started, client).await);
+            return Ok(finish(report, started));
         }
         let batch = Batch {
             id: plan::batch_id(&comparison.session, comparison.epoch, &plan.steps),
@@ -422,7 +489,7 @@ pub async fn push(
                         report.drift.push(line);
                     }
                 }
-                return Ok(finish(report, started, client).await);
+                return Ok(finish(report, started));
             }
             Err(ClientError::Agent(e)) => match e.kind {
                 ErrorKind::Stale if !retried_stale => {
@@ -533,8 +600,7 @@ pub fn rebuild_trigger(result: &Result<PushReport, PushFailure>) -> Option<Rebui
     }
 }
 
-async fn finish(mut report: PushReport, started: Instant, client: Client) -> PushReport {
-    client.close().await;
+fn finish(mut report: PushReport, started: Instant) -> PushReport {
     report.millis.total = elapsed(started);
     report
 }

@@ -1,0 +1,277 @@
+//! Benchmark of save-to-live (issue 19, item 4) against the real VM and agent (the test image):
+//! a one-method change in a project of N methods (default 10,000)
+//!
+//! - pushed by `hotpatch watch --settle-ms 0` over the connection it keeps open: the time from
+//!   the save being seen (the watch's file event) to the method live (the agent's answer), as the
+//!   watch prints it, and from the file written to the watch's line, measured here;
+//! - handed by a save hook's `hotpatch push FILE` to that running watch: end to end, process
+//!   start to exit;
+//! - pushed by `hotpatch push FILE` on its own (no watch running): end to end.
+//!
+//! Every run's method is checked live in the image at the end. Prints figures and the machine's
+//! load average; asserts nothing about time.
+//!
+//!     cargo bench --bench watch -- [--methods N] [--runs N]
+//!
+//! Goals (issue 19): live < 5 ms after the save is seen (watch), one-shot push < 15 ms.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const CLASSES: usize = 100;
+
+fn main() {
+    let mut methods = 10_000usize;
+    let mut runs = 30usize;
+    let mut args = common::bench_args();
+    while let Some(a) = args.next() {
+        let value = args.next().and_then(|v| v.parse().ok());
+        match (a.as_str(), value) {
+            ("--methods", Some(n)) => methods = n,
+            ("--runs", Some(n)) => runs = n,
+            _ => {
+                eprintln!("usage: cargo bench --bench watch -- [--methods N] [--runs N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let hotpatch = PathBuf::from(env!("CARGO_BIN_EXE_hotpatch"));
+    println!("load average at start: {}", load());
+
+    let per_class = methods.div_ceil(CLASSES);
+    let project = common::repo().join("target/bench-watch");
+    let _ = std::fs::remove_dir_all(&project);
+    generate(&project, per_class);
+    println!(
+        "project: {CLASSES} classes x {per_class} methods = {} methods",
+        CLASSES * per_class
+    );
+    let vm = common::Vm::start();
+    std::fs::write(
+        project.join("hotpatch.toml"),
+        format!(
+            "source = \"src\"\npackages = [\"Bench-Core\"]\n[targets.bench]\nurl = \"{}\"\napply_timeout_secs = 3600\n",
+            vm.url
+        ),
+    )
+    .expect("write hotpatch.toml");
+    let run_push = |file: &str| -> Duration {
+        let t = Instant::now();
+        let out = Command::new(&hotpatch)
+            .args(["push", file])
+            .current_dir(&project)
+            .env("HOTPATCH_TOKEN", &vm.token)
+            .output()
+            .expect("run hotpatch push");
+        let took = t.elapsed();
+        if !out.status.success() {
+            eprintln!(
+                "bench-watch: hotpatch push {file} failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::process::exit(1);
+        }
+        took
+    };
+    let t = Instant::now();
+    let _ = Command::new(&hotpatch)
+        .arg("push")
+        .current_dir(&project)
+        .env("HOTPATCH_TOKEN", &vm.token)
+        .output()
+        .expect("first push");
+    println!(
+        "first push of {} methods: {:.1} s",
+        CLASSES * per_class,
+        t.elapsed().as_secs_f64()
+    );
+
+    let file = project.join("src/Bench-Core/BenchClass7.class.st");
+    let file_arg = file.to_str().expect("utf-8 path").to_owned();
+    let mut version = 0usize;
+
+    // One-shot push, no watch running.
+    let mut one_shot = Vec::new();
+    for _ in 0..runs {
+        version += 1;
+        edit_one_method(&project, &file, version);
+        one_shot.push(ms(run_push(&file_arg)));
+    }
+    check(&vm, version);
+
+    // The watch, pushing what it sees saved.
+    let (mut watch, lines) = start_watch(&hotpatch, &project, &vm.token, 0);
+    let mut seen_to_live = Vec::new();
+    let mut written_to_line = Vec::new();
+    for _ in 0..runs {
+        version += 1;
+        let t = Instant::now();
+        edit_one_method(&project, &file, version);
+        let line = wait_for(&lines, "BenchClass7.class.st: ");
+        written_to_line.push(ms(t.elapsed()));
+        seen_to_live.push(pushed_ms(&line));
+    }
+    check(&vm, version);
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    // A save hook handing its push to a running watch (whose settle time is long enough that it
+    // never pushes the save itself).
+    let (mut watch, lines) = start_watch(&hotpatch, &project, &vm.token, 60_000);
+    let mut handed = Vec::new();
+    let mut handed_inside = Vec::new();
+    for _ in 0..runs {
+        version += 1;
+        edit_one_method(&project, &file, version);
+        handed.push(ms(run_push(&file_arg)));
+        handed_inside.push(pushed_ms(&wait_for(&lines, "(save hook): ")));
+    }
+    check(&vm, version);
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    report("watch: save seen -> method live", &seen_to_live, 5.0);
+    report(
+        "watch: file written -> watch's line (incl. inotify)",
+        &written_to_line,
+        5.0,
+    );
+    report(
+        "push FILE handed to the running watch, end to end",
+        &handed,
+        15.0,
+    );
+    report(
+        "push FILE handed to the running watch, inside the watch",
+        &handed_inside,
+        5.0,
+    );
+    report("push FILE on its own, end to end", &one_shot, 15.0);
+    println!("load average at end: {}", load());
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The next line of the watch containing `what` (others are skipped).
+fn wait_for(lines: &mpsc::Receiver<String>, what: &str) -> String {
+    loop {
+        match lines.recv_timeout(Duration::from_secs(300)) {
+            Ok(line) if line.contains(what) => return line,
+            Ok(_) => {}
+            Err(_) => {
+                eprintln!("bench-watch: the watch said nothing with `{what}`");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+/// `… pushed in 3.2 ms: …` → 3.2.
+fn pushed_ms(line: &str) -> f64 {
+    let found = line
+        .split("pushed in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok());
+    match found {
+        Some(ms) => ms,
+        None => {
+            eprintln!("bench-watch: the watch did not push: {line}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `hotpatch watch --settle-ms SETTLE` in the project, and the lines it writes on stderr, once
+/// it says it is watching.
+fn start_watch(
+    hotpatch: &Path,
+    project: &Path,
+    token: &str,
+    settle: u64,
+) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut watch = Command::new(hotpatch)
+        .args(["watch", "--settle-ms", &settle.to_string()])
+        .current_dir(project)
+        .env("HOTPATCH_TOKEN", token)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hotpatch watch");
+    let (tx, lines) = mpsc::channel();
+    let stderr = watch.stderr.take().expect("the watch's stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    wait_for(&lines, "watching");
+    (watch, lines)
+}
+
+/// The method of the last run is live.
+fn check(vm: &common::Vm, version: usize) {
+    let got = vm.eval("BenchClass7 new method0");
+    assert_eq!(got, (1000 + version).to_string(), "the last save is live");
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn report(what: &str, ms: &[f64], goal_ms: f64) {
+    let mut ms = ms.to_vec();
+    ms.sort_by(f64::total_cmp);
+    let median = ms[ms.len() / 2];
+    println!(
+        "{what}: median {median:.1} ms, min {:.1} ms, max {:.1} ms over {} runs (goal {goal_ms} ms)",
+        ms[0],
+        ms[ms.len() - 1],
+        ms.len()
+    );
+}
+
+/// A Tonel package of `CLASSES` classes with `per_class` methods each.
+fn generate(root: &Path, per_class: usize) {
+    let pkg = root.join("src/Bench-Core");
+    std::fs::create_dir_all(&pkg).expect("create bench package");
+    std::fs::write(pkg.join("package.st"), "Package { #name : 'Bench-Core' }\n")
+        .expect("write package.st");
+    for c in 0..CLASSES {
+        let mut text = format!(
+            "Class {{\n\t#name : 'BenchClass{c}',\n\t#superclass : 'Object',\n\t#instVars : [\n\t\t'total'\n\t],\n\t#package : 'Bench-Core'\n}}\n\n{{ #category : 'accessing' }}\nBenchClass{c} >> method0 [\n\n\t^ 1000\n]\n"
+        );
+        for m in 1..per_class {
+            text.push_str(&format!(
+                "\n{{ #category : 'computing' }}\nBenchClass{c} >> method{m}: anArray [\n\n\t| sum |\n\tsum := 0.\n\tanArray do: [ :each | each even ifTrue: [ sum := sum + each ] ].\n\ttotal := sum + {m}.\n\t^ total\n]\n"
+            ));
+        }
+        std::fs::write(pkg.join(format!("BenchClass{c}.class.st")), text)
+            .expect("write class file");
+    }
+}
+
+/// Rewrites method0 of the file's class to answer `1000 + version`, as an editor that saves by
+/// renaming does (one file event, never a half-written file).
+fn edit_one_method(project: &Path, file: &Path, version: usize) {
+    let text = std::fs::read_to_string(file).expect("read class file");
+    let start = text.find("method0 [").expect("method0 present");
+    let caret = start + text[start..].find("^ ").expect("return in method0");
+    let end = caret + text[caret..].find('\n').expect("end of line");
+    let edited = format!("{}^ {}{}", &text[..caret], 1000 + version, &text[end..]);
+    let tmp = project.join("save.tmp");
+    std::fs::write(&tmp, edited).expect("write the saved file");
+    std::fs::rename(&tmp, file).expect("rename into place");
+}
