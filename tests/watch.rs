@@ -1,8 +1,8 @@
 //! `hotpatch watch` end to end against the real VM: saves pushed over the one connection it keeps
 //! open (asked of the agent: which connections it holds), an editor hook's `hotpatch push FILE`
 //! handed to the running watch over its socket and printing what a push of its own would, the
-//! hook pushing by itself when no watch runs or the watch was killed and left its socket behind,
-//! and the connection opened again after the agent restarted.
+//! hook pushing by itself when no watch runs or the watch was killed and left its socket behind
+//! (reading only the file it pushes), and the connection opened again after the agent restarted.
 
 mod common;
 
@@ -171,7 +171,9 @@ fn a_save_hook_hands_its_push_to_the_running_watch_and_prints_what_its_own_would
     assert!(out.contains("pushed to local"), "{out}");
     assert_eq!(greet(&vm), "'Handed, X!'");
     assert!(
-        until(|| w.log().contains("SampleApp.class.st (save hook): pushed in")),
+        until(|| w
+            .log()
+            .contains("SampleApp.class.st (save hook): pushed in")),
         "the watch did not push it:\n{}",
         w.log()
     );
@@ -216,10 +218,15 @@ fn with_no_watch_or_a_dead_one_the_hook_pushes_by_itself() {
     let p = Project::new(&vm, "fallback");
     p.run(&["push"], 0);
     let app = p.file("SampleApp.class.st");
-    // No watch at all.
+    // No watch at all. A push of one file reads that file only: another one half written
+    // (no valid Tonel) stops a push of the whole package, not this one.
+    p.write("SampleHalf.class.st", "Class {\n\t#name : 'SampleHalf',\n");
     set_greeting(&p, "Alone");
     p.run(&["push", path_arg(&app)], 0);
     assert_eq!(greet(&vm), "'Alone, X!'");
+    let whole = p.run(&["push"], 2);
+    assert!(whole.contains("SampleHalf.class.st:"), "{whole}");
+    std::fs::remove_file(p.file("SampleHalf.class.st")).expect("remove SampleHalf");
 
     // A watch killed outright leaves its socket behind: nobody answers on it.
     let w = Watch::start(&p, 60_000, "first.log");

@@ -468,7 +468,8 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
 fn print_report(o: &mut Rendered, r: &PushReport) {
     let counts = summary_counts(r);
     match r.outcome {
-        Outcome::NothingToPush => out!(o, 
+        Outcome::NothingToPush => out!(
+            o,
             "{} ({}) already matches the sources{} (epoch {})",
             r.target,
             r.url,
@@ -485,7 +486,8 @@ fn print_report(o: &mut Rendered, r: &PushReport) {
             } else {
                 ""
             };
-            out!(o, 
+            out!(
+                o,
                 "pushed to {} ({}) in {} ms: {counts}{replay}{}",
                 r.target,
                 r.url,
@@ -503,7 +505,8 @@ fn print_report(o: &mut Rendered, r: &PushReport) {
             for d in &r.drift {
                 out!(o, "  replaced the image's own change: {}", drift_line(d));
             }
-            out!(o, 
+            out!(
+                o,
                 "epoch {} -> {}, batch {}",
                 r.epoch_before,
                 r.epoch_after,
@@ -511,21 +514,24 @@ fn print_report(o: &mut Rendered, r: &PushReport) {
             );
         }
         Outcome::Refused => {
-            err!(o, 
+            err!(
+                o,
                 "hotpatch: not pushed: {} change(s) would drop values that live objects hold:",
                 r.refused.len()
             );
             for reason in &r.refused {
                 err!(o, "  - {reason}");
             }
-            err!(o, 
+            err!(
+                o,
                 "Nothing was changed. If a variable was renamed, say so with --rename-var \
                  Class.old=new and its values move; to drop the values, push with \
                  --allow-state-loss."
             );
         }
         Outcome::Drift => {
-            err!(o, 
+            err!(
+                o,
                 "hotpatch: not pushed: {} definition(s) were changed in the image since hotpatch \
                  installed them, and this push would replace them:",
                 r.drift.len()
@@ -533,21 +539,24 @@ fn print_report(o: &mut Rendered, r: &PushReport) {
             for d in &r.drift {
                 err!(o, "  {}", drift_line(d));
             }
-            err!(o, 
+            err!(
+                o,
                 "Nothing was sent. Bring the image's changes into the files with `hotpatch pull` \
                  (conflicts: `--theirs` or `--ours`), or replace them with `hotpatch push \
                  --overwrite-drift` (`hotpatch rollback` then brings them back)."
             );
         }
         Outcome::NeedsRebuild => {
-            err!(o, 
+            err!(
+                o,
                 "hotpatch: not pushed: {} change(s) cannot be applied to a running image:",
                 r.needs_rebuild.len()
             );
             for reason in &r.needs_rebuild {
                 err!(o, "  - {reason}");
             }
-            err!(o, 
+            err!(
+                o,
                 "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`, or \
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
@@ -571,7 +580,10 @@ fn print_hooks(o: &mut Rendered, hooks: &[crate::image::protocol::HookRun]) {
     for h in hooks {
         out!(o, "  hook: {h}");
         if !h.is_done() {
-            err!(o, "hotpatch: warning: hook {h} (reported only; the change stays)");
+            err!(
+                o,
+                "hotpatch: warning: hook {h} (reported only; the change stays)"
+            );
         }
     }
 }

@@ -6,6 +6,7 @@
 use super::{Common, exit, report_error, runtime};
 use crate::config::Config;
 use crate::ops::handoff::{Incoming, Listener, Reply};
+use crate::ops::identity;
 use crate::ops::kept::KeptConnection;
 use crate::ops::push::{Outcome, PushFailure, PushOptions, PushReport};
 use clap::Args;
@@ -73,18 +74,24 @@ async fn serve(args: &WatchArgs, config: &Config, mut kept: KeptConnection) -> a
     let settle = Duration::from_millis(args.settle_ms);
     let mut saved = BTreeSet::new();
     let mut quiet_at: Option<tokio::time::Instant> = None;
+    // Who pushes (a git call), found from the moment a save is seen, during the settle time.
+    let mut identity = None;
     loop {
         tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
                 if collect(event, &mut saved) {
                     quiet_at = Some(tokio::time::Instant::now() + settle);
+                    identity.get_or_insert_with(|| identity::gather_in_background(&config.root));
                 }
             }
             () = sleep_until(quiet_at) => {
                 quiet_at = None;
+                let mut who = identity
+                    .take()
+                    .unwrap_or_else(|| identity::gather_in_background(&config.root));
                 for path in std::mem::take(&mut saved) {
-                    push_saved(&mut kept, config, &path).await;
+                    push_saved(&mut kept, config, &path, &mut who).await;
                 }
             }
             incoming = handed.next() => {
@@ -113,7 +120,12 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 /// Pushes a saved file (or, for a deleted one, its package) and says how it went.
-async fn push_saved(kept: &mut KeptConnection, config: &Config, path: &Path) {
+async fn push_saved(
+    kept: &mut KeptConnection,
+    config: &Config,
+    path: &Path,
+    identity: &mut identity::Pending,
+) {
     let Some(push_path) = what_to_push(path) else {
         return;
     };
@@ -128,7 +140,7 @@ async fn push_saved(kept: &mut KeptConnection, config: &Config, path: &Path) {
         .display()
         .to_string();
     let started = Instant::now();
-    let result = kept.push(config, &options).await;
+    let result = kept.push(config, &options, identity).await;
     say(&shown, &result, started);
 }
 
@@ -152,7 +164,8 @@ async fn hand_over(kept: &mut KeptConnection, config: &Config, incoming: Incomin
         ..Default::default()
     };
     let started = Instant::now();
-    let result = kept.push(config, &options).await;
+    let mut who = identity::gather_in_background(&config.root);
+    let result = kept.push(config, &options, &mut who).await;
     let (code, rendered) = super::push::render(&result, request.json);
     incoming
         .reply(&Reply::Done {
@@ -164,9 +177,18 @@ async fn hand_over(kept: &mut KeptConnection, config: &Config, incoming: Incomin
     let shown: Vec<String> = request
         .paths
         .iter()
-        .map(|p| p.strip_prefix(&config.root).unwrap_or(p).display().to_string())
+        .map(|p| {
+            p.strip_prefix(&config.root)
+                .unwrap_or(p)
+                .display()
+                .to_string()
+        })
         .collect();
-    say(&format!("{} (save hook)", shown.join(" ")), &result, started);
+    say(
+        &format!("{} (save hook)", shown.join(" ")),
+        &result,
+        started,
+    );
 }
 
 /// One line (and the errors) about a push of the watch, on its terminal.
@@ -181,7 +203,15 @@ fn say(shown: &str, result: &Result<PushReport, PushFailure>, started: Instant) 
                     .iter()
                     .map(|c| format!("{} {}", c.change, c.name))
                     .collect();
-                eprintln!("{shown}: pushed in {live_ms:.1} ms: {}", lines.join(", "));
+                let m = &r.millis;
+                eprintln!(
+                    "{shown}: pushed in {live_ms:.1} ms (reading {}, comparing {}, applying {} \
+                     ms): {}",
+                    m.read,
+                    m.snapshot,
+                    m.apply,
+                    lines.join(", ")
+                );
                 for h in r.hooks.iter().filter(|h| !h.is_done()) {
                     eprintln!("  hook {h} (reported only; the change stays)");
                 }

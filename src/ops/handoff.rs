@@ -137,9 +137,7 @@ impl Listener {
         }
         let listener = tokio::net::UnixListener::bind(&path).map_err(io)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        let inode = std::fs::metadata(&path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
+        let inode = std::fs::metadata(&path).ok().map(|m| (m.dev(), m.ino()));
         Ok(Listener {
             listener,
             file: SocketFile { path, inode },

@@ -8,6 +8,7 @@
 //! the answer came back, or else the agent answers the same batch id as `replayed` (or the fresh
 //! comparison finds nothing left to push), so running the push again is safe.
 
+use super::identity::Pending;
 use super::push::{PushFailure, PushOptions, PushReport, push_over};
 use crate::config::{Config, Target};
 use crate::image::{Client, ClientError};
@@ -60,21 +61,23 @@ impl KeptConnection {
         Ok(self.client.insert(client))
     }
 
-    /// Pushes over the kept connection (opening it when needed). A connection that turns out to
-    /// be broken is opened again and the push runs again, once; after any failure of the
+    /// Pushes over the kept connection (opening it when needed); `identity`: who pushes, being
+    /// found since the save was seen ([`super::push::identity_of`]). A connection that turns out
+    /// to be broken is opened again and the push runs again, once; after any failure of the
     /// connection itself (a timeout leaves an answer on its way) it is dropped, and the next push
     /// opens a new one.
     pub async fn push(
         &mut self,
         config: &Config,
         options: &PushOptions,
+        identity: &mut Pending,
     ) -> Result<PushReport, PushFailure> {
         let was_open = self.client.is_some();
-        let result = self.push_once(config, options).await;
+        let result = self.push_once(config, options, identity).await;
         match result {
             Err(PushFailure::Agent(e)) if was_open && broken(&e) => {
                 self.drop_client().await;
-                self.push_once(config, options).await
+                self.push_once(config, options, identity).await
             }
             other => other,
         }
@@ -84,10 +87,11 @@ impl KeptConnection {
         &mut self,
         config: &Config,
         options: &PushOptions,
+        identity: &mut Pending,
     ) -> Result<PushReport, PushFailure> {
         let target = self.target.clone();
         let client = self.client().await?;
-        let result = push_over(client, config, &target, options).await;
+        let result = push_over(client, config, &target, options, identity).await;
         if let Err(PushFailure::Agent(e)) = &result
             && e.agent().is_none()
         {

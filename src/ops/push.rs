@@ -271,6 +271,7 @@ pub async fn push(
     options: &PushOptions,
 ) -> Result<PushReport, PushFailure> {
     let started = Instant::now();
+    let mut identity = identity_of(config, options);
     let read = read_sources(config, options)?;
     let token = match &options.token {
         Some(t) => t.clone(),
@@ -284,7 +285,16 @@ pub async fn push(
         epoch: client.hello.epoch,
         evals: client.hello.evals,
     };
-    let result = push_read(&mut client, Some(now), config, target, options, read, started).await;
+    let result = push_read(
+        &mut client,
+        Some(now),
+        config,
+        target,
+        options,
+        (read, &mut identity),
+        started,
+    )
+    .await;
     client.close().await;
     result.map(|mut report| {
         report.millis.connect = connected;
@@ -295,43 +305,46 @@ pub async fn push(
 
 /// Runs a push over `client`, an open connection to `target`'s agent that stays open (what
 /// `hotpatch watch` keeps between saves, see [`super::kept`]). The image is asked whether it
-/// moved since the cached snapshot, as on a new connection.
+/// moved since the cached snapshot, as on a new connection. `identity`: who pushes, being found
+/// since the save was seen (see [`identity_of`]).
 pub async fn push_over(
     client: &mut Client,
     config: &Config,
     target: &Target,
     options: &PushOptions,
+    identity: &mut super::identity::Pending,
 ) -> Result<PushReport, PushFailure> {
     let started = Instant::now();
     let read = read_sources(config, options)?;
-    let mut report = push_read(client, None, config, target, options, read, started).await?;
+    let sources = (read, identity);
+    let mut report = push_read(client, None, config, target, options, sources, started).await?;
     report.millis.total = elapsed(started);
     Ok(report)
 }
 
-/// The sources a push sends, and who pushes them (found in the background).
+/// Who pushes `options`' sources (user, host, git commit): a git call, found in the background
+/// while the push reads and connects.
+pub fn identity_of(config: &Config, options: &PushOptions) -> super::identity::Pending {
+    match &options.revision {
+        Some(revision) => super::identity::at_commit(&revision.commit),
+        None => super::identity::gather_in_background(&config.root),
+    }
+}
+
+/// The sources a push sends.
 struct Read {
     local: LocalSources,
-    identity: super::identity::Pending,
     millis: u64,
 }
 
 fn read_sources(config: &Config, options: &PushOptions) -> Result<Read, PushFailure> {
     let started = Instant::now();
-    let (local, identity) = match &options.revision {
-        Some(revision) => (
-            local::load_revision(config, revision)?,
-            super::identity::at_commit(&revision.commit),
-        ),
-        // Who pushes (user, host, git commit) costs a few git calls: found while we connect.
-        None => (
-            local::load(config, &options.paths)?,
-            super::identity::gather_in_background(&config.root),
-        ),
+    let local = match &options.revision {
+        Some(revision) => local::load_revision(config, revision)?,
+        None => local::load(config, &options.paths)?,
     };
     Ok(Read {
         local,
-        identity,
         millis: elapsed(started),
     })
 }
@@ -345,12 +358,11 @@ async fn push_read(
     config: &Config,
     target: &Target,
     options: &PushOptions,
-    read: Read,
+    (read, identity): (Read, &mut super::identity::Pending),
     started: Instant,
 ) -> Result<PushReport, PushFailure> {
     let Read {
         local,
-        mut identity,
         millis: read_millis,
     } = read;
     let mut millis = Timings {
