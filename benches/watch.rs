@@ -149,7 +149,7 @@ fn main() {
     wait_for(&lines, "(save hook): ");
     let mut handed = Vec::new();
     let mut handed_inside = Vec::new();
-    let mut last_line;
+    let mut last_line = String::new();
     for _ in 0..runs {
         version += 1;
         edit_one_method(&project, &file, version);
