@@ -140,6 +140,7 @@ fn failed(failure: &PullFailure, json: bool) -> i32 {
         | PullFailure::Config(_)
         | PullFailure::Plan(_)
         | PullFailure::Write { .. }
+        | PullFailure::Outside { .. }
         | PullFailure::Unsupported(_) => exit::ERROR,
         PullFailure::Agent(e) | PullFailure::Adopt(e) => super::client_error_code(e),
     };

@@ -7,6 +7,7 @@
 
 use super::{DriftItem, DriftReport, Standing, Subject, Version};
 use crate::model::{ClassDef, Extension, MethodDef, MethodKey, Package};
+use crate::tonel::file_name::{BadName, class_file_name, extension_file_name};
 use crate::tonel::{self as writer, WriteError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +66,13 @@ pub enum PullError {
     /// The writer cannot write a definition exactly.
     #[error("{0}; nothing was written")]
     Write(#[from] WriteError),
+    /// The image holds a definition whose name cannot name a file (a separator, `..`, a control
+    /// character): an image is outside, its names are never trusted as paths.
+    #[error(
+        "the image holds a definition to pull whose name is unsafe: {0}; nothing was written. \
+         Rename or remove it in the image, or pull only other files (`hotpatch pull PATHS`)"
+    )]
+    BadName(#[from] BadName),
 }
 
 /// The files that bring the image's version of `report`'s drift (and, with
@@ -291,7 +299,7 @@ impl Work {
             };
             let path = match &class.origin {
                 Some(o) => o.path.clone(),
-                None => folder(package)?.join(format!("{name}.class.st")),
+                None => folder(package)?.join(class_file_name(name, class.kind)?),
             };
             let before = self
                 .original
@@ -312,7 +320,7 @@ impl Work {
             };
             let path = match &ext.origin {
                 Some(o) => o.path.clone(),
-                None => folder(package)?.join(format!("{class_name}.extension.st")),
+                None => folder(package)?.join(extension_file_name(class_name)?),
             };
             let before = self.original[*p]
                 .extensions

@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod drift;
+pub mod files;
 pub mod identity;
 pub mod local;
 pub mod push;

@@ -73,6 +73,7 @@
 //! Class comments follow the same clean on both sides (`TonelCommentScanner`).
 
 pub mod chunk;
+pub mod file_name;
 mod reader;
 mod repository;
 pub mod ston;

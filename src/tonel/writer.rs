@@ -10,6 +10,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::file_name::{class_file_name, extension_file_name, package_folder_name};
 use super::ston::write_string;
 use super::text::{
     find_body_end, is_binary_char, is_ident_char, is_ident_start, is_separator, skip_comment,
@@ -115,12 +116,22 @@ pub fn write_package_file(package: &Package) -> String {
 
 /// Writes a whole repository under `dir` (the package directory, e.g. `src/`): `.properties`,
 /// then one folder per package. Stale `.st` files in those folders are removed, as Pharo does
-/// when it rewrites a package.
+/// when it rewrites a package. Every package and class name is checked before anything is
+/// written (see [`super::file_name`]): a model may come from an image.
 pub fn write_repository(repo: &Repository, dir: &Path) -> anyhow::Result<()> {
+    for package in &repo.packages {
+        package_folder_name(&package.name)?;
+        for class in &package.classes {
+            class_file_name(&class.name, class.kind)?;
+        }
+        for ext in &package.extensions {
+            extension_file_name(&ext.class_name)?;
+        }
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     write_file(&dir.join(".properties"), "{\n\t#format : #tonel\n}")?;
     for package in &repo.packages {
-        let pdir = dir.join(&package.name);
+        let pdir = dir.join(package_folder_name(&package.name)?);
         std::fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
         for entry in
             std::fs::read_dir(&pdir).with_context(|| format!("reading {}", pdir.display()))?
@@ -135,18 +146,14 @@ pub fn write_repository(repo: &Repository, dir: &Path) -> anyhow::Result<()> {
         }
         write_file(&pdir.join("package.st"), &write_package_file(package))?;
         for class in &package.classes {
-            let suffix = match class.kind {
-                ClassKind::Class => "class",
-                ClassKind::Trait => "trait",
-            };
             write_file(
-                &pdir.join(format!("{}.{suffix}.st", class.name)),
+                &pdir.join(class_file_name(&class.name, class.kind)?),
                 &write_class_file(class)?,
             )?;
         }
         for ext in &package.extensions {
             write_file(
-                &pdir.join(format!("{}.extension.st", ext.class_name)),
+                &pdir.join(extension_file_name(&ext.class_name)?),
                 &write_extension_file(ext)?,
             )?;
         }
