@@ -18,9 +18,11 @@
 //! A backslash is shown as it is: Smalltalk uses `\\` (modulo) and `\` in code, and the aim is
 //! to keep the terminal safe, not to make the text reversible (that is `--json`'s job).
 //!
-//! The CLI prints human-readable lines with [`outln!`] and [`errln!`], which apply
-//! [`escape_text`] to the whole line; names inside it are escaped with [`escape`] where the line
-//! is built.
+//! The CLI prints human-readable text with `outln!`, `errln!`, `out!` and `err!` (`println!`,
+//! `eprintln!`, `print!`, `eprint!` through [`escape_text`]), and names inside it are escaped
+//! with [`escape`] where the line is built. The one text printed as it is, `diff`'s unified diff,
+//! is escaped by its renderer ([`crate::diff::render_unified`]) so that its colours survive;
+//! JSON, file-ins and generated scripts (completions, manual pages) are data, not shown text.
 
 use std::borrow::Cow;
 
@@ -79,7 +81,17 @@ macro_rules! errln {
     ($($arg:tt)*) => { eprintln!("{}", $crate::term::escape_text(&format!($($arg)*))) };
 }
 
-pub(crate) use {errln, outln};
+/// `print!` for human-readable output: the formatted text goes through [`escape_text`].
+macro_rules! out {
+    ($($arg:tt)*) => { print!("{}", $crate::term::escape_text(&format!($($arg)*))) };
+}
+
+/// `eprint!` for human-readable output: the formatted text goes through [`escape_text`].
+macro_rules! err {
+    ($($arg:tt)*) => { eprint!("{}", $crate::term::escape_text(&format!($($arg)*))) };
+}
+
+pub(crate) use {err, errln, out, outln};
 
 #[cfg(test)]
 mod tests {

@@ -144,7 +144,12 @@ fn a_class_name_that_climbs_out_of_the_sources_is_refused() {
     // than the machine's /tmp.
     let (vm, p) = pushed("climb");
     let outside = Beside::new(&p, "outside");
-    let target = outside.0.file_name().unwrap().to_string_lossy().into_owned();
+    let target = outside
+        .0
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let evil = format!("{CLIMB}{target}/hp_pwn1");
     pull_refuses(&vm, &p, &evil, &[&outside.0]);
     assert!(
@@ -184,7 +189,10 @@ fn a_class_name_that_names_another_class_file_is_refused() {
     pull_refuses(&vm, &p, "SampleApp/../SampleCounter", &[]);
     assert!(!p.file("SampleApp").exists(), "pull made a directory");
     let counter = std::fs::read_to_string(p.file("SampleCounter.class.st")).unwrap();
-    assert!(counter.contains("SampleCounter >> increment ["), "{counter}");
+    assert!(
+        counter.contains("SampleCounter >> increment ["),
+        "{counter}"
+    );
 }
 
 #[test]
@@ -202,4 +210,131 @@ fn class_names_with_a_newline_or_an_escape_are_refused() {
             "{listing:?}"
         );
     }
+}
+
+/// A screen clear and a clipboard write (OSC 52, "hi" in base64), as an image could send them.
+const CLEAR: &str = "\x1b[2J\x1b[H";
+const CLIPBOARD: &str = "\x1b]52;c;aGk=\x07";
+
+/// Whether `text` holds a raw terminal control character (ESC, BEL, C1 CSI).
+fn has_raw_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c == '\x1b' || c == '\x07' || c == '\u{9b}')
+}
+
+/// Whether some string in `value` is exactly `text`.
+fn holds_string(value: &serde_json::Value, text: &str) -> bool {
+    match value {
+        serde_json::Value::String(s) => s == text,
+        serde_json::Value::Array(items) => items.iter().any(|v| holds_string(v, text)),
+        serde_json::Value::Object(map) => map.values().any(|v| holds_string(v, text)),
+        _ => false,
+    }
+}
+
+/// A command's `--json` output, asserting the exit code.
+fn json(p: &Project, args: &[&str], code: i32) -> serde_json::Value {
+    let out = p.hotpatch(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{args:?}\n{stdout}\n{out:?}");
+    serde_json::from_str(&stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn escapes_from_the_image_and_the_environment_reach_no_terminal_and_json_keeps_them() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "escapes");
+    // A group of one, for the fleet printers.
+    let config = std::fs::read_to_string(p.dir.join("hotpatch.toml")).unwrap();
+    std::fs::write(
+        p.dir.join("hotpatch.toml"),
+        config + "\n[groups.g]\ntargets = [\"local\"]\n",
+    )
+    .unwrap();
+    // Exact sources for hand edits (the test image has no changes file).
+    assert_eq!(
+        vm.eval("SourceFiles at: 2 put: (FileStream fileNamed: 'hand-edits.changes'). #ok"),
+        "#ok"
+    );
+    // The pusher's name comes from the environment.
+    let user = format!("ann{CLIPBOARD}");
+    let out = p.hotpatch_env(&["push"], &[("HOTPATCH_USER", user.as_str())]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    // Planted in the image: its version string, a hand edit whose protocol and source carry
+    // escapes, and a class whose name does.
+    let version = format!("Squeak{CLEAR}");
+    let answer = vm.eval(&format!(
+        "SystemDictionary classPool at: #VersionString put: {}. #done",
+        smalltalk_string(&version)
+    ));
+    assert_eq!(answer, "#done");
+    let source = format!("greet: aName\n\t^ '{CLEAR}' , aName");
+    let protocol = format!("greeting{CLIPBOARD}");
+    let answer = vm.eval(&format!(
+        "SampleApp compile: {} classified: {}. #done",
+        smalltalk_string(&source),
+        smalltalk_string(&protocol)
+    ));
+    assert_eq!(answer, "#done");
+    let evil = format!("Evil{CLEAR}Name");
+
+    let mut shown = String::new();
+    for (args, code) in [
+        // Pushes first: a push would also remove the class planted next, which the agent
+        // refuses as a name it cannot take.
+        // (A group's exit codes are another matter: any is fine here.)
+        (&["push", "--no-cache"][..], Some(9)),
+        (&["push", "--group", "g", "--no-cache"][..], None),
+        (&["plant"][..], None),
+        (&["status"][..], Some(9)),
+        (&["diff"][..], Some(1)),
+        (&["diff", "--stat"][..], Some(1)),
+        (&["log"][..], Some(0)),
+        (&["pull"][..], Some(2)),
+        (&["eval", "Smalltalk version"][..], Some(0)),
+        (&["status", "--group", "g"][..], None),
+        (&["diff", "--group", "g"][..], None),
+    ] {
+        if args == ["plant"] {
+            make_class(&vm, &evil);
+            continue;
+        }
+        let out = p.hotpatch(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        println!("{args:?}\n--- stdout\n{stdout:?}\n--- stderr\n{stderr:?}");
+        assert!(
+            code.is_none_or(|c| out.status.code() == Some(c)),
+            "{args:?}: exit {:?}, not {code:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            out.status.code()
+        );
+        assert!(
+            !has_raw_control(&stdout) && !has_raw_control(&stderr),
+            "{args:?} printed a raw control character\n--- stdout\n{stdout:?}\n--- stderr\n{stderr:?}"
+        );
+        shown.push_str(&stdout);
+        shown.push_str(&stderr);
+    }
+    // What was planted is shown, escaped: the version, the class name, the protocol, the
+    // source, the pusher.
+    for escaped in [
+        "Squeak\\e[2J\\e[H",
+        "Evil\\e[2J\\e[HName",
+        "greeting\\e]52;c;aGk=\\x07",
+        "^ '\\e[2J\\e[H' , aName",
+        "ann\\e]52;c;aGk=\\x07",
+    ] {
+        assert!(shown.contains(escaped), "{escaped} not shown in\n{shown}");
+    }
+
+    // --json keeps the exact text.
+    let status = json(&p, &["status", "--json"], 9);
+    assert_eq!(status["agent"]["dialect_version"], version.as_str());
+    assert!(holds_string(&status["drift"], &evil), "{status}");
+    let log = json(&p, &["log", "--json"], 0);
+    assert!(holds_string(&log, &user), "{log}");
+    let diff = json(&p, &["diff", "--json"], 1);
+    assert!(holds_string(&diff, &source), "{diff}");
+    assert!(holds_string(&diff, &protocol), "{diff}");
 }

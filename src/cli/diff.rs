@@ -7,6 +7,7 @@ use crate::diff::{render_stat, render_summary, render_unified};
 use crate::ops::compare::{Comparison, SnapshotCache, compare};
 use crate::ops::local::{self, SourceError};
 use crate::ops::push::PushFailure;
+use crate::term::{errln, out, outln};
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -73,10 +74,10 @@ pub fn run(args: DiffArgs) -> i32 {
         Err(failure) => {
             if let PushFailure::Source(SourceError::Tonel(errors)) = &failure {
                 for e in errors {
-                    eprintln!("{e}");
+                    errln!("{e}");
                 }
             }
-            eprintln!("hotpatch: error: {failure}");
+            errln!("hotpatch: error: {failure}");
             return super::push::failure_code(&failure);
         }
     };
@@ -91,17 +92,18 @@ pub fn run(args: DiffArgs) -> i32 {
             "drift": comparison.drift,
         }));
     } else if changes.is_empty() {
-        println!("no differences with {target} (epoch {})", comparison.epoch);
+        outln!("no differences with {target} (epoch {})", comparison.epoch);
     } else if args.stat {
         print_drift(&comparison);
-        print!("{}", render_stat(changes));
+        out!("{}", render_stat(changes));
     } else {
         let color = !args.no_color
             && std::env::var_os("NO_COLOR").is_none()
             && std::io::stdout().is_terminal();
         print_drift(&comparison);
-        print!("{}", render_summary(changes));
-        println!();
+        out!("{}", render_summary(changes));
+        outln!();
+        // Printed as it is: the renderer escapes what came from outside and adds the colours.
         print!("{}", render_unified(changes, color));
     }
     if changes.is_empty() {
@@ -118,11 +120,11 @@ fn print_drift(comparison: &Comparison) {
     if lines.is_empty() {
         return;
     }
-    println!(
+    outln!(
         "changed in the image since hotpatch installed it (a push would undo these; `hotpatch pull` takes them):"
     );
     for line in &lines {
-        println!("  {}", super::push::drift_line(line));
+        outln!("  {}", super::push::drift_line(line));
     }
-    println!();
+    outln!();
 }

@@ -1,6 +1,7 @@
 //! `hotpatch eval EXPRESSION`: evaluate Smalltalk in the image (health checks, smoke tests).
 
 use super::{Common, exit, fail, with_agent};
+use crate::term::outln;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -16,7 +17,7 @@ pub fn run(args: EvalArgs) -> i32 {
         client.eval(&args.expression).await
     }) {
         Ok(value) => {
-            println!("{value}");
+            outln!("{value}");
             exit::OK
         }
         Err(e) => fail(&e),

@@ -2,6 +2,7 @@
 //! (see [`crate::fleet`]). Progress goes to stderr: one live line per target on a terminal,
 //! plain lines otherwise, nothing with `--json`; the report goes to stdout.
 
+use crate::term::{errln, escape, outln};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -104,16 +105,16 @@ fn print_report(report: &FleetReport) {
         FleetOutcome::Refused => "refused: no target was changed",
         FleetOutcome::Stopped => "stopped: not every target is on the new code",
     };
-    println!(
+    outln!(
         "group {}: {verdict} ({:.1} s)",
         report.group,
         report.millis as f64 / 1e3
     );
     for t in &report.targets {
-        println!("  {}", describe(t));
+        outln!("  {}", describe(t));
     }
     if let Some(reason) = &report.reason {
-        eprintln!("hotpatch: {reason}");
+        errln!("hotpatch: {reason}");
     }
 }
 
@@ -176,7 +177,7 @@ impl LiveLines {
             .map(|t| {
                 let bar = multi.add(ProgressBar::new_spinner());
                 bar.set_style(style.clone());
-                bar.set_prefix(t.name.clone());
+                bar.set_prefix(escape(&t.name).into_owned());
                 bar.set_message("waiting");
                 bar.enable_steady_tick(Duration::from_millis(120));
                 (t.name.clone(), bar)
@@ -219,7 +220,7 @@ struct PlainLines(Instant);
 
 impl Observer for PlainLines {
     fn update(&self, target: &TargetReport, phase: &str) {
-        eprintln!(
+        errln!(
             "[{:>6.1}s] {}: {phase} ({})",
             self.0.elapsed().as_secs_f64(),
             target.name,
@@ -285,9 +286,12 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
                     Err(reason) => format!("drift unknown ({reason})"),
                 };
                 if !json {
-                    println!(
+                    outln!(
                         "{:<16} {}  session {}  epoch {}  {summary}",
-                        t.name, t.url, hello.session, hello.epoch
+                        t.name,
+                        t.url,
+                        escape(&hello.session),
+                        hello.epoch
                     );
                 }
                 let drift = match drift {
@@ -301,7 +305,7 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
             Err(e) => {
                 all = false;
                 if !json {
-                    println!("{:<16} {}  unreachable: {e}", t.name, t.url);
+                    outln!("{:<16} {}  unreachable: {e}", t.name, t.url);
                 }
                 rows.push(
                     serde_json::json!({ "target": t.name, "url": t.url.to_string(), "error": e }),
@@ -346,10 +350,10 @@ pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
                     code = exit::ROLLBACK_INCOMPLETE;
                 }
                 if !json {
-                    println!(
+                    outln!(
                         "{:<16} rolled back batch {} (epoch {}){}",
                         t.name,
-                        r.batch,
+                        escape(&r.batch),
                         r.epoch,
                         if r.problems.is_empty() {
                             ""
@@ -365,7 +369,7 @@ pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
                     code = exit::REJECTED;
                 }
                 if !json {
-                    println!("{:<16} not rolled back: {e}", t.name);
+                    outln!("{:<16} not rolled back: {e}", t.name);
                 }
                 rows.push(serde_json::json!({ "target": t.name, "error": e }));
             }

@@ -2,6 +2,7 @@
 
 use super::exit;
 use crate::config::{FILE_NAME, TEMPLATE};
+use crate::term::{errln, outln};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -18,17 +19,17 @@ pub struct InitArgs {
 pub fn run(args: InitArgs) -> i32 {
     let path = args.dir.join(FILE_NAME);
     if path.exists() && !args.force {
-        eprintln!(
+        errln!(
             "hotpatch: error: {} already exists; use --force to overwrite it",
             path.display()
         );
         return exit::ERROR;
     }
     if let Err(e) = std::fs::write(&path, TEMPLATE) {
-        eprintln!("hotpatch: error: cannot write {}: {e}", path.display());
+        errln!("hotpatch: error: cannot write {}: {e}", path.display());
         return exit::ERROR;
     }
-    println!(
+    outln!(
         "wrote {}: set `source`, `packages` and the target's url, then export the token as HOTPATCH_TOKEN",
         path.display()
     );

@@ -6,6 +6,7 @@ use crate::drift::pull::ConflictChoice;
 use crate::ops::drift::{PullFailure, PullOptions, pull};
 use crate::ops::local::SourceError;
 use crate::ops::push::DriftLine;
+use crate::term::{errln, escape, outln};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -69,9 +70,10 @@ pub fn run(args: PullArgs) -> i32 {
         && report.plan.conflicts.is_empty()
         && report.plan.kept_ours.is_empty()
     {
-        println!(
+        outln!(
             "nothing to pull from {} ({}): the image holds what hotpatch installed",
-            report.target, report.url
+            report.target,
+            report.url
         );
     }
     for item in report
@@ -80,7 +82,7 @@ pub fn run(args: PullArgs) -> i32 {
         .iter()
         .filter(|i| report.plan.taken.contains(&i.subject))
     {
-        println!("  {}", super::push::drift_line(&DriftLine::from(item)));
+        outln!("  {}", super::push::drift_line(&DriftLine::from(item)));
     }
     for edit in &report.plan.files {
         let what = if edit.text.is_some() {
@@ -95,21 +97,26 @@ pub fn run(args: PullArgs) -> i32 {
         } else {
             ""
         };
-        println!("{what} {}{restyled}", edit.path.display());
+        outln!(
+            "{what} {}{restyled}",
+            escape(&edit.path.display().to_string())
+        );
     }
     for subject in &report.plan.inexact {
-        eprintln!(
-            "hotpatch: warning: the image keeps no source for {subject}: its decompiled text was \
-             written; review it before committing"
+        errln!(
+            "hotpatch: warning: the image keeps no source for {}: its decompiled text was \
+             written; review it before committing",
+            escape(&subject.to_string())
         );
     }
     for subject in &report.plan.kept_ours {
-        println!(
-            "  kept the local version of {subject} (push with --overwrite-drift to install it)"
+        outln!(
+            "  kept the local version of {} (push with --overwrite-drift to install it)",
+            escape(&subject.to_string())
         );
     }
     if !report.plan.conflicts.is_empty() {
-        eprintln!(
+        errln!(
             "hotpatch: {} conflict(s), changed in the image and locally; nothing written for them:",
             report.plan.conflicts.len()
         );
@@ -119,16 +126,17 @@ pub fn run(args: PullArgs) -> i32 {
             .iter()
             .filter(|i| i.standing == Standing::Conflict)
         {
-            eprintln!("  !! {}", item.subject);
+            errln!("  !! {}", escape(&item.subject.to_string()));
         }
-        eprintln!(
+        errln!(
             "Choose with `hotpatch pull --theirs` (the image wins) or `--ours` (the files win)."
         );
     }
     if !report.dry_run && report.epoch_after != report.epoch_before {
-        println!(
+        outln!(
             "the image's versions are now recorded as installed (epoch {} -> {}); commit the files",
-            report.epoch_before, report.epoch_after
+            report.epoch_before,
+            report.epoch_after
         );
     }
     code
@@ -152,10 +160,10 @@ fn failed(failure: &PullFailure, json: bool) -> i32 {
     } else {
         if let PullFailure::Source(SourceError::Tonel(errors)) = failure {
             for e in errors {
-                eprintln!("{e}");
+                errln!("{e}");
             }
         }
-        eprintln!("hotpatch: error: {failure}");
+        errln!("hotpatch: error: {failure}");
     }
     code
 }

@@ -3,6 +3,7 @@
 use super::{Common, exit, fail, print_json, with_agent};
 use crate::image::ClientError;
 use crate::image::protocol::ErrorKind;
+use crate::term::{errln, escape, outln};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -34,7 +35,7 @@ pub fn run(args: RollbackArgs) -> i32 {
                 .and_then(ClientError::agent)
                 .is_some_and(|a| a.kind == ErrorKind::NothingToRollback);
             if nothing {
-                eprintln!("hotpatch: nothing to roll back: no batch applied in this image session");
+                errln!("hotpatch: nothing to roll back: no batch applied in this image session");
                 return exit::REJECTED;
             }
             return fail(&e);
@@ -49,15 +50,16 @@ pub fn run(args: RollbackArgs) -> i32 {
             "problems": r.problems,
         }));
     } else {
-        println!(
+        outln!(
             "rolled back batch {} (image now at epoch {})",
-            r.batch, r.epoch
+            escape(&r.batch),
+            r.epoch
         );
         for p in &r.problems {
-            eprintln!("hotpatch: warning: an undo step failed: {p}");
+            errln!("hotpatch: warning: an undo step failed: {p}");
         }
         if !exact {
-            eprintln!(
+            errln!(
                 "hotpatch: the image may differ from before the batch; check with `hotpatch diff`"
             );
         }

@@ -227,7 +227,10 @@ fn write_all(root: &Path, files: &[FileEdit]) -> Result<(), PullFailure> {
             );
         }
     }
-    for (file, edit) in staged.into_iter().zip(files.iter().filter(|e| e.text.is_some())) {
+    for (file, edit) in staged
+        .into_iter()
+        .zip(files.iter().filter(|e| e.text.is_some()))
+    {
         file.commit().map_err(|e| fail(&edit.path, e))?;
     }
     for edit in files.iter().filter(|e| e.text.is_none()) {
@@ -252,7 +255,8 @@ mod compromised_answer_tests {
 
     /// A project of its own with the sample's one package.
     fn project(name: &str, url: &str) -> (Config, Target, PathBuf) {
-        let root = std::env::temp_dir().join(format!("hotpatch-pull-{}-{name}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("hotpatch-pull-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let package = root.join("src/Sample-Core");
         std::fs::create_dir_all(&package).unwrap();
@@ -262,9 +266,8 @@ mod compromised_answer_tests {
         )
         .unwrap();
         // The fake takes any token; PATH is set wherever tests run.
-        let text = format!(
-            "packages = ['Sample-Core']\n[targets.t]\nurl = '{url}'\ntoken_env = 'PATH'\n"
-        );
+        let text =
+            format!("packages = ['Sample-Core']\n[targets.t]\nurl = '{url}'\ntoken_env = 'PATH'\n");
         let config = Config::from_str(&text, &root).unwrap();
         let target = config.target(&Default::default()).unwrap();
         (config, target, root)
@@ -301,17 +304,20 @@ mod compromised_answer_tests {
         let (config, target, root) = project("abs", &url);
         let options = PullOptions::default();
         // Without the name check, `folder.join("/…/hp_abs.class.st")` is the absolute path.
-        let failure = pull(&config, &target, &options)
-            .await
-            .expect_err("refused");
+        let failure = pull(&config, &target, &options).await.expect_err("refused");
         assert!(
             matches!(&failure, PullFailure::Plan(PullError::BadName(b)) if b.name == evil),
             "{failure}"
         );
-        assert!(failure.to_string().contains("nothing was written"), "{failure}");
+        assert!(
+            failure.to_string().contains("nothing was written"),
+            "{failure}"
+        );
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
         assert_eq!(
-            std::fs::read_dir(root.join("src/Sample-Core")).unwrap().count(),
+            std::fs::read_dir(root.join("src/Sample-Core"))
+                .unwrap()
+                .count(),
             1,
             "only package.st"
         );

@@ -25,9 +25,7 @@ pub struct BadName {
 /// Smalltalk identifiers are (letters and digits of any script count; `:` does not).
 pub fn is_class_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
@@ -87,7 +85,14 @@ mod tests {
 
     #[test]
     fn class_names_are_identifiers() {
-        for good in ["Foo", "SampleApp", "_Private", "Foo2", "Zeichenkette", "Ünïcode"] {
+        for good in [
+            "Foo",
+            "SampleApp",
+            "_Private",
+            "Foo2",
+            "Zeichenkette",
+            "Ünïcode",
+        ] {
             assert!(is_class_name(good), "{good}");
         }
         for bad in [
@@ -134,7 +139,12 @@ mod tests {
 
     #[test]
     fn package_folders_are_single_visible_names() {
-        for good in ["Sample-Core", "Grease-Pharo90-Core", "My Package", "Pkg.Sub"] {
+        for good in [
+            "Sample-Core",
+            "Grease-Pharo90-Core",
+            "My Package",
+            "Pkg.Sub",
+        ] {
             assert!(package_folder_name(good).is_ok(), "{good}");
         }
         for bad in ["", ".", "..", ".hidden", "a/b", "a\\b", "a\nb", "/abs"] {
