@@ -86,7 +86,8 @@ use crate::model::{ClassDef, Extension, Package};
 
 pub use repository::{duplicate_definitions, locate_packages_dir, read_repository};
 pub use writer::{
-    WriteError, write_class_file, write_extension_file, write_package_file, write_repository,
+    WriteError, write_class_file, write_class_file_in, write_extension_file,
+    write_extension_file_in, write_package_file, write_repository,
 };
 
 /// A Tonel syntax error with the file position it was found at.

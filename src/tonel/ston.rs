@@ -313,6 +313,22 @@ pub fn write_string(out: &mut String, s: &str) {
     out.push('\'');
 }
 
+/// Writes a STON symbol the way Pharo's STON writer does (Tonel v1 headers): `#accessing` when
+/// every character is one of STON's simple symbol characters for writing (ASCII letters,
+/// digits, `_`, `.`, `/`), else `#` and a string literal (`#'Neo-JSON-Core'`,
+/// `#'instance creation'`).
+pub fn write_symbol(out: &mut String, s: &str) {
+    out.push('#');
+    let simple = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/'));
+    if simple {
+        out.push_str(s);
+    } else {
+        write_string(out, s);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

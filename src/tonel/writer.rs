@@ -1,6 +1,8 @@
-//! Tonel v3 writer: produces what Pharo 12/13's `TonelWriter` writes (tab indentation, STON
-//! strings, `#category` + `#package` + `#tag`, class-side methods first, each side sorted by
-//! selector, `Class >> declaration [body\n]`).
+//! Tonel writer: produces what Pharo's `TonelWriter` writes (tab indentation, class-side
+//! methods first, each side sorted by selector, `Class >> declaration [body\n]`), in the style
+//! of the file a definition was read from ([`TonelStyle`]: v1 symbols, v2 strings, v3 strings
+//! with `#package` + `#tag`, `class` or `classSide`), and in v3, as Pharo 12/13 write it, for a
+//! definition read from no file.
 //!
 //! For a file Pharo wrote, `write(read(file))` is byte-identical; for any model whose method
 //! sources start with their method pattern, `read(write(model)) == model` (spans aside).
@@ -11,15 +13,29 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::file_name::{class_file_name, extension_file_name, package_folder_name};
-use super::ston::write_string;
+use super::ston::{write_string, write_symbol};
 use super::text::{
     find_body_end, is_binary_char, is_ident_char, is_ident_start, is_separator, skip_comment,
 };
-use crate::model::{ClassDef, ClassKind, Extension, MethodDef, Package, Repository, Side};
+use crate::model::{
+    ClassDef, ClassKind, ClassSideWord, Extension, MethodDef, Package, Quoting, Repository, Side,
+    TonelStyle,
+};
 
-/// The text of a `Foo.class.st` / `TFoo.trait.st` file; an error when a method cannot be written
-/// without changing its selector or source (see [`WriteError`]).
+/// The text of a `Foo.class.st` / `TFoo.trait.st` file, in the style of the file it was read
+/// from; an error when a method cannot be written without changing its selector or source (see
+/// [`WriteError`]).
 pub fn write_class_file(class: &ClassDef) -> Result<String, WriteError> {
+    write_class_file_in(class, style_of(class.origin.as_ref()))
+}
+
+/// The style of the file `origin` names (v3 for a definition read from no file).
+fn style_of(origin: Option<&crate::model::Origin>) -> TonelStyle {
+    origin.map(|o| o.style).unwrap_or_default()
+}
+
+/// [`write_class_file`] in the given style.
+pub fn write_class_file_in(class: &ClassDef, style: TonelStyle) -> Result<String, WriteError> {
     let mut out = String::with_capacity(
         256 + class
             .methods
@@ -34,15 +50,19 @@ pub fn write_class_file(class: &ClassDef) -> Result<String, WriteError> {
     }
     let is_trait = class.kind == ClassKind::Trait;
     out.push_str(if is_trait { "Trait {\n" } else { "Class {\n" });
-    let mut fields: Vec<(&str, Field)> = vec![("name", Field::Text(&class.name))];
+    let name = |text| match style.symbol_names {
+        true => Field::Symbol(text),
+        false => Field::Text(text),
+    };
+    let mut fields: Vec<(&str, Field)> = vec![("name", name(&class.name))];
     if !is_trait {
         fields.push((
             "superclass",
-            Field::Text(class.superclass.as_deref().unwrap_or("nil")),
+            name(class.superclass.as_deref().unwrap_or("nil")),
         ));
     }
     if let Some(layout) = &class.layout {
-        fields.push(("type", Field::Text(layout)));
+        fields.push(("type", name(layout)));
     }
     let mut variables: Vec<(&str, Field)> = [
         ("instVars", &class.inst_vars),
@@ -67,28 +87,50 @@ pub fn write_class_file(class: &ClassDef) -> Result<String, WriteError> {
     }
     fields.append(&mut variables);
     let category = class.category();
-    fields.push(("category", Field::Text(&category)));
-    fields.push(("package", Field::Text(&class.package)));
-    if let Some(tag) = class.tag.as_deref().filter(|t| !t.is_empty()) {
-        fields.push(("tag", Field::Text(tag)));
+    // Without `#package` the category is where the package and tag are; v3 files may omit it.
+    let quoting = match style.category {
+        None if !style.package_fields => Some(Quoting::String),
+        quoting => quoting,
+    };
+    match quoting {
+        Some(Quoting::Symbol) => fields.push(("category", Field::Symbol(&category))),
+        Some(Quoting::String) => fields.push(("category", Field::Text(&category))),
+        None => {}
+    }
+    if style.package_fields {
+        fields.push(("package", Field::Text(&class.package)));
+        if let Some(tag) = class.tag.as_deref().filter(|t| !t.is_empty()) {
+            fields.push(("tag", Field::Text(tag)));
+        }
     }
     write_fields(&mut out, &fields);
     out.push_str("}\n");
-    let owner = match (class.kind, &class.name) {
-        (ClassKind::Trait, name) => (name.as_str(), "classSide"),
-        (ClassKind::Class, name) => (name.as_str(), "class"),
-    };
-    write_methods(&mut out, &class.methods, Some(owner))?;
+    let side = style.class_side.unwrap_or(match class.kind {
+        ClassKind::Trait => ClassSideWord::ClassSide,
+        ClassKind::Class => ClassSideWord::Class,
+    });
+    write_methods(&mut out, &class.methods, Some(&class.name), side, style)?;
     Ok(out)
 }
 
-/// The text of a `Bar.extension.st` file (see [`write_class_file`] for the error).
+/// The text of a `Bar.extension.st` file, in the style of the file it was read from (see
+/// [`write_class_file`] for the error).
 pub fn write_extension_file(ext: &Extension) -> Result<String, WriteError> {
+    write_extension_file_in(ext, style_of(ext.origin.as_ref()))
+}
+
+/// [`write_extension_file`] in the given style.
+pub fn write_extension_file_in(ext: &Extension, style: TonelStyle) -> Result<String, WriteError> {
     let mut out = String::new();
     out.push_str("Extension { #name : ");
-    write_string(&mut out, &ext.class_name);
+    if style.symbol_names {
+        write_symbol(&mut out, &ext.class_name);
+    } else {
+        write_string(&mut out, &ext.class_name);
+    }
     out.push_str(" }\n");
-    write_methods(&mut out, &ext.methods, None)?;
+    let side = style.class_side.unwrap_or(ClassSideWord::Class);
+    write_methods(&mut out, &ext.methods, None, side, style)?;
     Ok(out)
 }
 
@@ -167,6 +209,8 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
 
 enum Field<'a> {
     Text(&'a str),
+    /// A symbol (Tonel v1 names and categories).
+    Symbol(&'a str),
     List(&'a [String]),
 }
 
@@ -176,6 +220,7 @@ fn write_fields(out: &mut String, fields: &[(&str, Field)]) {
         let _ = write!(out, "\t#{key} : ");
         match value {
             Field::Text(t) => write_string(out, t),
+            Field::Symbol(t) => write_symbol(out, t),
             Field::List(items) => {
                 out.push_str("[\n");
                 for (j, item) in items.iter().enumerate() {
@@ -216,11 +261,15 @@ fn side_suffix(side: Side) -> &'static str {
 /// sorted by selector (`TonelWriter>>writeClassSideMethodDefinitions:` and its instance-side
 /// twin); in an extension file by selector alone, both sides mixed
 /// (`writeExtensionMethods:className:`). Selectors compare in byte order, like Pharo's
-/// `String>>#<` (ASCII, case-sensitive; UTF-8 byte order is code point order).
+/// `String>>#<` (ASCII, case-sensitive; UTF-8 byte order is code point order). `owner`: the
+/// class a class file defines (`None` in an extension file); `side`: the word of class-side
+/// methods.
 fn write_methods(
     out: &mut String,
     methods: &[MethodDef],
-    owner: Option<(&str, &str)>,
+    owner: Option<&str>,
+    side: ClassSideWord,
+    style: TonelStyle,
 ) -> Result<(), WriteError> {
     let mut sorted: Vec<&MethodDef> = methods.iter().collect();
     if owner.is_some() {
@@ -233,13 +282,18 @@ fn write_methods(
     for m in sorted {
         let (decl, body) = split_method(m)?;
         out.push_str("\n{ #category : ");
-        write_string(out, &m.protocol);
+        if style.symbol_protocols {
+            write_symbol(out, &m.protocol);
+        } else {
+            write_string(out, &m.protocol);
+        }
         out.push_str(" }\n");
-        let class_name = owner.map(|(n, _)| n).unwrap_or(&m.class_name);
-        out.push_str(class_name);
+        out.push_str(owner.unwrap_or(&m.class_name));
         if m.side == Side::Class {
-            out.push(' ');
-            out.push_str(owner.map(|(_, s)| s).unwrap_or("class"));
+            out.push_str(match side {
+                ClassSideWord::Class => " class",
+                ClassSideWord::ClassSide => " classSide",
+            });
         }
         out.push_str(" >> ");
         out.push_str(decl);
