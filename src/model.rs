@@ -166,6 +166,19 @@ pub struct TonelStyle {
     /// The word before `>>` of class-side methods; `None`: `classSide` in a trait's file,
     /// `class` everywhere else.
     pub class_side: Option<ClassSideWord>,
+    /// How methods are sorted by selector (Pharo 9 compared selectors ignoring case).
+    pub selector_order: SelectorOrder,
+}
+
+/// How a Tonel writer sorts methods by selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SelectorOrder {
+    /// Byte order (`String>>#<` of Pharo 11 and later: `classNames` before `classes`).
+    #[default]
+    Bytes,
+    /// ASCII case ignored, then byte order (Pharo 9 and earlier: `classes` before
+    /// `classNames`).
+    IgnoringCase,
 }
 
 /// How a text value is written in a Tonel header: `'text'` or `#text`.
@@ -191,6 +204,7 @@ impl TonelStyle {
         symbol_protocols: true,
         package_fields: false,
         class_side: None,
+        selector_order: SelectorOrder::Bytes,
     };
     /// Tonel v2 (Pharo 10–11).
     pub const V2: TonelStyle = TonelStyle {
@@ -199,6 +213,7 @@ impl TonelStyle {
         symbol_protocols: false,
         package_fields: false,
         class_side: None,
+        selector_order: SelectorOrder::Bytes,
     };
     /// Tonel v3 (Pharo 12–13).
     pub const V3: TonelStyle = TonelStyle {
@@ -207,6 +222,7 @@ impl TonelStyle {
         symbol_protocols: false,
         package_fields: true,
         class_side: None,
+        selector_order: SelectorOrder::Bytes,
     };
 }
 

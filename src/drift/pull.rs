@@ -201,8 +201,7 @@ impl Work {
                 let p = self.package_index(&item.package)?;
                 // Tags are declared in `package.st` only in v3; before, a class's category
                 // alone says its tag.
-                let declares_tags =
-                    package_style(&self.original, &self.packages[p]).package_fields;
+                let declares_tags = package_style(&self.original, &self.packages[p]).package_fields;
                 let package = &mut self.packages[p];
                 if let Some(tag) = def.tag.as_ref().filter(|t| !t.is_empty())
                     && declares_tags
@@ -316,7 +315,11 @@ impl Work {
                 .flat_map(|p| p.classes.iter())
                 .find(|c| &c.name == name && c.origin.is_some())
                 .and_then(|c| writer::write_class_file(c).ok());
-            files.push(edit(path, before, writer::write_class_file_in(class, style)?));
+            files.push(edit(
+                path,
+                before,
+                writer::write_class_file_in(class, style)?,
+            ));
         }
         for (p, class_name) in &self.extensions {
             let package = &self.packages[*p];
@@ -346,7 +349,11 @@ impl Work {
                     restyled: false,
                 });
             } else {
-                files.push(edit(path, before, writer::write_extension_file_in(ext, style)?));
+                files.push(edit(
+                    path,
+                    before,
+                    writer::write_extension_file_in(ext, style)?,
+                ));
             }
         }
         for p in &self.tagged {

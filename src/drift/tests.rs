@@ -406,7 +406,11 @@ fn a_method_changed_in_the_image_with_a_new_protocol_changes_only_its_lines_in_a
         .find(|m| m.selector == "unit")
         .unwrap()
         .clone();
-    let new = reader_method("unit", "reading - units", "unit\n\t^ unit ifNil: [ DefaultUnit ]");
+    let new = reader_method(
+        "unit",
+        "reading - units",
+        "unit\n\t^ unit ifNil: [ DefaultUnit ]",
+    );
     let planned = pull_into(
         &local,
         reader_drift("unit", DriftChange::Changed, Some(old)),
@@ -453,7 +457,11 @@ fn a_class_added_in_the_image_is_written_in_the_style_of_its_package() {
     let plan = plan_pull(&local, &report, ConflictChoice::Ask, &[]).unwrap();
     // v1: the category holds the tag; `package.st` declares none.
     assert_eq!(plan.files.len(), 1);
-    assert!(plan.files[0].path.ends_with("Gauge-Core/GaugeDial.class.st"));
+    assert!(
+        plan.files[0]
+            .path
+            .ends_with("Gauge-Core/GaugeDial.class.st")
+    );
     assert_eq!(
         plan.files[0].text.as_deref().unwrap(),
         "Class {\n\t#name : #GaugeDial,\n\t#superclass : #Object,\n\t#category : #'Gauge-Core-Dials'\n}\n"

@@ -1,5 +1,6 @@
 //! The Tonel engine: reads Tonel repositories (every format version Pharo has written) into the
-//! shared [`crate::model`], writes Tonel v3 back the way Pharo 12/13 does, and exports chunk
+//! shared [`crate::model`], writes it back in the style of the file it was read from (v3, as
+//! Pharo 12/13 write it, for new files; see [`crate::model::TonelStyle`]), and exports chunk
 //! format (file-in) for old Squeak images ([`chunk`]).
 //!
 //! # Layout on disk

@@ -226,6 +226,7 @@ impl<'a> FileParser<'a> {
             "Extension" => {
                 let class_name = self.required_text(&map, "name", map_at, "Extension")?;
                 let methods = self.methods(None)?;
+                self.style.selector_order = super::writer::selector_order_of(&methods, false);
                 origin.style = self.style;
                 Ok(Parsed {
                     file: ParsedFile::Extension(Extension {
@@ -241,6 +242,7 @@ impl<'a> FileParser<'a> {
                 let (mut class, legacy_category) = self.class_def(kind, &map, map_at)?;
                 class.comment = comment;
                 class.methods = self.methods(Some(&class.name))?;
+                self.style.selector_order = super::writer::selector_order_of(&class.methods, true);
                 origin.style = self.style;
                 class.origin = Some(origin);
                 Ok(Parsed {

@@ -18,8 +18,8 @@ use super::text::{
     find_body_end, is_binary_char, is_ident_char, is_ident_start, is_separator, skip_comment,
 };
 use crate::model::{
-    ClassDef, ClassKind, ClassSideWord, Extension, MethodDef, Package, Quoting, Repository, Side,
-    TonelStyle,
+    ClassDef, ClassKind, ClassSideWord, Extension, MethodDef, Package, Quoting, Repository,
+    SelectorOrder, Side, TonelStyle,
 };
 
 /// The text of a `Foo.class.st` / `TFoo.trait.st` file, in the style of the file it was read
@@ -260,8 +260,9 @@ fn side_suffix(side: Side) -> &'static str {
 /// Methods as Pharo orders them: in a class file, class side first, then instance side, each
 /// sorted by selector (`TonelWriter>>writeClassSideMethodDefinitions:` and its instance-side
 /// twin); in an extension file by selector alone, both sides mixed
-/// (`writeExtensionMethods:className:`). Selectors compare in byte order, like Pharo's
-/// `String>>#<` (ASCII, case-sensitive; UTF-8 byte order is code point order). `owner`: the
+/// (`writeExtensionMethods:className:`). Selectors compare in byte order, like Pharo 11+'s
+/// `String>>#<` (ASCII, case-sensitive; UTF-8 byte order is code point order), or ignoring
+/// case in a file Pharo 9 wrote (`style.selector_order`). `owner`: the
 /// class a class file defines (`None` in an extension file); `side`: the word of class-side
 /// methods.
 fn write_methods(
@@ -272,12 +273,15 @@ fn write_methods(
     style: TonelStyle,
 ) -> Result<(), WriteError> {
     let mut sorted: Vec<&MethodDef> = methods.iter().collect();
+    let order = style.selector_order;
     if owner.is_some() {
         sorted.sort_by(|a, b| {
-            (a.side != Side::Class, &a.selector).cmp(&(b.side != Side::Class, &b.selector))
+            (a.side != Side::Class)
+                .cmp(&(b.side != Side::Class))
+                .then_with(|| compare_selectors(&a.selector, &b.selector, order))
         });
     } else {
-        sorted.sort_by(|a, b| a.selector.cmp(&b.selector));
+        sorted.sort_by(|a, b| compare_selectors(&a.selector, &b.selector, order));
     }
     for m in sorted {
         let (decl, body) = split_method(m)?;
@@ -302,6 +306,39 @@ fn write_methods(
         out.push_str("\n]\n");
     }
     Ok(())
+}
+
+/// Two selectors in `order`.
+fn compare_selectors(a: &str, b: &str, order: SelectorOrder) -> std::cmp::Ordering {
+    match order {
+        SelectorOrder::Bytes => a.cmp(b),
+        SelectorOrder::IgnoringCase => {
+            let lower = |s: &str| {
+                s.bytes()
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+            };
+            lower(a).cmp(&lower(b)).then_with(|| a.cmp(b))
+        }
+    }
+}
+
+/// The order the methods of a file (in file order) are sorted in: byte order when every
+/// neighbour pair (of one side, in a class file) agrees with it, else ignoring case when every
+/// pair agrees with that, else byte order (a file sorted by neither was edited by hand).
+pub(crate) fn selector_order_of(methods: &[MethodDef], class_file: bool) -> SelectorOrder {
+    let pairs = || {
+        methods
+            .windows(2)
+            .filter(move |w| !class_file || w[0].side == w[1].side)
+    };
+    let sorted_by =
+        |order| pairs().all(|w| compare_selectors(&w[0].selector, &w[1].selector, order).is_le());
+    if !sorted_by(SelectorOrder::Bytes) && sorted_by(SelectorOrder::IgnoringCase) {
+        SelectorOrder::IgnoringCase
+    } else {
+        SelectorOrder::Bytes
+    }
 }
 
 /// Splits a method's source into the declaration written before `[` and the body written
