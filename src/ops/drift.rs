@@ -253,26 +253,6 @@ mod compromised_answer_tests {
     use crate::image::fake_agent::{Reply, ok, serve};
     use serde_json::json;
 
-    /// A project of its own with the sample's one package.
-    fn project(name: &str, url: &str) -> (Config, Target, PathBuf) {
-        let root =
-            std::env::temp_dir().join(format!("hotpatch-pull-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let package = root.join("src/Sample-Core");
-        std::fs::create_dir_all(&package).unwrap();
-        std::fs::write(
-            package.join("package.st"),
-            "Package { #name : 'Sample-Core' }\n",
-        )
-        .unwrap();
-        // The fake takes any token; PATH is set wherever tests run.
-        let text =
-            format!("packages = ['Sample-Core']\n[targets.t]\nurl = '{url}'\ntoken_env = 'PATH'\n");
-        let config = Config::from_str(&text, &root).unwrap();
-        let target = config.target(&Default::default()).unwrap();
-        (config, target, root)
-    }
-
     /// An image whose snapshot holds one class, added by hand (drift), named `name`.
     async fn image_with_class(name: String) -> String {
         serve(move |r| match r["cmd"].as_str() {
@@ -301,7 +281,7 @@ mod compromised_answer_tests {
         std::fs::create_dir_all(&outside).unwrap();
         let evil = outside.join("hp_abs").to_string_lossy().into_owned();
         let url = image_with_class(evil.clone()).await;
-        let (config, target, root) = project("abs", &url);
+        let (config, target, root) = super::super::scratch_project("pull-abs", &url);
         let options = PullOptions::default();
         // Without the name check, `folder.join("/…/hp_abs.class.st")` is the absolute path.
         let failure = pull(&config, &target, &options).await.expect_err("refused");

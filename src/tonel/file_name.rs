@@ -56,25 +56,36 @@ pub fn extension_file_name(name: &str) -> Result<String, BadName> {
 
 /// The folder of package `name`.
 pub fn package_folder_name(name: &str) -> Result<&str, BadName> {
-    if is_package_name(name) {
-        Ok(name)
-    } else {
-        Err(BadName {
-            name: name.to_owned(),
-            what: "package",
-            rule: "not empty, no leading '.', no '/', '\\' or control characters",
-        })
-    }
+    checked(
+        name,
+        is_package_name,
+        "package",
+        "not empty, no leading '.', no '/', '\\' or control characters",
+    )
 }
 
 fn checked_class(name: &str) -> Result<&str, BadName> {
-    if is_class_name(name) {
+    checked(
+        name,
+        is_class_name,
+        "class",
+        "a letter or '_', then letters, digits or '_'",
+    )
+}
+
+fn checked<'n>(
+    name: &'n str,
+    valid: fn(&str) -> bool,
+    what: &'static str,
+    rule: &'static str,
+) -> Result<&'n str, BadName> {
+    if valid(name) {
         Ok(name)
     } else {
         Err(BadName {
             name: name.to_owned(),
-            what: "class",
-            rule: "a letter or '_', then letters, digits or '_'",
+            what,
+            rule,
         })
     }
 }
