@@ -330,4 +330,7 @@ fn escapes_from_the_image_and_the_environment_reach_no_terminal_and_json_keeps_t
     let diff = json(&p, &["diff", "--json"], 1);
     assert!(holds_string(&diff, &source), "{diff}");
     assert!(holds_string(&diff, &protocol), "{diff}");
+    let pulled = json(&p, &["pull", "--json"], 2);
+    assert_eq!(pulled["error"]["kind"], "unsafe_name", "{pulled}");
+    assert_eq!(pulled["error"]["name"], evil.as_str(), "{pulled}");
 }

@@ -2,7 +2,7 @@
 
 use super::{Common, exit, print_json, runtime};
 use crate::drift::Standing;
-use crate::drift::pull::ConflictChoice;
+use crate::drift::pull::{ConflictChoice, PullError};
 use crate::ops::drift::{PullFailure, PullOptions, pull};
 use crate::ops::local::SourceError;
 use crate::ops::push::DriftLine;
@@ -153,10 +153,32 @@ fn failed(failure: &PullFailure, json: bool) -> i32 {
         PullFailure::Agent(e) | PullFailure::Adopt(e) => super::client_error_code(e),
     };
     if json {
-        print_json(&serde_json::json!({
-            "outcome": "failed",
-            "error": { "message": failure.to_string() },
-        }));
+        let own = |kind: &str| serde_json::json!({ "kind": kind, "message": failure.to_string() });
+        let mut error = match failure {
+            PullFailure::Agent(e) => super::client_error_object(e),
+            PullFailure::Source(_) => own("source_errors"),
+            PullFailure::Config(_) => own("config"),
+            // An image's name that cannot name a file, given exactly as the image sent it.
+            PullFailure::Plan(PullError::BadName(bad)) => {
+                let mut error = own("unsafe_name");
+                error["name"] = serde_json::json!(bad.name);
+                error
+            }
+            PullFailure::Plan(_) => own("plan"),
+            PullFailure::Write { .. } => own("write"),
+            PullFailure::Outside { path, .. } => {
+                let mut error = own("outside_sources");
+                error["path"] = serde_json::json!(path);
+                error
+            }
+            PullFailure::Unsupported(_) => own("unsupported_agent"),
+            // The files were written: say so in the kind, a retry is what is needed.
+            PullFailure::Adopt(_) => own("adopt"),
+        };
+        if let PullFailure::Source(SourceError::Tonel(errors)) = failure {
+            error["errors"] = serde_json::to_value(errors).unwrap_or_default();
+        }
+        print_json(&super::failure_json(error));
     } else {
         if let PullFailure::Source(SourceError::Tonel(errors)) = failure {
             for e in errors {

@@ -5,7 +5,9 @@ pub mod compare;
 pub mod drift;
 pub mod files;
 pub mod identity;
+pub mod init;
 pub mod local;
+pub mod overrides;
 pub mod push;
 pub mod state;
 

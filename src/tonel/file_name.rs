@@ -5,35 +5,23 @@
 //! path or a control character into the file system.
 
 use crate::model::ClassKind;
+use crate::model::names::NameKind;
 
 /// A name that cannot become a file name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "'{}' is not a valid {what} name ({rule}), so it cannot name a file",
-    crate::term::escape(name)
-)]
+#[error("{problem}, so it cannot name a file")]
 pub struct BadName {
     /// The name as given.
     pub name: String,
-    /// What it names: `class`, `package`.
-    pub what: &'static str,
-    /// The rule it breaks, in words.
-    pub rule: &'static str,
+    /// What is wrong with it, the name shown escaped: `'X/../Y' is not a valid class name (…)`.
+    pub problem: String,
 }
 
-/// Whether `name` is a class (or trait) name: a letter or `_`, then letters, digits or `_`, as
-/// Smalltalk identifiers are (letters and digits of any script count; `:` does not).
-pub fn is_class_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_')
-}
-
-/// Whether `name` can be a package folder: not empty, not starting with `.` (a hidden folder,
-/// `.` or `..`), and free of path separators and control characters. Package names are freer
-/// than class names (`Sample-Core`, `Grease-Pharo90-Core`).
+/// Whether `name` can be a package folder: a valid package name
+/// ([`crate::model::names`]) that does not start with `.` (a hidden folder, `.` or `..`) and
+/// holds no path separator. Package names are freer than class names (`Sample-Core`).
 pub fn is_package_name(name: &str) -> bool {
-    !name.is_empty()
+    NameKind::Package.accepts(name)
         && !name.starts_with('.')
         && !name
             .chars()
@@ -56,37 +44,28 @@ pub fn extension_file_name(name: &str) -> Result<String, BadName> {
 
 /// The folder of package `name`.
 pub fn package_folder_name(name: &str) -> Result<&str, BadName> {
-    checked(
-        name,
-        is_package_name,
-        "package",
-        "not empty, no leading '.', no '/', '\\' or control characters",
-    )
+    if is_package_name(name) {
+        return Ok(name);
+    }
+    let shown = crate::term::escape(name);
+    Err(BadName {
+        name: name.to_owned(),
+        problem: format!(
+            "'{shown}' is not a valid package folder (not empty, no leading '.', no '/', '\\' \
+             or control characters)"
+        ),
+    })
 }
 
+/// `name` when it is a class name by the language's rule ([`crate::model::names`]): no
+/// separator, `..`, absolute path or control character can pass it.
 fn checked_class(name: &str) -> Result<&str, BadName> {
-    checked(
-        name,
-        is_class_name,
-        "class",
-        "a letter or '_', then letters, digits or '_'",
-    )
-}
-
-fn checked<'n>(
-    name: &'n str,
-    valid: fn(&str) -> bool,
-    what: &'static str,
-    rule: &'static str,
-) -> Result<&'n str, BadName> {
-    if valid(name) {
-        Ok(name)
-    } else {
-        Err(BadName {
+    match NameKind::Class.problem(name) {
+        None => Ok(name),
+        Some(problem) => Err(BadName {
             name: name.to_owned(),
-            what,
-            rule,
-        })
+            problem,
+        }),
     }
 }
 
@@ -95,16 +74,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn class_names_are_identifiers() {
-        for good in [
-            "Foo",
-            "SampleApp",
-            "_Private",
-            "Foo2",
-            "Zeichenkette",
-            "Ünïcode",
-        ] {
-            assert!(is_class_name(good), "{good}");
+    fn only_class_names_name_class_files() {
+        for good in ["Foo", "SampleApp", "Foo2", "Zeichenkette", "Ünïcode"] {
+            assert!(extension_file_name(good).is_ok(), "{good}");
         }
         for bad in [
             "",
@@ -121,7 +93,7 @@ mod tests {
             "Foo\\Bar",
             "Foo\u{202e}",
         ] {
-            assert!(!is_class_name(bad), "{bad:?}");
+            assert!(extension_file_name(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -75,6 +75,7 @@
 
 pub mod chunk;
 pub mod file_name;
+mod names;
 mod reader;
 mod repository;
 pub mod ston;
@@ -85,6 +86,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{ClassDef, Extension, Package};
 
+pub use names::name_errors;
 pub use repository::{duplicate_definitions, locate_packages_dir, read_repository};
 pub use writer::{
     WriteError, write_class_file, write_class_file_in, write_extension_file,
