@@ -11,6 +11,7 @@ use crate::ops::push::{
 };
 use crate::plan::state::Rename;
 use crate::rebuild::liveness::{AppState, application_state};
+use crate::term::{errln, escape};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -141,7 +142,7 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// Prints what was gathered, stdout then stderr.
+    /// Prints what was gathered, stdout then stderr (already escaped where it is shown text).
     pub fn print(&self) {
         use std::io::Write as _;
         let _ = std::io::stdout().write_all(self.out.as_bytes());
@@ -149,19 +150,19 @@ impl Rendered {
     }
 }
 
-/// A line on the gathered stdout.
-macro_rules! out {
+/// `outln!` into the gathered stdout: the line goes through [`crate::term::escape_text`].
+macro_rules! shown_out {
     ($o:expr, $($t:tt)*) => {{
         use std::fmt::Write as _;
-        let _ = writeln!($o.out, $($t)*);
+        let _ = writeln!($o.out, "{}", crate::term::escape_text(&format!($($t)*)));
     }};
 }
 
-/// A line on the gathered stderr.
-macro_rules! err {
+/// `errln!` into the gathered stderr: the line goes through [`crate::term::escape_text`].
+macro_rules! shown_err {
     ($o:expr, $($t:tt)*) => {{
         use std::fmt::Write as _;
-        let _ = writeln!($o.err, $($t)*);
+        let _ = writeln!($o.err, "{}", crate::term::escape_text(&format!($($t)*)));
     }};
 }
 
@@ -195,11 +196,14 @@ pub fn render(outcome: &Result<PushReport, PushFailure>, json: bool) -> (i32, Re
     (code, o)
 }
 
-/// Pretty JSON, as [`super::print_json`] prints it.
+/// Pretty JSON, as [`super::print_json`] prints it (data: never escaped).
 fn write_json(o: &mut Rendered, value: &impl serde::Serialize) {
+    use std::fmt::Write as _;
     match serde_json::to_string_pretty(value) {
-        Ok(s) => out!(o, "{s}"),
-        Err(e) => err!(o, "hotpatch: error: cannot encode the JSON output: {e}"),
+        Ok(s) => {
+            let _ = writeln!(o.out, "{s}");
+        }
+        Err(e) => shown_err!(o, "hotpatch: error: cannot encode the JSON output: {e}"),
     }
 }
 
@@ -281,7 +285,7 @@ impl ProgressLine {
             }
             bar.set_length(p.total);
             bar.set_position(p.done);
-            bar.set_message(phase_word(&p.phase));
+            bar.set_message(escape(&phase_word(&p.phase)).into_owned());
         })
     }
 
@@ -336,7 +340,7 @@ fn rebuild_fallback(
     if let RebuildTrigger::AgentUnreachable(reason) = &trigger {
         match confirm_down(config, target) {
             Ok(state) if state.is_down() => {
-                eprintln!(
+                errln!(
                     "hotpatch: {reason}; the application is down: {}",
                     state.evidence()
                 );
@@ -418,7 +422,7 @@ fn refuse_rebuild(
         if let Err(failure) = pushed {
             print_failure(failure);
         }
-        eprintln!(
+        errln!(
             "hotpatch: not rebuilding: {why} ({}). A rebuild would restart it and lose its \
              state; check the url, the port and the firewall, then retry.",
             state.evidence()
@@ -445,7 +449,7 @@ fn cannot_rebuild(
             "error": { "kind": "rebuild_config", "message": format!("{e:#}") },
         }));
     } else {
-        eprintln!("hotpatch: error: cannot rebuild: {e:#}");
+        errln!("hotpatch: error: cannot rebuild: {e:#}");
     }
     exit::ERROR
 }
@@ -468,7 +472,7 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
 fn print_report(o: &mut Rendered, r: &PushReport) {
     let counts = summary_counts(r);
     match r.outcome {
-        Outcome::NothingToPush => out!(
+        Outcome::NothingToPush => shown_out!(
             o,
             "{} ({}) already matches the sources{} (epoch {})",
             r.target,
@@ -477,7 +481,7 @@ fn print_report(o: &mut Rendered, r: &PushReport) {
             r.epoch_before
         ),
         Outcome::DryRun => {
-            out!(o, "would push to {} ({}): {counts}", r.target, r.url);
+            shown_out!(o, "would push to {} ({}): {counts}", r.target, r.url);
             print_changes(o, r);
         }
         Outcome::Applied => {
@@ -486,7 +490,7 @@ fn print_report(o: &mut Rendered, r: &PushReport) {
             } else {
                 ""
             };
-            out!(
+            shown_out!(
                 o,
                 "pushed to {} ({}) in {} ms: {counts}{replay}{}",
                 r.target,
@@ -496,16 +500,17 @@ fn print_report(o: &mut Rendered, r: &PushReport) {
             );
             print_changes(o, r);
             for carried in &r.carried {
-                out!(o, "  values carried: {carried}");
+                shown_out!(o, "  values carried: {carried}");
             }
             if !r.initialized.is_empty() {
-                out!(o, "  initialized: {}", r.initialized.join(", "));
+                let names: Vec<_> = r.initialized.iter().map(|n| escape(n)).collect();
+                shown_out!(o, "  initialized: {}", names.join(", "));
             }
             print_hooks(o, &r.hooks);
             for d in &r.drift {
-                out!(o, "  replaced the image's own change: {}", drift_line(d));
+                shown_out!(o, "  replaced the image's own change: {}", drift_line(d));
             }
-            out!(
+            shown_out!(
                 o,
                 "epoch {} -> {}, batch {}",
                 r.epoch_before,
@@ -514,15 +519,15 @@ fn print_report(o: &mut Rendered, r: &PushReport) {
             );
         }
         Outcome::Refused => {
-            err!(
+            shown_err!(
                 o,
                 "hotpatch: not pushed: {} change(s) would drop values that live objects hold:",
                 r.refused.len()
             );
             for reason in &r.refused {
-                err!(o, "  - {reason}");
+                shown_err!(o, "  - {reason}");
             }
-            err!(
+            shown_err!(
                 o,
                 "Nothing was changed. If a variable was renamed, say so with --rename-var \
                  Class.old=new and its values move; to drop the values, push with \
@@ -530,16 +535,16 @@ fn print_report(o: &mut Rendered, r: &PushReport) {
             );
         }
         Outcome::Drift => {
-            err!(
+            shown_err!(
                 o,
                 "hotpatch: not pushed: {} definition(s) were changed in the image since hotpatch \
                  installed them, and this push would replace them:",
                 r.drift.len()
             );
             for d in &r.drift {
-                err!(o, "  {}", drift_line(d));
+                shown_err!(o, "  {}", drift_line(d));
             }
-            err!(
+            shown_err!(
                 o,
                 "Nothing was sent. Bring the image's changes into the files with `hotpatch pull` \
                  (conflicts: `--theirs` or `--ours`), or replace them with `hotpatch push \
@@ -547,15 +552,15 @@ fn print_report(o: &mut Rendered, r: &PushReport) {
             );
         }
         Outcome::NeedsRebuild => {
-            err!(
+            shown_err!(
                 o,
                 "hotpatch: not pushed: {} change(s) cannot be applied to a running image:",
                 r.needs_rebuild.len()
             );
             for reason in &r.needs_rebuild {
-                err!(o, "  - {reason}");
+                shown_err!(o, "  - {reason}");
             }
-            err!(
+            shown_err!(
                 o,
                 "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`, or \
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
@@ -578,9 +583,9 @@ fn at_revision(r: &PushReport) -> String {
 /// reported, `on_failure = "report"`) also as a warning on stderr.
 fn print_hooks(o: &mut Rendered, hooks: &[crate::image::protocol::HookRun]) {
     for h in hooks {
-        out!(o, "  hook: {h}");
+        shown_out!(o, "  hook: {h}");
         if !h.is_done() {
-            err!(
+            shown_err!(
                 o,
                 "hotpatch: warning: hook {h} (reported only; the change stays)"
             );
@@ -588,20 +593,21 @@ fn print_hooks(o: &mut Rendered, hooks: &[crate::image::protocol::HookRun]) {
     }
 }
 
-/// `! changed in the image: Foo>>bar (ann 11/30/2026 10:00)` / `!! conflict: ...`.
+/// `! changed in the image: Foo>>bar (ann 11/30/2026 10:00)` / `!! conflict: ...`; the name
+/// and stamp, from the image, escaped.
 pub fn drift_line(d: &crate::ops::push::DriftLine) -> String {
     let stamp = d
         .stamp
         .as_deref()
-        .map(|s| format!(" ({s})"))
+        .map(|s| format!(" ({})", escape(s)))
         .unwrap_or_default();
+    let name = escape(&d.name);
     match d.standing {
         crate::drift::Standing::Conflict => format!(
-            "!! conflict, {} in the image and changed locally: {}{stamp}",
+            "!! conflict, {} in the image and changed locally: {name}{stamp}",
             d.change.label(),
-            d.name
         ),
-        _ => format!("!  {} in the image: {}{stamp}", d.change.label(), d.name),
+        _ => format!("!  {} in the image: {name}{stamp}", d.change.label()),
     }
 }
 
@@ -624,7 +630,7 @@ fn print_changes(o: &mut Rendered, r: &PushReport) {
                 )
             })
             .unwrap_or_default();
-        out!(o, "  {mark} {class}{}{note}", c.name);
+        shown_out!(o, "  {mark} {class}{}{}", escape(&c.name), escape(&note));
     }
 }
 
@@ -664,26 +670,26 @@ fn write_failure(o: &mut Rendered, failure: &PushFailure) {
     match failure {
         PushFailure::Source(SourceError::Tonel(errors)) => {
             for e in errors {
-                err!(o, "{e}");
+                shown_err!(o, "{e}");
             }
-            err!(o, "hotpatch: error: {failure}");
+            shown_err!(o, "hotpatch: error: {failure}");
         }
         PushFailure::ApplyFailed(e, _) if !e.hook_failure.hooks.is_empty() => {
-            err!(o, "hotpatch: error: {failure}");
+            shown_err!(o, "hotpatch: error: {failure}");
             for h in &e.hook_failure.hooks {
-                err!(o, "  hook: {h}");
+                shown_err!(o, "  hook: {h}");
             }
             for h in &e.hook_failure.hooks_after_undo {
-                err!(o, "  hook, after the undo: {h}");
+                shown_err!(o, "  hook, after the undo: {h}");
             }
         }
         PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => {
             for e in errors {
-                err!(o, "{e}");
+                shown_err!(o, "{e}");
             }
-            err!(o, "hotpatch: error: {failure}");
+            shown_err!(o, "hotpatch: error: {failure}");
         }
-        other => err!(o, "hotpatch: error: {other}"),
+        other => shown_err!(o, "hotpatch: error: {other}"),
     }
 }
 

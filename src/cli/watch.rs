@@ -9,6 +9,7 @@ use crate::ops::handoff::{Incoming, Listener, Reply};
 use crate::ops::identity;
 use crate::ops::kept::KeptConnection;
 use crate::ops::push::{Outcome, PushFailure, PushOptions, PushReport};
+use crate::term::errln;
 use clap::Args;
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::collections::BTreeSet;
@@ -60,10 +61,10 @@ async fn serve(args: &WatchArgs, config: &Config, mut kept: KeptConnection) -> a
     // Connected before the first save, so that it does not pay for it; an agent that is not up
     // yet is tried again at the first save.
     if let Err(e) = kept.open().await {
-        eprintln!("hotpatch: {e}; trying again at the next save");
+        errln!("hotpatch: {e}; trying again at the next save");
     }
     let target = kept.target();
-    eprintln!(
+    errln!(
         "hotpatch: watching {} and pushing saved files to {} ({}); save hooks hand their pushes \
          over {}; Ctrl-C stops",
         config.source.display(),
@@ -196,7 +197,7 @@ fn say(shown: &str, result: &Result<PushReport, PushFailure>, started: Instant) 
     let live_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(r) => match r.outcome {
-            Outcome::NothingToPush => eprintln!("{shown}: nothing to push"),
+            Outcome::NothingToPush => errln!("{shown}: nothing to push"),
             Outcome::Applied => {
                 let lines: Vec<String> = r
                     .changes
@@ -204,7 +205,7 @@ fn say(shown: &str, result: &Result<PushReport, PushFailure>, started: Instant) 
                     .map(|c| format!("{} {}", c.change, c.name))
                     .collect();
                 let m = &r.millis;
-                eprintln!(
+                errln!(
                     "{shown}: pushed in {live_ms:.1} ms (reading {}, comparing {}, applying {} \
                      ms): {}",
                     m.read,
@@ -213,48 +214,48 @@ fn say(shown: &str, result: &Result<PushReport, PushFailure>, started: Instant) 
                     lines.join(", ")
                 );
                 for h in r.hooks.iter().filter(|h| !h.is_done()) {
-                    eprintln!("  hook {h} (reported only; the change stays)");
+                    errln!("  hook {h} (reported only; the change stays)");
                 }
             }
             Outcome::NeedsRebuild => {
-                eprintln!("{shown}: not pushed, needs a rebuild:");
+                errln!("{shown}: not pushed, needs a rebuild:");
                 for reason in &r.needs_rebuild {
-                    eprintln!("  - {reason}");
+                    errln!("  - {reason}");
                 }
             }
             Outcome::Refused => {
-                eprintln!(
+                errln!(
                     "{shown}: not pushed, it would drop live state (push --rename-var or \
                      --allow-state-loss by hand):"
                 );
                 for reason in &r.refused {
-                    eprintln!("  - {reason}");
+                    errln!("  - {reason}");
                 }
             }
             Outcome::Drift => {
-                eprintln!(
+                errln!(
                     "{shown}: not pushed, the image was changed by hand here (`hotpatch \
                      pull`, or push --overwrite-drift by hand):"
                 );
                 for d in &r.drift {
-                    eprintln!("  {}", super::push::drift_line(d));
+                    errln!("  {}", super::push::drift_line(d));
                 }
             }
-            Outcome::DryRun => eprintln!("{shown}: would push (dry run)"),
+            Outcome::DryRun => errln!("{shown}: would push (dry run)"),
         },
         Err(PushFailure::CompileFailed(errors)) => {
             for e in errors {
-                eprintln!("{e}");
+                errln!("{e}");
             }
-            eprintln!("{shown}: not pushed (compile errors); the image is unchanged");
+            errln!("{shown}: not pushed (compile errors); the image is unchanged");
         }
         Err(PushFailure::Source(crate::ops::local::SourceError::Tonel(errors))) => {
             for e in errors {
-                eprintln!("{e}");
+                errln!("{e}");
             }
-            eprintln!("{shown}: not pushed (Tonel errors)");
+            errln!("{shown}: not pushed (Tonel errors)");
         }
-        Err(other) => eprintln!("{shown}: not pushed: {other}"),
+        Err(other) => errln!("{shown}: not pushed: {other}"),
     }
 }
 
