@@ -1,5 +1,5 @@
 //! Benchmark of save-to-live (issue 19, item 4) against the real VM and agent (the test image):
-//! a one-method change in a project of N methods (default 10,000)
+//! a one-method change in the generated project of `--bench push` (N methods, default 10,000)
 //!
 //! - pushed by `hotpatch watch --settle-ms 0` over the connection it keeps open: the time from
 //!   the save being seen (the watch's file event) to the method live (the agent's answer), as the
@@ -19,29 +19,20 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::bench::{self, CLASSES, generate};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const CLASSES: usize = 100;
-
 fn main() {
-    let mut methods = 10_000usize;
-    let mut runs = 30usize;
-    let mut args = common::bench_args();
-    while let Some(a) = args.next() {
-        let value = args.next().and_then(|v| v.parse().ok());
-        match (a.as_str(), value) {
-            ("--methods", Some(n)) => methods = n,
-            ("--runs", Some(n)) => runs = n,
-            _ => {
-                eprintln!("usage: cargo bench --bench watch -- [--methods N] [--runs N]");
-                std::process::exit(2);
-            }
-        }
-    }
+    let (methods, runs) = bench::methods_and_runs(
+        "cargo bench --bench watch -- [--methods N] [--runs N]",
+        10_000,
+        30,
+    );
     let hotpatch = PathBuf::from(env!("CARGO_BIN_EXE_hotpatch"));
     println!("load average at start: {}", load());
 
@@ -273,34 +264,11 @@ fn report(what: &str, ms: &[f64], goal_ms: f64) {
     );
 }
 
-/// A Tonel package of `CLASSES` classes with `per_class` methods each.
-fn generate(root: &Path, per_class: usize) {
-    let pkg = root.join("src/Bench-Core");
-    std::fs::create_dir_all(&pkg).expect("create bench package");
-    std::fs::write(pkg.join("package.st"), "Package { #name : 'Bench-Core' }\n")
-        .expect("write package.st");
-    for c in 0..CLASSES {
-        let mut text = format!(
-            "Class {{\n\t#name : 'BenchClass{c}',\n\t#superclass : 'Object',\n\t#instVars : [\n\t\t'total'\n\t],\n\t#package : 'Bench-Core'\n}}\n\n{{ #category : 'accessing' }}\nBenchClass{c} >> method0 [\n\n\t^ 1000\n]\n"
-        );
-        for m in 1..per_class {
-            text.push_str(&format!(
-                "\n{{ #category : 'computing' }}\nBenchClass{c} >> method{m}: anArray [\n\n\t| sum |\n\tsum := 0.\n\tanArray do: [ :each | each even ifTrue: [ sum := sum + each ] ].\n\ttotal := sum + {m}.\n\t^ total\n]\n"
-            ));
-        }
-        std::fs::write(pkg.join(format!("BenchClass{c}.class.st")), text)
-            .expect("write class file");
-    }
-}
-
 /// Rewrites method0 of the file's class to answer `1000 + version`, as an editor that saves by
 /// renaming does (one file event, never a half-written file).
 fn edit_one_method(project: &Path, file: &Path, version: usize) {
     let text = std::fs::read_to_string(file).expect("read class file");
-    let start = text.find("method0 [").expect("method0 present");
-    let caret = start + text[start..].find("^ ").expect("return in method0");
-    let end = caret + text[caret..].find('\n').expect("end of line");
-    let edited = format!("{}^ {}{}", &text[..caret], 1000 + version, &text[end..]);
+    let edited = bench::with_method0(&text, version);
     let tmp = project.join("save.tmp");
     std::fs::write(&tmp, edited).expect("write the saved file");
     std::fs::rename(&tmp, file).expect("rename into place");
