@@ -904,17 +904,33 @@ mod fake_agent_tests {
             push(&config, &target, &cached).await.unwrap().outcome,
             Outcome::Applied
         );
+        let snapshots = |seen: &Arc<Mutex<Vec<Value>>>| {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r["cmd"] == "snapshot")
+                .cloned()
+                .collect::<Vec<Value>>()
+        };
+        let asked = snapshots(&seen).len();
         let again = push(&config, &target, &cached).await.unwrap();
         assert_eq!(again.outcome, Outcome::NothingToPush);
         assert_eq!(applies(&seen), 1);
-        let last_snapshot = seen
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .find(|r| r["cmd"] == "snapshot")
-            .cloned()
+        assert_eq!(
+            snapshots(&seen).len(),
+            asked,
+            "the epoch in hello said the image had not moved: nothing more asked"
+        );
+        // Over a connection kept open (the watch's), hello is old news: asked only whether the
+        // image moved.
+        let mut client = crate::ops::connect(&target, "t").await.unwrap();
+        let mut who = crate::ops::identity::at_commit("c0ffee");
+        let kept = push_over(&mut client, &config, &target, &cached, &mut who)
+            .await
             .unwrap();
+        client.close().await;
+        assert_eq!(kept.outcome, Outcome::NothingToPush);
+        let last_snapshot = snapshots(&seen).pop().unwrap();
         assert_eq!(
             last_snapshot["since_epoch"], 1,
             "asked only whether the image moved"
