@@ -1,8 +1,8 @@
 //! hotpatch: put Tonel source changes into a running Smalltalk image, or rebuild it when a change
 //! cannot go live safely.
 //!
-//! The data takes one road: Tonel files ─[`tonel`]→ [`model`] ─[`diff`]→ changes ─[`plan`]→
-//! ordered batch ─[`image`]→ agent; [`rebuild`] takes over when a change cannot go live;
+//! The data takes one road: Tonel files ─[`tonel`]→ [`model`] ─[`syntax`] (every method
+//! source checked)─[`diff`]→ changes ─[`plan`]→ ordered batch ─[`image`]→ agent; [`rebuild`] takes over when a change cannot go live;
 //! [`fleet`] rolls one change across a group of images, built from single pushes; [`drift`]
 //! sets what the image changed by other means against the local sources (status, the push
 //! guard, pull).
@@ -17,4 +17,5 @@ pub mod model;
 pub mod ops;
 pub mod plan;
 pub mod rebuild;
+pub mod syntax;
 pub mod tonel;

@@ -74,6 +74,7 @@ pub fn run(args: PushArgs) -> i32 {
         progress: bar.as_ref().map(ProgressLine::sink),
         paths: args.paths.clone(),
         dry_run: args.dry_run,
+        compile_check: args.dry_run,
         use_cache: !args.no_cache,
         token: None,
         allow_state_loss: args.allow_state_loss,
@@ -336,6 +337,16 @@ fn print_report(r: &PushReport) {
         Outcome::DryRun => {
             println!("would push to {} ({}): {counts}", r.target, r.url);
             print_changes(r);
+            match r.compiled {
+                Some(true) => println!(
+                    "every method compiled in the image (nothing was installed; the image is unchanged)"
+                ),
+                Some(false) => println!(
+                    "not compiled: this agent cannot compile without installing (it has no \
+                     `check`), so a method that does not compile is found only by the push"
+                ),
+                None => {}
+            }
         }
         Outcome::Applied => {
             let replay = if r.replayed {
@@ -470,7 +481,7 @@ fn print_failure(failure: &PushFailure) {
             }
             eprintln!("hotpatch: error: {failure}");
         }
-        PushFailure::CompileFailed(errors) => {
+        PushFailure::Source(SourceError::Syntax(errors)) | PushFailure::CompileFailed(errors) => {
             for e in errors {
                 eprintln!("{e}");
             }
@@ -482,6 +493,7 @@ fn print_failure(failure: &PushFailure) {
 
 fn failure_json(failure: &PushFailure) -> serde_json::Value {
     let kind = match failure {
+        PushFailure::Source(SourceError::Syntax(_)) => "syntax_errors",
         PushFailure::Source(_) => "source_errors",
         PushFailure::Config(_) => "config",
         PushFailure::Agent(e) if e.agent().is_some() => "agent_error",
@@ -499,7 +511,7 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
             .iter()
             .map(|e| serde_json::json!({"path": e.path, "line": e.line, "column": e.column, "message": e.message}))
             .collect(),
-        PushFailure::CompileFailed(errors) => errors
+        PushFailure::Source(SourceError::Syntax(errors)) | PushFailure::CompileFailed(errors) => errors
             .iter()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),

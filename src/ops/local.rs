@@ -2,7 +2,7 @@
 //! narrow them to the paths the user named (the editor hook pushes one file).
 
 use crate::config::Config;
-use crate::model::Package;
+use crate::model::{MethodError, Package};
 use crate::tonel::{self, TonelError};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,13 @@ pub enum SourceError {
     /// Tonel syntax errors: every one in the repository, each `path:line:col: message`.
     #[error("{} error(s) in the Tonel sources; nothing was pushed", .0.len())]
     Tonel(Vec<TonelError>),
+    /// Methods whose source is not valid Smalltalk ([`crate::syntax`]): every one, each at its
+    /// `path:line:col`.
+    #[error(
+        "{} method(s) with syntax errors; nothing was sent to the image",
+        .0.len()
+    )]
+    Syntax(Vec<MethodError>),
     /// Anything else (unreadable directory, unknown package, path outside the sources).
     #[error(transparent)]
     Other(#[from] anyhow::Error),

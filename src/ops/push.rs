@@ -15,7 +15,7 @@ use crate::image::protocol::{
     AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName, ErrorKind,
 };
 use crate::image::{Client, ClientError, ProgressSink};
-use crate::model::{MethodDef, Side};
+use crate::model::{MethodDef, MethodError, Side};
 use crate::plan::state::{Rename, RenameError};
 use crate::plan::{self, Plan, PlanContext, Safety, Step};
 use serde::Serialize;
@@ -29,6 +29,9 @@ pub struct PushOptions {
     pub paths: Vec<PathBuf>,
     /// Show the plan, send nothing.
     pub dry_run: bool,
+    /// With `dry_run`: have the agent compile the batch without installing it (`check`), so
+    /// that a method that does not compile is reported as the push would report it.
+    pub compile_check: bool,
     /// Use the snapshot cache (see [`super::compare`]).
     pub use_cache: bool,
     /// The agent's token; `None` reads it from the target's environment variable.
@@ -78,6 +81,10 @@ pub struct PushReport {
     /// Definitions changed in the image since hotpatch installed them that this push would
     /// replace (outcome `drift`), or replaced (`--overwrite-drift`).
     pub drift: Vec<DriftLine>,
+    /// A dry run's compile check: `Some(true)` when the agent compiled every method of the
+    /// batch without installing it, `Some(false)` when it could not be asked (an agent without
+    /// `check`): nothing was compiled. `None` when no check was asked for.
+    pub compiled: Option<bool>,
     pub millis: Timings,
 }
 
@@ -157,37 +164,6 @@ pub struct Timings {
     pub agent: Option<ApplyPhases>,
 }
 
-/// A compile error mapped back to the Tonel file.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct LocatedError {
-    pub path: Option<PathBuf>,
-    pub line: u32,
-    pub column: u32,
-    pub method: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for LocatedError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.path {
-            Some(p) => write!(
-                f,
-                "{}:{}:{}: {} (in {})",
-                p.display(),
-                self.line,
-                self.column,
-                self.message,
-                self.method
-            ),
-            None => write!(
-                f,
-                "{}: line {} column {}: {}",
-                self.method, self.line, self.column, self.message
-            ),
-        }
-    }
-}
-
 /// Why a push failed. Every variant leaves the image as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum PushFailure {
@@ -198,7 +174,7 @@ pub enum PushFailure {
     #[error(transparent)]
     Agent(ClientError),
     #[error("{} method(s) did not compile; the image is unchanged", .0.len())]
-    CompileFailed(Vec<LocatedError>),
+    CompileFailed(Vec<MethodError>),
     #[error(
         "the image kept changing while pushing (now at epoch {0}); nothing was applied, try again"
     )]
@@ -241,6 +217,12 @@ pub async fn push(
     let started = Instant::now();
     let mut millis = Timings::default();
     let local = local::load(config, &options.paths)?;
+    // A method the image's compiler would refuse for its syntax stops the push here, before
+    // connecting: every one of them, at its file position.
+    let syntax_errors = crate::syntax::check_packages(&local.packages);
+    if !syntax_errors.is_empty() {
+        return Err(SourceError::Syntax(syntax_errors).into());
+    }
     millis.read = elapsed(started);
     // Who pushes (user, host, git commit) costs a few git calls: found while we connect.
     let mut identity = super::identity::gather_in_background(&config.root);
@@ -293,6 +275,7 @@ pub async fn push(
             carried: carries.iter().map(ToString::to_string).collect(),
             initialized: Vec::new(),
             drift: DriftLine::of(&comparison.drift),
+            compiled: None,
             millis,
         };
         if comparison.changes.is_empty() {
@@ -310,10 +293,6 @@ pub async fn push(
             report.outcome = Outcome::NeedsRebuild;
             return Ok(finish(report, started, client).await);
         }
-        if options.dry_run {
-            report.outcome = Outcome::DryRun;
-            return Ok(finish(report, started, client).await);
-        }
         let batch = Batch {
             id: plan::batch_id(&comparison.session, comparison.epoch, &plan.steps),
             epoch: comparison.epoch,
@@ -325,6 +304,21 @@ pub async fn push(
                 .map(crate::image::protocol::Op::from)
                 .collect(),
         };
+        if options.dry_run {
+            report.outcome = Outcome::DryRun;
+            if options.compile_check {
+                report.compiled = Some(client.hello.has("check"));
+                if client.hello.has("check") {
+                    let t = Instant::now();
+                    let checked = client.check(batch).await;
+                    report.millis.apply = elapsed(t);
+                    if let Err(e) = checked {
+                        return Err(refusal(e, &plan, &local));
+                    }
+                }
+            }
+            return Ok(finish(report, started, client).await);
+        }
         report.batch = Some(batch.id.clone());
         // The agent checks drift again under its lock: our snapshot may come from the cache,
         // and a hand edit does not always move the epoch.
@@ -366,10 +360,6 @@ pub async fn push(
                     continue;
                 }
                 ErrorKind::Stale => return Err(PushFailure::Stale(e.epoch.unwrap_or_default())),
-                ErrorKind::CompileFailed => {
-                    return Err(PushFailure::CompileFailed(locate(&e.errors, &plan, &local)));
-                }
-                ErrorKind::ApplyFailed => return Err(PushFailure::ApplyFailed(e)),
                 ErrorKind::Drift => {
                     if let Some(c) = cache.take() {
                         // What the cache said about this image is not true any more: look
@@ -386,10 +376,22 @@ pub async fn push(
                             .collect(),
                     ));
                 }
-                _ => return Err(PushFailure::Agent(ClientError::Agent(e))),
+                _ => return Err(refusal(ClientError::Agent(e), &plan, &local)),
             },
             Err(other) => return Err(other.into()),
         }
+    }
+}
+
+/// The failure for the agent's refusal of a batch (`apply` or `check`): compile errors placed
+/// in their files, an op that cannot be carried out, or the agent's error as it is.
+fn refusal(e: ClientError, plan: &Plan, local: &LocalSources) -> PushFailure {
+    match e {
+        ClientError::Agent(e) if e.kind == ErrorKind::CompileFailed => {
+            PushFailure::CompileFailed(locate(&e.errors, plan, local))
+        }
+        ClientError::Agent(e) if e.kind == ErrorKind::ApplyFailed => PushFailure::ApplyFailed(e),
+        other => PushFailure::Agent(other),
     }
 }
 
@@ -500,7 +502,7 @@ pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
 }
 
 /// Maps the agent's compile errors (positions inside method sources) to Tonel file positions.
-fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<LocatedError> {
+fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<MethodError> {
     errors
         .iter()
         .map(|e| {
@@ -535,7 +537,7 @@ fn file_of(local: &LocalSources, method: &MethodDef) -> Option<PathBuf> {
     })
 }
 
-fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf>) -> LocatedError {
+fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf>) -> MethodError {
     let name = match (method, &e.selector) {
         (Some(m), _) => m.key().to_string(),
         (None, Some(sel)) => match e.side {
@@ -544,23 +546,11 @@ fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf
         },
         (None, None) => e.class_name.clone(),
     };
-    let (line, column) = match method.and_then(|m| m.span.map(|s| (m, s))) {
-        Some((_, span)) if e.line >= 2 => (span.source_first_body_line + e.line - 2, e.column),
-        Some((m, span)) => {
-            // Line 1 is the declaration, which sits after `Foo >> ` on the header line.
-            let prefix = match m.side {
-                Side::Instance => m.class_name.chars().count() + 4,
-                Side::Class => m.class_name.chars().count() + 10,
-            };
-            let prefix = u32::try_from(prefix).unwrap_or(0);
-            (
-                span.header.line,
-                span.header.column + prefix + e.column.saturating_sub(1),
-            )
-        }
+    let (line, column) = match method {
+        Some(m) => m.file_position(e.line, e.column),
         None => (e.line, e.column),
     };
-    LocatedError {
+    MethodError {
         path,
         line,
         column,

@@ -429,17 +429,32 @@ impl<'a> Run<'a> {
     ) -> Result<Run<'a>> {
         let settings = Settings::resolve(config, target)?;
         let token = target.token()?;
+        let listed = |what: &str, list: Vec<String>| {
+            anyhow::anyhow!(
+                "{} {what}; nothing was built:\n{}",
+                list.len(),
+                list.join("\n")
+            )
+        };
         let local = local::load(config, &[]).map_err(|e| match e {
-            SourceError::Tonel(errors) => {
-                let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                anyhow::anyhow!(
-                    "{} error(s) in the Tonel sources; nothing was built:\n{}",
-                    list.len(),
-                    list.join("\n")
-                )
-            }
+            SourceError::Tonel(errors) => listed(
+                "error(s) in the Tonel sources",
+                errors.iter().map(ToString::to_string).collect(),
+            ),
+            SourceError::Syntax(errors) => listed(
+                "method(s) with syntax errors",
+                errors.iter().map(ToString::to_string).collect(),
+            ),
             SourceError::Other(e) => e,
         })?;
+        // The build would stop at the first method that does not parse; say them all now.
+        let syntax_errors = crate::syntax::check_packages(&local.packages);
+        if !syntax_errors.is_empty() {
+            return Err(listed(
+                "method(s) with syntax errors",
+                syntax_errors.iter().map(ToString::to_string).collect(),
+            ));
+        }
         let report = RebuildReport {
             target: target.name.clone(),
             trigger,

@@ -9,7 +9,10 @@
 //! (the first ten), classes defined in more than one package (dialect variants: warnings), the
 //! folders skipped as non-packages, and the round trip: how many v3 files (class files with
 //! `#package`, extension files, `package.st`) were rewritten identically, and the first
-//! differences. Exit 0 only when there are no errors and every v3 file round-trips.
+//! differences. Then every method source goes through hotpatch's syntax check (`syntax`, the
+//! check a push makes before sending anything): the methods checked, the time, and every method
+//! it refuses (the first twenty; a refusal of a method Pharo wrote is a false refusal). Exit 0
+//! only when there are no errors, every v3 file round-trips and no method is refused.
 //!
 //! The repositories are not part of this project: bring them onto the machine and point this at
 //! them; figures measured so are recorded in the README's Tonel section.
@@ -17,6 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use hotpatch::syntax;
 use hotpatch::tonel::{self, ParsedFile};
 
 /// Many small allocations (a string per selector, protocol and source); see Cargo.toml.
@@ -110,7 +114,17 @@ fn check(dir: &Path) -> anyhow::Result<bool> {
     for (path, what) in trip.differing.iter().take(10) {
         println!("    differs: {}: {what}", path.display());
     }
-    Ok(errors.is_empty() && trip.identical == trip.checked)
+    let start = Instant::now();
+    let refused = syntax::check_packages(&repo.packages);
+    println!(
+        "  syntax: {methods} methods checked in {:.0} ms, {} refused",
+        start.elapsed().as_secs_f64() * 1e3,
+        refused.len()
+    );
+    for e in refused.iter().take(20) {
+        println!("    {e}");
+    }
+    Ok(errors.is_empty() && trip.identical == trip.checked && refused.is_empty())
 }
 
 fn st_files(dir: &Path) -> Vec<PathBuf> {
