@@ -626,6 +626,14 @@ mod fake_agent_tests {
     async fn fake_image(
         on_apply: impl FnMut(&Value, &Value) -> Reply + Send + 'static,
     ) -> (String, Arc<Mutex<Vec<Value>>>) {
+        fake_image_with(&[], on_apply).await
+    }
+
+    /// [`fake_image`] announcing `features`; `check` is answered by `on_apply` too.
+    async fn fake_image_with(
+        features: &'static [&'static str],
+        on_apply: impl FnMut(&Value, &Value) -> Reply + Send + 'static,
+    ) -> (String, Arc<Mutex<Vec<Value>>>) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
         let epoch = Arc::new(Mutex::new(0u64));
@@ -636,8 +644,9 @@ mod fake_agent_tests {
             match r["cmd"].as_str() {
                 Some("hello") => ok(
                     r,
-                    json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": now}),
+                    json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": now, "features": features}),
                 ),
+                Some("check") => on_apply(r, &r["batch"]),
                 Some("snapshot") if r["since_epoch"].as_u64() == Some(now) => ok(
                     r,
                     json!({"session": "s1", "epoch": now, "unchanged": true, "packages": []}),
@@ -780,6 +789,65 @@ mod fake_agent_tests {
             .await
             .expect_err("gives up");
         assert!(matches!(failure, PushFailure::Stale(2)), "{failure}");
+    }
+
+    fn commands(seen: &Arc<Mutex<Vec<Value>>>) -> Vec<String> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["cmd"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_has_an_agent_that_can_check_compile_the_batch() {
+        let (url, seen) = fake_image_with(&["check"], |r, batch| {
+            let ops = batch["ops"].as_array().cloned().unwrap_or_default();
+            let op = ops
+                .iter()
+                .position(|o| o["source"].as_str().is_some_and(|s| s.starts_with("increment")))
+                .unwrap_or(usize::MAX);
+            error(r, json!({"kind": "compile_failed", "message": "1 method did not compile",
+                "errors": [{"op": op, "class_name": "SampleCounter", "side": "instance",
+                            "selector": "increment", "message": "Undeclared variable: cuont", "line": 3, "column": 8}]}))
+        })
+        .await;
+        let (config, target) = sample_config(&url);
+        let dry_run = PushOptions {
+            dry_run: true,
+            compile_check: true,
+            ..options()
+        };
+        let failure = push(&config, &target, &dry_run)
+            .await
+            .expect_err("the agent's compile error");
+        let PushFailure::CompileFailed(errors) = failure else {
+            panic!("expected compile errors, got {failure}");
+        };
+        assert!(
+            errors[0].path.as_ref().is_some_and(|p| p.ends_with("SampleCounter.class.st")),
+            "{errors:?}"
+        );
+        assert_eq!(errors[0].message, "Undeclared variable: cuont");
+        let sent = commands(&seen);
+        assert!(sent.contains(&"check".to_owned()), "{sent:?}");
+        assert!(!sent.contains(&"apply".to_owned()), "{sent:?}");
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_says_so_when_the_agent_cannot_compile_without_installing() {
+        let (url, seen) = fake_image(|r, _| error(r, json!({"kind": "internal", "message": "no"}))).await;
+        let (config, target) = sample_config(&url);
+        let dry_run = PushOptions {
+            dry_run: true,
+            compile_check: true,
+            ..options()
+        };
+        let report = push(&config, &target, &dry_run).await.expect("dry run");
+        assert_eq!(report.outcome, Outcome::DryRun);
+        assert_eq!(report.compiled, Some(false));
+        let sent = commands(&seen);
+        assert!(!sent.iter().any(|c| c == "check" || c == "apply"), "{sent:?}");
     }
 
     #[tokio::test]
