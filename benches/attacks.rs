@@ -222,8 +222,11 @@ fn refuse_project(hotpatch: &Path, vm: &common::Vm, runs: usize) {
     let _ = std::fs::remove_dir_all(&project);
     let package = project.join("src/Bench-Syntax");
     std::fs::create_dir_all(&package).expect("create the project");
-    std::fs::write(package.join("package.st"), "Package { #name : 'Bench-Syntax' }\n")
-        .expect("write package.st");
+    std::fs::write(
+        package.join("package.st"),
+        "Package { #name : 'Bench-Syntax' }\n",
+    )
+    .expect("write package.st");
     for c in 0..100 {
         let mut text = format!(
             "Class {{\n\t#name : 'BenchSyntax{c}',\n\t#superclass : 'Object',\n\t#instVars : [\n\t\t'total'\n\t],\n\t#package : 'Bench-Syntax'\n}}\n"
@@ -250,22 +253,26 @@ fn refuse_project(hotpatch: &Path, vm: &common::Vm, runs: usize) {
         hotpatch::tonel::read_repository(&project.join("src")).expect("read the project");
     assert!(errors.is_empty(), "{errors:?}");
     let mut checks = Vec::new();
+    let mut check_cpu = Vec::new();
     for _ in 0..runs {
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_time(libc::RUSAGE_SELF));
         let found = hotpatch::syntax::check_packages(&repo.packages);
         checks.push(t.elapsed());
+        check_cpu.push(cpu_time(libc::RUSAGE_SELF).saturating_sub(cpu));
         assert_eq!(found.len(), 1, "{found:?}");
     }
     report(
         "syntax check of the 10,000 methods alone (in process)",
         &checks,
     );
+    report("  the same, CPU time (both threads)", &check_cpu);
 
     let epoch = vm.epoch();
     for args in [&["push"][..], &["push", "--dry-run"][..]] {
         let mut times = Vec::new();
+        let mut cpu = Vec::new();
         for _ in 0..runs {
-            let t = Instant::now();
+            let (t, before) = (Instant::now(), cpu_time(libc::RUSAGE_CHILDREN));
             let out = Command::new(hotpatch)
                 .args(args)
                 .current_dir(&project)
@@ -273,6 +280,7 @@ fn refuse_project(hotpatch: &Path, vm: &common::Vm, runs: usize) {
                 .output()
                 .expect("run hotpatch");
             times.push(t.elapsed());
+            cpu.push(cpu_time(libc::RUSAGE_CHILDREN).saturating_sub(before));
             let stderr = String::from_utf8_lossy(&out.stderr);
             if out.status.code() != Some(2) || !stderr.contains("BenchSyntax99.class.st:") {
                 eprintln!("bench-attacks: {args:?} was not refused by the client:\n{stderr}");
@@ -286,8 +294,24 @@ fn refuse_project(hotpatch: &Path, vm: &common::Vm, runs: usize) {
             ),
             &times,
         );
+        report("  the same, CPU time of the hotpatch process", &cpu);
     }
     assert_eq!(vm.epoch(), epoch, "nothing was sent");
+}
+
+/// User plus system CPU time of this process (`RUSAGE_SELF`) or of its children waited for
+/// (`RUSAGE_CHILDREN`): what the work cost, whatever else the machine runs.
+fn cpu_time(who: libc::c_int) -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// Rewrites the greeting of SampleApp>>greet: to `Hello<version> `.

@@ -104,7 +104,9 @@ async fn image_verdict(c: &mut Client, n: usize, source: &str) -> Result<(), (St
     };
     match c.check(batch).await {
         Ok(_) => Ok(()),
-        Err(ClientError::Agent(e)) if e.kind == ErrorKind::CompileFailed && !e.errors.is_empty() => {
+        Err(ClientError::Agent(e))
+            if e.kind == ErrorKind::CompileFailed && !e.errors.is_empty() =>
+        {
             let first = &e.errors[0];
             Err((first.message.clone(), first.line, first.column))
         }
@@ -125,10 +127,7 @@ fn the_client_and_the_image_refuse_and_accept_the_same_methods_at_the_same_place
             match (&image, &client) {
                 (Err((_, line, column)), Err(e)) if (e.line, e.column) == (*line, *column) => {}
                 _ => {
-                    let _ = writeln!(
-                        mismatches,
-                        "{source:?}: image {image:?}, client {client:?}"
-                    );
+                    let _ = writeln!(mismatches, "{source:?}: image {image:?}, client {client:?}");
                 }
             }
         }
@@ -136,10 +135,7 @@ fn the_client_and_the_image_refuse_and_accept_the_same_methods_at_the_same_place
             let image = image_verdict(&mut c, 1000 + n, source).await;
             let client = syntax::check_method(source);
             if image.is_err() || client.is_err() {
-                let _ = writeln!(
-                    mismatches,
-                    "{source:?}: image {image:?}, client {client:?}"
-                );
+                let _ = writeln!(mismatches, "{source:?}: image {image:?}, client {client:?}");
             }
         }
         c.close().await;
@@ -194,7 +190,8 @@ fn a_push_with_syntax_errors_is_refused_before_anything_is_sent() {
     // Line of `total := sum + + 43` in class 43 (method 21), and of the last method.
     let line_of = |class: usize, method: usize| {
         let text = std::fs::read_to_string(
-            p.dir.join(format!("src/Syntax-Bulk/SyntaxBulk{class}.class.st")),
+            p.dir
+                .join(format!("src/Syntax-Bulk/SyntaxBulk{class}.class.st")),
         )
         .expect("class file");
         let header = format!("SyntaxBulk{class} >> method{method} [");
@@ -242,7 +239,11 @@ fn a_dry_run_reports_compile_errors_as_the_push_does_and_changes_nothing() {
     let epoch = vm.epoch();
 
     // A valid change: the dry run compiles it in the image and installs nothing.
-    p.edit("SampleCounter.class.st", "count := count + 1.", "count := count + 2.");
+    p.edit(
+        "SampleCounter.class.st",
+        "count := count + 1.",
+        "count := count + 2.",
+    );
     let out = p.run(&["push", "--dry-run"], 0);
     assert!(out.contains("every method compiled in the image"), "{out}");
     let json = p.push_json(&["--dry-run"], 0);
@@ -252,7 +253,11 @@ fn a_dry_run_reports_compile_errors_as_the_push_does_and_changes_nothing() {
 
     // A method that parses but does not compile (an undeclared name): the dry run reports it
     // at the same file position and with the same exit code as the push.
-    p.edit("SampleCounter.class.st", "count := count + 2.", "count := cuont + 2.");
+    p.edit(
+        "SampleCounter.class.st",
+        "count := count + 2.",
+        "count := cuont + 2.",
+    );
     let text = std::fs::read_to_string(p.file("SampleCounter.class.st")).expect("read");
     let line = text
         .lines()
@@ -268,12 +273,20 @@ fn a_dry_run_reports_compile_errors_as_the_push_does_and_changes_nothing() {
             .find(|l| l.contains(&expected))
             .map(str::to_owned)
     };
-    assert_eq!(error_line(&dry), error_line(&pushed), "dry run:\n{dry}\npush:\n{pushed}");
+    assert_eq!(
+        error_line(&dry),
+        error_line(&pushed),
+        "dry run:\n{dry}\npush:\n{pushed}"
+    );
     // A class reshaped by the batch is compiled against a stand-in, removed again.
     p.edit("SampleCounter.class.st", "'count'", "'count',\n\t\t'step'");
     p.run(&["push", "--dry-run"], 4);
 
-    assert_eq!(vm.epoch(), epoch, "neither the dry runs nor the refused push changed the image");
+    assert_eq!(
+        vm.epoch(),
+        epoch,
+        "neither the dry runs nor the refused push changed the image"
+    );
     assert_eq!(vm.eval("SampleCounter new increment"), "1");
     assert_eq!(vm.eval("SampleCounter instVarNames size"), "1");
     assert_eq!(

@@ -22,7 +22,8 @@ pub struct PushArgs {
     pub common: Common,
     /// Package folders or class/extension files to push (default: every owned package)
     pub paths: Vec<PathBuf>,
-    /// Show what would be applied; send nothing
+    /// Show what would be applied, and have the image compile it without installing anything
+    /// (a method that does not compile fails the dry run as it would fail the push)
     #[arg(long)]
     pub dry_run: bool,
     /// Print the outcome as JSON (for deploy jobs)

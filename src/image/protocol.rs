@@ -75,7 +75,9 @@ pub enum Request {
     },
     /// Everything `apply` checks (names, classes, compiling every method), without installing
     /// anything (revision 6, feature `check`): what `push --dry-run` asks.
-    Check { batch: Batch },
+    Check {
+        batch: Batch,
+    },
     Rollback {
         /// Who asks, for the agent's audit log.
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -825,7 +825,10 @@ mod fake_agent_tests {
             panic!("expected compile errors, got {failure}");
         };
         assert!(
-            errors[0].path.as_ref().is_some_and(|p| p.ends_with("SampleCounter.class.st")),
+            errors[0]
+                .path
+                .as_ref()
+                .is_some_and(|p| p.ends_with("SampleCounter.class.st")),
             "{errors:?}"
         );
         assert_eq!(errors[0].message, "Undeclared variable: cuont");
@@ -836,7 +839,8 @@ mod fake_agent_tests {
 
     #[tokio::test]
     async fn a_dry_run_says_so_when_the_agent_cannot_compile_without_installing() {
-        let (url, seen) = fake_image(|r, _| error(r, json!({"kind": "internal", "message": "no"}))).await;
+        let (url, seen) =
+            fake_image(|r, _| error(r, json!({"kind": "internal", "message": "no"}))).await;
         let (config, target) = sample_config(&url);
         let dry_run = PushOptions {
             dry_run: true,
@@ -847,7 +851,10 @@ mod fake_agent_tests {
         assert_eq!(report.outcome, Outcome::DryRun);
         assert_eq!(report.compiled, Some(false));
         let sent = commands(&seen);
-        assert!(!sent.iter().any(|c| c == "check" || c == "apply"), "{sent:?}");
+        assert!(
+            !sent.iter().any(|c| c == "check" || c == "apply"),
+            "{sent:?}"
+        );
     }
 
     #[tokio::test]

@@ -292,7 +292,10 @@ impl Lexer<'_, '_> {
                     return Ok(Kind::Assign);
                 }
                 Underscore::Squeak => {
-                    if !self.peek_at(start + 1).is_some_and(|d| self.is_name_char(d)) {
+                    if !self
+                        .peek_at(start + 1)
+                        .is_some_and(|d| self.is_name_char(d))
+                    {
                         self.at += 1;
                         return Ok(Kind::Assign);
                     }

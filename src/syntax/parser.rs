@@ -479,7 +479,9 @@ impl<'a> Parser<'a> {
                 self.advance()?;
                 let end = self.here().end;
                 self.advance()?;
-                Ok(Some(Expr::Literal(Literal::Number(&self.source[start..end]))))
+                Ok(Some(Expr::Literal(Literal::Number(
+                    &self.source[start..end],
+                ))))
             }
             _ => Ok(self.literal()?.map(Expr::Literal)),
         }
@@ -535,7 +537,9 @@ impl<'a> Parser<'a> {
         loop {
             match self.kind() {
                 Kind::RightBracket => break,
-                Kind::Number if integer_value(self.text()).is_some_and(|v| (0..=255).contains(&v)) => {
+                Kind::Number
+                    if integer_value(self.text()).is_some_and(|v| (0..=255).contains(&v)) =>
+                {
                     self.step_in_literal()
                 }
                 Kind::End | Kind::Error => return Err(self.expected("Right bracket expected")),

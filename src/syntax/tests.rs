@@ -26,7 +26,9 @@ fn at(source: &str) -> (&'static str, u32, u32) {
 
 #[test]
 fn literals_of_every_kind() {
-    ok("lits\n\t^ { #(foo bar: #baz $a 'str' 1 #(nested) true false nil) . #[1 2 255] . 1.5s2 . 1.5s . 3s . 16r1F . 16rff . 2r1010 . 36rZZ . 1e10 . 1.5e-3 . 2d5 . 1q3 . -3 . -3.5 . 16r-1F . $  . $' . $\" . 'it''s' . #+ . #-> . #at:put: . #foo:bar . ##foo . #'odd ]' . #Foo:Bar: . #_ }");
+    ok(
+        "lits\n\t^ { #(foo bar: #baz $a 'str' 1 #(nested) true false nil) . #[1 2 255] . 1.5s2 . 1.5s . 3s . 16r1F . 16rff . 2r1010 . 36rZZ . 1e10 . 1.5e-3 . 2d5 . 1q3 . -3 . -3.5 . 16r-1F . $  . $' . $\" . 'it''s' . #+ . #-> . #at:put: . #foo:bar . ##foo . #'odd ]' . #Foo:Bar: . #_ }",
+    );
     ok("chars\n\t^ { $$ . $# . $( . $) . $. . $: }");
     ok("bytes\n\t^ #[ 0 16rFF 2r1111 1e2 -0 ]");
     ok("nested\n\t^ #(#(1 2) (3 4) #[5 6] foo:bar: #+ + - -> ^ . ; [ ] { } := : $a)");
@@ -42,12 +44,17 @@ fn numbers_end_where_pharo_ends_them() {
     ok("n\n\t^ 1.5e");
     ok("n\n\t^ 2r101 printString: 2");
     assert_eq!(at("n\n\t^ 1r0"), ("Invalid radix", 2, 4));
-    assert_eq!(at("n\n\t^ 16rZZ + 1"), ("Digit expected after the radix", 2, 4));
+    assert_eq!(
+        at("n\n\t^ 16rZZ + 1"),
+        ("Digit expected after the radix", 2, 4)
+    );
 }
 
 #[test]
 fn binary_selectors_of_any_run_of_binary_characters() {
-    ok("b: x\n\t^ (x -> 1) , (x ==> 2) , (x ~~ 3) , (x <= 4) , (x >= 5) , (x ~= 6) , (x \\\\ 7) , (x // 8) , (x | 9) , (x & 10) , (x ==== 11) , (x +- 12)");
+    ok(
+        "b: x\n\t^ (x -> 1) , (x ==> 2) , (x ~~ 3) , (x <= 4) , (x >= 5) , (x ~= 6) , (x \\\\ 7) , (x // 8) , (x | 9) , (x & 10) , (x ==== 11) , (x +- 12)",
+    );
     ok("-> x\n\t^ x");
     ok("|| x\n\t^ x");
     ok("==> other\n\t^ self = other");
@@ -63,7 +70,9 @@ fn keywords_pragmas_cascades_and_blocks() {
     ok("p\n\t<primitive: 1>\n\t^ nil");
     ok("p\n\t<primitive: 60 error: ec>\n\t^ ec");
     ok("p\n\t<primitive: 'prim' module: 'Plugin'>\n\t^ nil");
-    ok("p\n\t<foo: #bar>\n\t<script: 'self new'>\n\t<category: #(a b) flag: true>\n\t| t |\n\t<after>\n\t^ t");
+    ok(
+        "p\n\t<foo: #bar>\n\t<script: 'self new'>\n\t<category: #(a b) flag: true>\n\t| t |\n\t<after>\n\t^ t",
+    );
     ok("p\n\t| t |\n\t<primitive: 1>\n\t^ t");
     ok("p\n\t< + 1>\n\t^ 2");
     ok("c\n\t^ OrderedCollection new add: 1; add: 2 + 3 factorial; yourself");
@@ -83,7 +92,9 @@ fn keywords_pragmas_cascades_and_blocks() {
 
 #[test]
 fn statements_comments_and_returns() {
-    ok("\"leading\" s \"after the selector\"\n\t\"comment\" | a \"in temps\" | \"x\"\n\ta := 3 \"mid\" + \"mid\" 4.\n\t^ a \"end\"");
+    ok(
+        "\"leading\" s \"after the selector\"\n\t\"comment\" | a \"in temps\" | \"x\"\n\ta := 3 \"mid\" + \"mid\" 4.\n\t^ a \"end\"",
+    );
     ok("s\n\t\"a \"\"quoted\"\" word\" ^ 1");
     ok("s\n\t. . 1. . 2. .");
     ok("s\n\t^ 1. 2");
@@ -122,10 +133,16 @@ fn errors_are_placed_as_squeaks_parser_places_them() {
     let cases: &[(&str, (&str, u32, u32))] = &[
         ("m\n\t^ 'abc", ("Unmatched string quote", 2, 4)),
         ("m\n\t^ 1 \"oops", ("Unmatched comment quote", 2, 6)),
-        ("m\n\t^ [ :x | x + 1", ("Period or right bracket expected", 2, 16)),
+        (
+            "m\n\t^ [ :x | x + 1",
+            ("Period or right bracket expected", 2, 16),
+        ),
         ("m\n\t^ (1 + 2", ("Right parenthesis expected", 2, 10)),
         ("m\n\t^ 1 +", ("Argument expected", 2, 7)),
-        ("m\n\t| a b |\n\ta := 3\n\tb := 4.\n\t^ a + b", ("Nothing more expected", 4, 4)),
+        (
+            "m\n\t| a b |\n\ta := 3\n\tb := 4.\n\t^ a + b",
+            ("Nothing more expected", 4, 4),
+        ),
         ("m\n\t^ #(1 2", ("Unmatched parenthesis", 2, 5)),
         ("m\n\t^ #(1 #(2 (3) 4", ("Unmatched parenthesis", 2, 9)),
         ("m\n\t^ #(1 'abc)", ("Unmatched string quote", 2, 8)),
@@ -153,7 +170,10 @@ fn errors_are_placed_as_squeaks_parser_places_them() {
         ("3 foo", ("Message pattern expected", 1, 1)),
         ("m\n\t<foo: bar>", ("Literal constant expected", 2, 8)),
         ("m\n\t<primitive: 1", ("> expected", 2, 15)),
-        ("m\n\t[:x | ^ x 1 ] value: 2", ("End of block expected", 2, 12)),
+        (
+            "m\n\t[:x | ^ x 1 ] value: 2",
+            ("End of block expected", 2, 12),
+        ),
     ];
     for (source, want) in cases {
         assert_eq!(at(source), *want, "{source:?}");

@@ -224,10 +224,13 @@ impl Walker<'_> {
                 self.record(&selector, receiver);
                 Info {
                     asks_responds_to: receiver.asks_responds_to || argument.asks_responds_to,
-                    only_globals: selector == ","
-                        && receiver.only_globals
-                        && argument.only_globals,
-                    globals: receiver.globals.iter().cloned().chain(argument.globals).collect(),
+                    only_globals: selector == "," && receiver.only_globals && argument.only_globals,
+                    globals: receiver
+                        .globals
+                        .iter()
+                        .cloned()
+                        .chain(argument.globals)
+                        .collect(),
                     ..Info::default()
                 }
             }
