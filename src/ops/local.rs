@@ -85,6 +85,18 @@ fn hash_methods(methods: &[crate::model::MethodDef], h: &mut impl std::hash::Has
     }
 }
 
+/// [`load`], then the syntax of every method of the narrowed sources ([`crate::syntax`]):
+/// what a push or a rebuild reads, so that a method the image's compiler would refuse stops it
+/// before anything is sent or built, with every such method at its file position.
+pub fn load_checked(config: &Config, paths: &[PathBuf]) -> Result<LocalSources, SourceError> {
+    let local = load(config, paths)?;
+    let errors = crate::syntax::check_packages(&local.packages);
+    if !errors.is_empty() {
+        return Err(SourceError::Syntax(errors));
+    }
+    Ok(local)
+}
+
 /// Reads the sources under `config.source` and narrows them to the owned packages and `paths`.
 pub fn load(config: &Config, paths: &[PathBuf]) -> Result<LocalSources, SourceError> {
     let (repo, errors) = tonel::read_repository(&config.source).map_err(|e| {

@@ -216,13 +216,9 @@ pub async fn push(
 ) -> Result<PushReport, PushFailure> {
     let started = Instant::now();
     let mut millis = Timings::default();
-    let local = local::load(config, &options.paths)?;
     // A method the image's compiler would refuse for its syntax stops the push here, before
     // connecting: every one of them, at its file position.
-    let syntax_errors = crate::syntax::check_packages(&local.packages);
-    if !syntax_errors.is_empty() {
-        return Err(SourceError::Syntax(syntax_errors).into());
-    }
+    let local = local::load_checked(config, &options.paths)?;
     millis.read = elapsed(started);
     // Who pushes (user, host, git commit) costs a few git calls: found while we connect.
     let mut identity = super::identity::gather_in_background(&config.root);

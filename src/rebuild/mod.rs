@@ -436,7 +436,8 @@ impl<'a> Run<'a> {
                 list.join("\n")
             )
         };
-        let local = local::load(config, &[]).map_err(|e| match e {
+        // The build would stop at the first method that does not parse: all of them now.
+        let local = local::load_checked(config, &[]).map_err(|e| match e {
             SourceError::Tonel(errors) => listed(
                 "error(s) in the Tonel sources",
                 errors.iter().map(ToString::to_string).collect(),
@@ -447,14 +448,7 @@ impl<'a> Run<'a> {
             ),
             SourceError::Other(e) => e,
         })?;
-        // The build would stop at the first method that does not parse; say them all now.
-        let syntax_errors = crate::syntax::check_packages(&local.packages);
-        if !syntax_errors.is_empty() {
-            return Err(listed(
-                "method(s) with syntax errors",
-                syntax_errors.iter().map(ToString::to_string).collect(),
-            ));
-        }
+
         let report = RebuildReport {
             target: target.name.clone(),
             trigger,
