@@ -249,20 +249,7 @@ impl Lexer<'_, '_> {
             if is_separator(c) {
                 self.bump(c);
             } else if c == '"' {
-                let start = self.at;
-                self.at += 1;
-                loop {
-                    match self.bytes[self.at..].iter().position(|&b| b == b'"') {
-                        None => return Err((start, "Unmatched comment quote")),
-                        Some(i) => {
-                            self.at += i + 1;
-                            if self.bytes.get(self.at) != Some(&b'"') {
-                                break;
-                            }
-                            self.at += 1;
-                        }
-                    }
-                }
+                self.quoted(b'"', "Unmatched comment quote")?;
             } else {
                 break;
             }
@@ -321,9 +308,7 @@ impl Lexer<'_, '_> {
             return Ok(Kind::Number);
         }
         if is_binary(c) {
-            while let Some(d) = self.peek().filter(|&d| is_binary(d)) {
-                self.bump(d);
-            }
+            self.skip_binary();
             return Ok(Kind::Binary);
         }
         self.bump(c);
@@ -359,6 +344,13 @@ impl Lexer<'_, '_> {
         })
     }
 
+    /// A run of binary characters, `-` and `|` included (Pharo reads `->`, `||`, `+-` as one).
+    fn skip_binary(&mut self) {
+        while let Some(d) = self.peek().filter(|&d| is_binary(d)) {
+            self.bump(d);
+        }
+    }
+
     fn skip_name(&mut self) {
         while let Some(c) = self.peek().filter(|&c| self.is_name_char(c)) {
             self.bump(c);
@@ -367,14 +359,20 @@ impl Lexer<'_, '_> {
 
     /// `'…'` with `''` for a quote; `self.at` is on the opening quote.
     fn string(&mut self) -> Result<(), (usize, &'static str)> {
+        self.quoted(b'\'', "Unmatched string quote")
+    }
+
+    /// Skips text between two `quote`s, a doubled one standing for itself (strings; comments,
+    /// where Pharo reads `""` so); `self.at` is on the opening one. Unclosed: an error there.
+    fn quoted(&mut self, quote: u8, unclosed: &'static str) -> Result<(), (usize, &'static str)> {
         let start = self.at;
         self.at += 1;
         loop {
-            match self.bytes[self.at..].iter().position(|&b| b == b'\'') {
-                None => return Err((start, "Unmatched string quote")),
+            match self.bytes[self.at..].iter().position(|&b| b == quote) {
+                None => return Err((start, unclosed)),
                 Some(i) => {
                     self.at += i + 1;
-                    if self.bytes.get(self.at) != Some(&b'\'') {
+                    if self.bytes.get(self.at) != Some(&quote) {
                         return Ok(());
                     }
                     self.at += 1;
@@ -411,9 +409,7 @@ impl Lexer<'_, '_> {
             return Ok(Kind::Symbol);
         }
         if is_binary(c) {
-            while let Some(d) = self.peek().filter(|&d| is_binary(d)) {
-                self.bump(d);
-            }
+            self.skip_binary();
             return Ok(Kind::Symbol);
         }
         if self.is_letter(c) {
