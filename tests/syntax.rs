@@ -52,6 +52,14 @@ const BROKEN: &[&str] = &[
     "m\n\t^ #(1 2) 'unclosed",
     "m\n\t^ 1 + 'x",
     "m: a\n\t^ a ifTrue: [ 1 ] ifFalse: [ 2 ",
+    "m\n\t^ (self foo); bar",
+    "m\n\t3; foo",
+    "m\n\t^ x := ^ 3",
+    "m\n\t^ [ : ] value",
+    "m\n\t^ [ :x | | ] value",
+    "m\n\tself foo. | t |",
+    "m\n\t^ 2r2",
+    "m\n\t^ a ::= b",
 ];
 
 /// Valid methods (in the syntax Squeak 2.x already reads): both accept them.

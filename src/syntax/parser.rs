@@ -344,12 +344,14 @@ impl<'a> Parser<'a> {
         let Some(primary) = self.primary()? else {
             return Ok(None);
         };
+        let after_primary = self.pos;
         let expr = self.messages(primary, Level::Keyword)?;
-        if self.kind() != Kind::Semicolon {
+        if self.kind() != Kind::Semicolon || self.pos == after_primary {
+            // Nothing to cascade (`3; foo`, `(a foo); bar`): the caller finds the `;` where
+            // it wants a period.
             return Ok(Some(expr));
         }
         let Expr::Send { receiver, message } = expr else {
-            // Nothing to cascade: the caller finds the `;` where it wants a period.
             return Ok(Some(expr));
         };
         let mut messages = vec![message];
