@@ -28,6 +28,10 @@ pub(super) enum Kind {
     /// `#[`
     ByteArray,
     Assign,
+    /// `::` (Cuis): the messages after it go to the result of the expression before it.
+    Chain,
+    /// `` ` `` (Cuis): around an expression evaluated when the method is compiled.
+    BackQuote,
     Caret,
     Period,
     Semicolon,
@@ -330,6 +334,10 @@ impl Lexer<'_, '_> {
                 self.at += 1;
                 Kind::Assign
             }
+            ':' if self.peek() == Some(':') && self.peek_at(self.at + 1) != Some('=') => {
+                self.at += 1;
+                Kind::Chain
+            }
             ':' => Kind::Colon,
             '^' => Kind::Caret,
             '.' => Kind::Period,
@@ -340,6 +348,7 @@ impl Lexer<'_, '_> {
             ']' => Kind::RightBracket,
             '{' => Kind::LeftBrace,
             '}' => Kind::RightBrace,
+            '`' => Kind::BackQuote,
             _ => return Err((start, "Unknown character")),
         })
     }

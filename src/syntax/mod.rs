@@ -8,7 +8,8 @@
 //! pragmas before and after the temporaries, cascades, binary selectors of any run of binary
 //! characters), widened where another dialect reads more: `_` as assignment (Squeak and Cuis:
 //! alone it is an assignment, touching a name it is part of it; Squeak up to 3.8: always an
-//! assignment), `←` as assignment (Cuis), `# foo` with space after the `#` (Squeak, Cuis), a
+//! assignment), `←` as assignment, `::` chains (`a foo: b :: bar`), `^` as a binary selector
+//! and `` `0@0` `` compile-time values (Cuis), `# foo` with space after the `#` (Squeak, Cuis), a
 //! minus before a number with space between (`x := - 4`, Squeak 2.x), statements after a
 //! return (Pharo warns). Squeak 2.x accidents that no later dialect kept are refused: `#`
 //! before a number or punctuation, control characters as binary selectors.

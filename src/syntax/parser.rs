@@ -345,16 +345,37 @@ impl<'a> Parser<'a> {
             return Ok(None);
         };
         let after_primary = self.pos;
-        let expr = self.messages(primary, Level::Keyword)?;
-        if self.kind() != Kind::Semicolon || self.pos == after_primary {
-            // Nothing to cascade (`3; foo`, `(a foo); bar`): the caller finds the `;` where
-            // it wants a period.
-            return Ok(Some(expr));
+        let mut expr = self.messages(primary, Level::Keyword)?;
+        // Nothing to cascade or chain after a lone primary (`3; foo`, `(a foo); bar`): the
+        // caller finds the `;` where it wants a period.
+        let sent = self.pos != after_primary;
+        loop {
+            if sent && self.kind() == Kind::Semicolon {
+                expr = self.cascade(expr)?;
+            }
+            // Cuis: `a foo: b :: bar` sends `bar` to the result of `a foo: b`.
+            if !(sent && self.kind() == Kind::Chain) {
+                return Ok(Some(expr));
+            }
+            self.advance()?;
+            let before = self.pos;
+            expr = self.messages(expr, Level::Keyword)?;
+            if self.pos == before {
+                return Err(self.expected("Message expected"));
+            }
         }
-        let Expr::Send { receiver, message } = expr else {
-            return Ok(Some(expr));
+    }
+
+    /// `; message` after `expr`, a send: every message goes to the receiver of its last one.
+    fn cascade(&mut self, expr: Expr<'a>) -> Res<Expr<'a>> {
+        let Expr::Send {
+            receiver,
+            message: first,
+        } = expr
+        else {
+            return Ok(expr);
         };
-        let mut messages = vec![message];
+        let mut messages = vec![first];
         while self.kind() == Kind::Semicolon {
             self.advance()?;
             match self.message(Level::Keyword)? {
@@ -362,7 +383,7 @@ impl<'a> Parser<'a> {
                 None => return Err(self.expected("Cascade expected")),
             }
         }
-        Ok(Some(Expr::Cascade { receiver, messages }))
+        Ok(Expr::Cascade { receiver, messages })
     }
 
     /// Messages sent in turn to `receiver`, up to `level` (keyword > binary > unary).
@@ -395,7 +416,8 @@ impl<'a> Parser<'a> {
                     at,
                 }))
             }
-            Kind::Binary if level >= Level::Binary => {
+            // Cuis also reads `^` as a binary selector where a message may stand.
+            Kind::Binary | Kind::Caret if level >= Level::Binary => {
                 let op = self.text();
                 self.advance()?;
                 let argument = self.argument(Level::Unary)?;
@@ -467,6 +489,18 @@ impl<'a> Parser<'a> {
                 };
                 if self.kind() != Kind::RightParen {
                     return Err(self.expected("Right parenthesis expected"));
+                }
+                self.advance()?;
+                Ok(Some(e))
+            }
+            // Cuis: `` `0@0` `` is the value of the expression, computed when compiling.
+            Kind::BackQuote => {
+                self.advance()?;
+                let Some(e) = self.expression()? else {
+                    return Err(self.expected("Expression expected"));
+                };
+                if self.kind() != Kind::BackQuote {
+                    return Err(self.expected("Back quote expected"));
                 }
                 self.advance()?;
                 Ok(Some(e))

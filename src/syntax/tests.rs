@@ -117,6 +117,19 @@ fn underscores_as_each_dialect_reads_them() {
 }
 
 #[test]
+fn cuis_chains_messages_with_a_double_colon() {
+    ok("c\n\t^ 1 bitShift: 3 :: + 5");
+    ok("c\n\t^ 3 + 4 :: negated + 2 :: negated - 2 bitShift: 2 :: bitShift: -1");
+    ok("c\n\t^ 1 = 1 :: ifTrue: [2] ifFalse: [3] :: + 1 ; + 10");
+    ok("c\n\t^ #(a :: b)");
+    ok("c\n\t^ OrderedCollection new add: 1; yourself :: size");
+    ok("c\n\t^ 2 ^ 10");
+    ok("c\n\t<primitive: 90>\n\t^ `0@0` + `Point x: 1 y: 2`");
+    assert_eq!(at("c\n\t^ 1 + 2 :: . 3"), ("Message expected", 2, 13));
+    assert_eq!(at("c\n\t^ 1 :: foo"), ("End of block expected", 2, 6));
+}
+
+#[test]
 fn squeak_2_reads_a_minus_before_a_number_as_its_sign() {
     ok("m\n\t^ 3 - - 4");
     ok("m\n\t^ - 4 abs");
@@ -166,7 +179,7 @@ fn errors_are_placed_as_squeaks_parser_places_them() {
         ("m\n\t^ #1", ("Literal expected", 2, 4)),
         ("m\n\t^ #[1 256]", ("8-bit integer expected", 2, 8)),
         ("m\n\t^ #[1 2", ("Unmatched bracket", 2, 5)),
-        ("m\n\t^ 1 ` 2", ("Unknown character", 2, 6)),
+        ("m\n\t^ 1 § 2 \x01 3", ("Unknown character", 2, 10)),
         ("3 foo", ("Message pattern expected", 1, 1)),
         ("m\n\t<foo: bar>", ("Literal constant expected", 2, 8)),
         ("m\n\t<primitive: 1", ("> expected", 2, 15)),

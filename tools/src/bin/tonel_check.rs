@@ -30,12 +30,20 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let dirs: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     if dirs.is_empty() {
-        eprintln!("usage: tonel-check DIR [DIR…]   (a Tonel repository root or package directory)");
+        eprintln!(
+            "usage: tonel-check DIR [DIR…]   (a Tonel repository root or package directory, or a \
+             chunk-format file (.st, .sources, .changes) whose methods get the syntax check only)"
+        );
         std::process::exit(2);
     }
     let mut ok = true;
     for dir in &dirs {
-        match check(dir) {
+        let checked = if dir.is_file() {
+            check_chunks(dir)
+        } else {
+            check(dir)
+        };
+        match checked {
             Ok(clean) => ok &= clean,
             Err(e) => {
                 eprintln!("tonel-check: {}: {e:#}", dir.display());
@@ -125,6 +133,61 @@ fn check(dir: &Path) -> anyhow::Result<bool> {
         println!("    {e}");
     }
     Ok(errors.is_empty() && trip.identical == trip.checked && refused.is_empty())
+}
+
+/// The syntax check over every method of a chunk-format file (a Squeak or Cuis `.sources` or
+/// `.changes` file, a file-out): the chunks after a `!Foo methodsFor: …!` header, up to the
+/// empty chunk that ends the group (`!!` is a `!`). Bytes that are not UTF-8 are read as
+/// Latin-1, as those files are written.
+fn check_chunks(file: &Path) -> anyhow::Result<bool> {
+    let bytes = std::fs::read(file)?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
+    };
+    let mut methods = Vec::new();
+    let mut in_methods = false;
+    let mut chunk = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '!' {
+            chunk.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'!') {
+            chars.next();
+            chunk.push('!');
+            continue;
+        }
+        let body = std::mem::take(&mut chunk);
+        let trimmed = body.trim();
+        if in_methods {
+            if trimmed.is_empty() {
+                in_methods = false;
+            } else {
+                methods.push(body.trim_start_matches(['\r', '\n']).to_owned());
+            }
+        } else if trimmed.contains(" methodsFor: ") {
+            in_methods = true;
+        }
+    }
+    let start = Instant::now();
+    let refused: Vec<(String, syntax::SyntaxError)> = methods
+        .iter()
+        .filter_map(|m| syntax::check_method(m).err().map(|e| (m.clone(), e)))
+        .collect();
+    println!("{}", file.display());
+    println!(
+        "  syntax: {} methods (chunks after `methodsFor:`) checked in {:.0} ms, {} refused",
+        methods.len(),
+        start.elapsed().as_secs_f64() * 1e3,
+        refused.len()
+    );
+    for (method, e) in refused.iter().take(20) {
+        let first = method.lines().next().unwrap_or_default();
+        println!("    {first}: {e}");
+    }
+    Ok(refused.is_empty())
 }
 
 fn st_files(dir: &Path) -> Vec<PathBuf> {
