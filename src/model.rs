@@ -6,6 +6,8 @@
 //! definitions that came from an image, and they never take part in equality of definitions
 //! (see [`MethodDef::same_definition`] and [`ClassDef::same_definition`]).
 
+pub mod names;
+
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -204,8 +206,8 @@ impl MethodDef {
     }
 }
 
-/// An error in one method's source (a syntax error the client found, a compile error the
-/// image reported), placed in the Tonel file that defines the method.
+/// An error in one definition (a syntax error the client found, a compile error or a refusal
+/// the agent reported), placed in the Tonel file that defines it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MethodError {
     /// The file (`None` for a method not read from disk).
@@ -214,7 +216,7 @@ pub struct MethodError {
     /// columns count characters.
     pub line: u32,
     pub column: u32,
-    /// `Foo>>bar` or `Foo class>>bar`.
+    /// `Foo>>bar`, `Foo class>>bar`, or `class Foo` for a class definition.
     pub method: String,
     pub message: String,
 }
@@ -231,6 +233,8 @@ impl std::fmt::Display for MethodError {
                 self.message,
                 self.method
             ),
+            // A definition with no place of its own (a class the agent refuses to remove).
+            None if self.line == 0 => write!(f, "{}: {}", self.method, self.message),
             None => write!(
                 f,
                 "{}: line {} column {}: {}",
