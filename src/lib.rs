@@ -2,10 +2,12 @@
 //! cannot go live safely.
 //!
 //! The data takes one road: Tonel files ─[`tonel`]→ [`model`] ─[`syntax`] (every method
-//! source checked)─[`diff`]→ changes ─[`plan`]→ ordered batch ─[`image`]→ agent; [`rebuild`] takes over when a change cannot go live;
+//! source checked)─[`diff`]→ changes ─[`plan`]→ ordered batch ─[`image`]→ agent; [`rebuild`]
+//! takes over when a change cannot go live;
 //! [`fleet`] rolls one change across a group of images, built from single pushes; [`drift`]
 //! sets what the image changed by other means against the local sources (status, the push
-//! guard, pull).
+//! guard, pull); [`revision`] gives the sources as they are at a git commit (`push --ref`).
+//! [`term`] shows text from outside to people with its control characters escaped.
 
 pub mod cli;
 pub mod config;
@@ -17,5 +19,7 @@ pub mod model;
 pub mod ops;
 pub mod plan;
 pub mod rebuild;
+pub mod revision;
 pub mod syntax;
+pub mod term;
 pub mod tonel;

@@ -11,6 +11,7 @@ use crate::ops::push::{
 };
 use crate::plan::state::Rename;
 use crate::rebuild::liveness::{AppState, application_state};
+use crate::term::{errln, escape, outln};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -64,6 +65,14 @@ pub struct PushArgs {
     /// fixes); the agent keeps what it replaced, so `hotpatch rollback` brings it back
     #[arg(long)]
     pub overwrite_drift: bool,
+    /// Run none of the application's hooks (no class-side hotpatchChanged:, no
+    /// hooks.after_change): for pushing past a hook that fails
+    #[arg(long)]
+    pub no_hooks: bool,
+    /// Push the sources as they are at this git revision (a tag, branch or commit), not the
+    /// work tree's; the work tree and the index are not touched. Never falls back to a rebuild
+    #[arg(long = "ref", value_name = "REV", conflicts_with_all = ["paths", "rebuild"])]
+    pub git_ref: Option<String>,
 }
 
 pub fn run(args: PushArgs) -> i32 {
@@ -82,12 +91,15 @@ pub fn run(args: PushArgs) -> i32 {
         renames: args.rename_var.clone(),
         no_initialize: args.no_initialize,
         overwrite_drift: args.overwrite_drift,
+        no_hooks: args.no_hooks,
+        revision: None,
     };
     if let Some(group) = &args.group {
         return super::fleet::push(&super::fleet::FleetArgs {
             common: &args.common,
             group,
             push: options,
+            git_ref: args.git_ref.as_deref(),
             dry_run: args.dry_run,
             skip_unreachable: args.skip_unreachable,
             json: args.json,
@@ -95,9 +107,11 @@ pub fn run(args: PushArgs) -> i32 {
         });
     }
     let mut loaded = None;
+    let mut options = options;
     let outcome = (|| -> Result<PushReport, PushFailure> {
         let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
         let target = config.target(&overrides).map_err(PushFailure::Config)?;
+        options.revision = checkout(&config, args.git_ref.as_deref())?;
         let rt = runtime().map_err(PushFailure::Config)?;
         let result = rt.block_on(push(&config, &target, &options));
         loaded = Some((config, target));
@@ -164,7 +178,7 @@ impl ProgressLine {
             }
             bar.set_length(p.total);
             bar.set_position(p.done);
-            bar.set_message(phase_word(&p.phase));
+            bar.set_message(escape(&phase_word(&p.phase)).into_owned());
         })
     }
 
@@ -183,8 +197,24 @@ fn phase_word(phase: &str) -> String {
     }
 }
 
-/// `--rebuild` / `--no-rebuild`, else the target's `on_needs_rebuild`.
+/// The sources of `--ref REV`, checked out of git once (a group's members share them).
+pub fn checkout(
+    config: &Config,
+    git_ref: Option<&str>,
+) -> Result<Option<std::sync::Arc<crate::revision::Revision>>, PushFailure> {
+    let Some(spec) = git_ref else {
+        return Ok(None);
+    };
+    let revision = crate::revision::Revision::checkout(&config.root, &config.source, spec)?;
+    Ok(Some(std::sync::Arc::new(revision)))
+}
+
+/// `--rebuild` / `--no-rebuild`, else the target's `on_needs_rebuild`. Never with `--ref`: a
+/// rebuild builds from the work tree, not from the revision pushed.
 fn rebuild_allowed(args: &PushArgs, target: &Target) -> bool {
+    if args.git_ref.is_some() {
+        return false;
+    }
     if args.rebuild || args.no_rebuild {
         return args.rebuild;
     }
@@ -203,7 +233,7 @@ fn rebuild_fallback(
     if let RebuildTrigger::AgentUnreachable(reason) = &trigger {
         match confirm_down(config, target) {
             Ok(state) if state.is_down() => {
-                eprintln!(
+                errln!(
                     "hotpatch: {reason}; the application is down: {}",
                     state.evidence()
                 );
@@ -285,7 +315,7 @@ fn refuse_rebuild(
         if let Err(failure) = pushed {
             print_failure(failure);
         }
-        eprintln!(
+        errln!(
             "hotpatch: not rebuilding: {why} ({}). A rebuild would restart it and lose its \
              state; check the url, the port and the firewall, then retry.",
             state.evidence()
@@ -312,7 +342,7 @@ fn cannot_rebuild(
             "error": { "kind": "rebuild_config", "message": format!("{e:#}") },
         }));
     } else {
-        eprintln!("hotpatch: error: cannot rebuild: {e:#}");
+        errln!("hotpatch: error: cannot rebuild: {e:#}");
     }
     exit::ERROR
 }
@@ -320,7 +350,10 @@ fn cannot_rebuild(
 /// The exit code for a failed push (see [`exit`]).
 pub fn failure_code(failure: &PushFailure) -> i32 {
     match failure {
-        PushFailure::Source(_) | PushFailure::Config(_) | PushFailure::Rename(_) => exit::ERROR,
+        PushFailure::Source(_)
+        | PushFailure::Config(_)
+        | PushFailure::Rename(_)
+        | PushFailure::Revision(_) => exit::ERROR,
         PushFailure::Agent(e) => super::client_error_code(e),
         PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(..) => {
             exit::REJECTED
@@ -332,12 +365,15 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
 fn print_report(r: &PushReport) {
     let counts = summary_counts(r);
     match r.outcome {
-        Outcome::NothingToPush => println!(
-            "{} ({}) already matches the sources (epoch {})",
-            r.target, r.url, r.epoch_before
+        Outcome::NothingToPush => outln!(
+            "{} ({}) already matches the sources{} (epoch {})",
+            r.target,
+            r.url,
+            at_revision(r),
+            r.epoch_before
         ),
         Outcome::DryRun => {
-            println!("would push to {} ({}): {counts}", r.target, r.url);
+            outln!("would push to {} ({}): {counts}", r.target, r.url);
             print_changes(r);
             match r.compiled {
                 Some(true) => println!(
@@ -356,21 +392,26 @@ fn print_report(r: &PushReport) {
             } else {
                 ""
             };
-            println!(
-                "pushed to {} ({}) in {} ms: {counts}{replay}",
-                r.target, r.url, r.millis.total
+            outln!(
+                "pushed to {} ({}) in {} ms: {counts}{replay}{}",
+                r.target,
+                r.url,
+                r.millis.total,
+                at_revision(r)
             );
             print_changes(r);
             for carried in &r.carried {
-                println!("  values carried: {carried}");
+                outln!("  values carried: {carried}");
             }
             if !r.initialized.is_empty() {
-                println!("  initialized: {}", r.initialized.join(", "));
+                let names: Vec<_> = r.initialized.iter().map(|n| escape(n)).collect();
+                outln!("  initialized: {}", names.join(", "));
             }
+            print_hooks(&r.hooks);
             for d in &r.drift {
-                println!("  replaced the image's own change: {}", drift_line(d));
+                outln!("  replaced the image's own change: {}", drift_line(d));
             }
-            println!(
+            outln!(
                 "epoch {} -> {}, batch {}",
                 r.epoch_before,
                 r.epoch_after,
@@ -378,43 +419,43 @@ fn print_report(r: &PushReport) {
             );
         }
         Outcome::Refused => {
-            eprintln!(
+            errln!(
                 "hotpatch: not pushed: {} change(s) would drop values that live objects hold:",
                 r.refused.len()
             );
             for reason in &r.refused {
-                eprintln!("  - {reason}");
+                errln!("  - {reason}");
             }
-            eprintln!(
+            errln!(
                 "Nothing was changed. If a variable was renamed, say so with --rename-var \
                  Class.old=new and its values move; to drop the values, push with \
                  --allow-state-loss."
             );
         }
         Outcome::Drift => {
-            eprintln!(
+            errln!(
                 "hotpatch: not pushed: {} definition(s) were changed in the image since hotpatch \
                  installed them, and this push would replace them:",
                 r.drift.len()
             );
             for d in &r.drift {
-                eprintln!("  {}", drift_line(d));
+                errln!("  {}", drift_line(d));
             }
-            eprintln!(
+            errln!(
                 "Nothing was sent. Bring the image's changes into the files with `hotpatch pull` \
                  (conflicts: `--theirs` or `--ours`), or replace them with `hotpatch push \
                  --overwrite-drift` (`hotpatch rollback` then brings them back)."
             );
         }
         Outcome::NeedsRebuild => {
-            eprintln!(
+            errln!(
                 "hotpatch: not pushed: {} change(s) cannot be applied to a running image:",
                 r.needs_rebuild.len()
             );
             for reason in &r.needs_rebuild {
-                eprintln!("  - {reason}");
+                errln!("  - {reason}");
             }
-            eprintln!(
+            errln!(
                 "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`, or \
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
@@ -422,20 +463,42 @@ fn print_report(r: &PushReport) {
     }
 }
 
-/// `! changed in the image: Foo>>bar (ann 11/30/2026 10:00)` / `!! conflict: ...`.
+/// ` at v1.4.2 (3f2c1e0a12)` for a push of `--ref v1.4.2`, else nothing.
+fn at_revision(r: &PushReport) -> String {
+    match (&r.git_ref, &r.commit) {
+        (Some(spec), Some(commit)) => {
+            format!(" at {spec} ({})", commit.get(..10).unwrap_or(commit))
+        }
+        _ => String::new(),
+    }
+}
+
+/// The application hooks that ran after a batch: one line each on stdout; a failure (only
+/// reported, `on_failure = "report"`) also as a warning on stderr.
+pub fn print_hooks(hooks: &[crate::image::protocol::HookRun]) {
+    for h in hooks {
+        outln!("  hook: {h}");
+        if !h.is_done() {
+            errln!("hotpatch: warning: hook {h} (reported only; the change stays)");
+        }
+    }
+}
+
+/// `! changed in the image: Foo>>bar (ann 11/30/2026 10:00)` / `!! conflict: ...`; the name
+/// and stamp, from the image, escaped.
 pub fn drift_line(d: &crate::ops::push::DriftLine) -> String {
     let stamp = d
         .stamp
         .as_deref()
-        .map(|s| format!(" ({s})"))
+        .map(|s| format!(" ({})", escape(s)))
         .unwrap_or_default();
+    let name = escape(&d.name);
     match d.standing {
         crate::drift::Standing::Conflict => format!(
-            "!! conflict, {} in the image and changed locally: {}{stamp}",
+            "!! conflict, {} in the image and changed locally: {name}{stamp}",
             d.change.label(),
-            d.name
         ),
-        _ => format!("!  {} in the image: {}{stamp}", d.change.label(), d.name),
+        _ => format!("!  {} in the image: {name}{stamp}", d.change.label()),
     }
 }
 
@@ -458,7 +521,7 @@ fn print_changes(r: &PushReport) {
                 )
             })
             .unwrap_or_default();
-        println!("  {mark} {class}{}{note}", c.name);
+        outln!("  {mark} {class}{}{}", escape(&c.name), escape(&note));
     }
 }
 
@@ -491,19 +554,28 @@ pub fn print_failure(failure: &PushFailure) {
     match failure {
         PushFailure::Source(SourceError::Tonel(errors)) => {
             for e in errors {
-                eprintln!("{e}");
+                errln!("{e}");
             }
-            eprintln!("hotpatch: error: {failure}");
+            errln!("hotpatch: error: {failure}");
+        }
+        PushFailure::ApplyFailed(e, _) if !e.hook_failure.hooks.is_empty() => {
+            errln!("hotpatch: error: {failure}");
+            for h in &e.hook_failure.hooks {
+                errln!("  hook: {h}");
+            }
+            for h in &e.hook_failure.hooks_after_undo {
+                errln!("  hook, after the undo: {h}");
+            }
         }
         PushFailure::Source(SourceError::Syntax(errors))
         | PushFailure::CompileFailed(errors)
         | PushFailure::ApplyFailed(_, errors) => {
             for e in errors {
-                eprintln!("{e}");
+                errln!("{e}");
             }
-            eprintln!("hotpatch: error: {failure}");
+            errln!("hotpatch: error: {failure}");
         }
-        other => eprintln!("hotpatch: error: {other}"),
+        other => errln!("hotpatch: error: {other}"),
     }
 }
 
@@ -521,6 +593,7 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::ApplyFailed(e, _) if e.kind == ErrorKind::BadRequest => own("bad_request"),
         PushFailure::ApplyFailed(..) => own("apply_failed"),
         PushFailure::Rename(_) => own("rename"),
+        PushFailure::Revision(_) => own("revision"),
         PushFailure::Drift(_) => own("drift"),
     };
     let errors: Vec<serde_json::Value> = match failure {
@@ -538,6 +611,14 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
         _ => Vec::new(),
     };
     error["errors"] = errors.into();
+    if let PushFailure::ApplyFailed(e, _) = failure
+        && !e.hook_failure.hooks.is_empty()
+    {
+        let hooks = &e.hook_failure;
+        error["hooks"] = serde_json::to_value(&hooks.hooks).unwrap_or_default();
+        error["hooks_after_undo"] =
+            serde_json::to_value(&hooks.hooks_after_undo).unwrap_or_default();
+    }
     let mut out = super::failure_json(error);
     out["image_changed"] = false.into();
     out
