@@ -183,7 +183,7 @@ fn a_save_hook_hands_its_push_to_the_running_watch_and_prints_what_its_own_would
     assert_eq!(report["outcome"], "applied", "{report}");
     assert_eq!(greet(&vm), "'Json, X!'");
 
-    // A file that does not compile: the same exit code and the same errors as a push of its own.
+    // A file with a syntax error: the same exit code and the same errors as a push of its own.
     p.edit(
         "SampleCounter.class.st",
         "count := count + 1.",
@@ -199,7 +199,8 @@ fn a_save_hook_hands_its_push_to_the_running_watch_and_prints_what_its_own_would
     );
     assert!(!socket(&p).exists(), "the socket is removed on exit");
     let own = p.hotpatch(&["push", path_arg(&counter)]);
-    assert_eq!(handed.status.code(), Some(4), "{handed:?}");
+    // Refused for its syntax before anything is sent (exit 2), by the watch as by the push.
+    assert_eq!(handed.status.code(), Some(2), "{handed:?}");
     assert_eq!(handed.status.code(), own.status.code());
     assert_eq!(
         String::from_utf8_lossy(&handed.stderr),

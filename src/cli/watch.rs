@@ -161,6 +161,8 @@ async fn hand_over(kept: &mut KeptConnection, config: &Config, incoming: Incomin
         paths: request.paths.clone(),
         use_cache: true,
         dry_run: request.dry_run,
+        // As `push --dry-run` has it: the agent compiles the batch without installing it.
+        compile_check: request.dry_run,
         no_hooks: request.no_hooks,
         ..Default::default()
     };
@@ -248,6 +250,12 @@ fn say(shown: &str, result: &Result<PushReport, PushFailure>, started: Instant) 
                 errln!("{e}");
             }
             errln!("{shown}: not pushed (compile errors); the image is unchanged");
+        }
+        Err(PushFailure::Source(crate::ops::local::SourceError::Syntax(errors))) => {
+            for e in errors {
+                errln!("{e}");
+            }
+            errln!("{shown}: not pushed (syntax errors); nothing was sent");
         }
         Err(PushFailure::Source(crate::ops::local::SourceError::Tonel(errors))) => {
             for e in errors {
