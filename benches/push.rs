@@ -16,7 +16,6 @@ mod common;
 use common::bench::{self, CLASSES, generate};
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -48,26 +47,8 @@ fn main() {
         ),
     )
     .expect("write hotpatch.toml");
-    let run_push = |args: &[&str]| -> (Duration, Vec<u8>) {
-        let t = Instant::now();
-        let out = Command::new(&hotpatch)
-            .arg("push")
-            .args(args)
-            .current_dir(&project)
-            .env("HOTPATCH_TOKEN", &vm.token)
-            .output()
-            .expect("run hotpatch push");
-        let took = t.elapsed();
-        if !out.status.success() {
-            eprintln!(
-                "bench-push: hotpatch push {args:?} failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::process::exit(1);
-        }
-        (took, out.stdout)
-    };
+    let run_push =
+        |args: &[&str]| bench::timed_push("bench-push", &hotpatch, &project, &vm.token, args);
     let push = |args: &[&str]| run_push(args).0;
 
     let (initial, initial_json) = run_push(&["--json"]);

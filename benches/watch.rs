@@ -53,25 +53,8 @@ fn main() {
         ),
     )
     .expect("write hotpatch.toml");
-    let run_push = |file: &str| -> Duration {
-        let t = Instant::now();
-        let out = Command::new(&hotpatch)
-            .args(["push", file])
-            .current_dir(&project)
-            .env("HOTPATCH_TOKEN", &vm.token)
-            .output()
-            .expect("run hotpatch push");
-        let took = t.elapsed();
-        if !out.status.success() {
-            eprintln!(
-                "bench-watch: hotpatch push {file} failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::process::exit(1);
-        }
-        took
-    };
+    let run_push =
+        |file: &str| bench::timed_push("bench-watch", &hotpatch, &project, &vm.token, &[file]).0;
     let t = Instant::now();
     let _ = Command::new(&hotpatch)
         .arg("push")

@@ -2,6 +2,8 @@
 //! with realistic methods, and the one-method edit they time.
 
 use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// Classes in a generated project.
 pub const CLASSES: usize = 100;
@@ -23,6 +25,35 @@ pub fn methods_and_runs(usage: &str, methods: usize, runs: usize) -> (usize, usi
         }
     }
     (methods, runs)
+}
+
+/// Runs `hotpatch push ARGS…` in `project` with `token`, end to end: its time and stdout. A push
+/// that fails ends the benchmark (exit 1) with what it printed, under the name `bench`.
+pub fn timed_push(
+    bench: &str,
+    hotpatch: &Path,
+    project: &Path,
+    token: &str,
+    args: &[&str],
+) -> (Duration, Vec<u8>) {
+    let t = Instant::now();
+    let out = Command::new(hotpatch)
+        .arg("push")
+        .args(args)
+        .current_dir(project)
+        .env("HOTPATCH_TOKEN", token)
+        .output()
+        .expect("run hotpatch push");
+    let took = t.elapsed();
+    if !out.status.success() {
+        eprintln!(
+            "{bench}: hotpatch push {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::process::exit(1);
+    }
+    (took, out.stdout)
 }
 
 /// A Tonel package of `CLASSES` classes with `per_class` realistic methods each.
