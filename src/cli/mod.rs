@@ -267,6 +267,13 @@ pub fn failure_json(error: serde_json::Value) -> serde_json::Value {
 /// The error object of a failure that is not a command's own: a configuration error
 /// (`"kind": "config"`) or a failed exchange with an agent ([`client_error_object`]).
 pub fn error_object(error: &anyhow::Error) -> serde_json::Value {
+    if let Some(source) = error.downcast_ref::<crate::ops::local::SourceError>() {
+        return serde_json::json!({
+            "kind": source.kind(),
+            "message": format!("{error:#}"),
+            "errors": source.json_errors(),
+        });
+    }
     match error.downcast_ref::<crate::image::ClientError>() {
         Some(c) => {
             let mut object = client_error_object(c);
@@ -312,6 +319,12 @@ pub fn client_error_code(error: &crate::image::ClientError) -> i32 {
 
 /// Prints an error with its chain of causes, the way every command reports failure.
 pub fn report_error(error: &anyhow::Error) {
+    // Source errors: every one on its own line first, as a push lists them.
+    if let Some(source) = error.downcast_ref::<crate::ops::local::SourceError>() {
+        for line in source.lines() {
+            errln!("{line}");
+        }
+    }
     errln!("hotpatch: error: {error:#}");
 }
 

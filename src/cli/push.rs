@@ -585,8 +585,7 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
     let mut error = match failure {
         // The same kinds every command gives a failed exchange with an agent.
         PushFailure::Agent(e) => super::client_error_object(e),
-        PushFailure::Source(SourceError::Syntax(_)) => own("syntax_errors"),
-        PushFailure::Source(_) => own("source_errors"),
+        PushFailure::Source(e) => own(e.kind()),
         PushFailure::Config(_) => own("config"),
         PushFailure::CompileFailed(_) => own("compile_failed"),
         PushFailure::Stale(_) => own("stale"),
@@ -597,13 +596,8 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::Drift(_) => own("drift"),
     };
     let errors: Vec<serde_json::Value> = match failure {
-        PushFailure::Source(SourceError::Tonel(errors)) => errors
-            .iter()
-            .map(|e| serde_json::json!({"path": e.path, "line": e.line, "column": e.column, "message": e.message}))
-            .collect(),
-        PushFailure::Source(SourceError::Syntax(errors))
-        | PushFailure::CompileFailed(errors)
-        | PushFailure::ApplyFailed(_, errors) => errors
+        PushFailure::Source(e) => e.json_errors(),
+        PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => errors
             .iter()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),
