@@ -51,6 +51,11 @@ pub mod exit {
     /// sources: `status` found some, or `push` refused to overwrite them (nothing was sent),
     /// or `pull` left conflicts unresolved.
     pub const DRIFT: i32 = 9;
+    /// A message over the size limit (`max_message_bytes`, PROTOCOL.md, Size limit): a request
+    /// not sent, or an answer the agent would not send or this client would not read; the
+    /// message says how large, what the limit is and which setting raises it. Retrying does not
+    /// help.
+    pub const TOO_LARGE: i32 = 10;
 }
 
 #[derive(Parser, Debug)]
@@ -200,7 +205,9 @@ pub fn fail(error: &anyhow::Error) -> i32 {
 /// or transport can never work ([`exit::ERROR`]), or it could not be reached or broke off
 /// ([`exit::UNREACHABLE`]).
 pub fn client_error_code(error: &crate::image::ClientError) -> i32 {
-    if error.agent().is_some() {
+    if matches!(error, crate::image::ClientError::TooLarge { .. }) {
+        exit::TOO_LARGE
+    } else if error.agent().is_some() {
         exit::REJECTED
     } else if error.is_configuration() {
         exit::ERROR

@@ -319,9 +319,10 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
     match failure {
         PushFailure::Source(_) | PushFailure::Config(_) | PushFailure::Rename(_) => exit::ERROR,
         PushFailure::Agent(e) => super::client_error_code(e),
-        PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(_) => {
-            exit::REJECTED
-        }
+        PushFailure::CompileFailed(_)
+        | PushFailure::Stale(_)
+        | PushFailure::ApplyFailed(_)
+        | PushFailure::Unholdable(_) => exit::REJECTED,
         PushFailure::Drift(_) => exit::DRIFT,
     }
 }
@@ -476,6 +477,10 @@ fn print_failure(failure: &PushFailure) {
             }
             eprintln!("hotpatch: error: {failure}");
         }
+        PushFailure::Unholdable(at) => {
+            eprintln!("{at}");
+            eprintln!("hotpatch: error: the image cannot hold a character of the sources; the image is unchanged");
+        }
         other => eprintln!("hotpatch: error: {other}"),
     }
 }
@@ -487,7 +492,9 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::Agent(e) if e.agent().is_some() => "agent_error",
         PushFailure::Agent(ClientError::BadUrl(_)) => "config",
         PushFailure::Agent(ClientError::Transport { .. }) => "transport",
+        PushFailure::Agent(ClientError::TooLarge { .. }) => "too_large",
         PushFailure::Agent(_) => "unreachable",
+        PushFailure::Unholdable(_) => "unholdable_character",
         PushFailure::CompileFailed(_) => "compile_failed",
         PushFailure::Stale(_) => "stale",
         PushFailure::ApplyFailed(_) => "apply_failed",
@@ -504,6 +511,7 @@ fn failure_json(failure: &PushFailure) -> serde_json::Value {
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),
         PushFailure::Drift(names) => names.iter().map(|n| serde_json::json!(n)).collect(),
+        PushFailure::Unholdable(at) => vec![serde_json::to_value(at).unwrap_or_default()],
         _ => Vec::new(),
     };
     let mut error =

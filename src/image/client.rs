@@ -9,6 +9,8 @@ use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 /// Why talking to an agent failed. Callers branch on the variant: a connection failure is safe
@@ -45,9 +47,29 @@ pub enum ClientError {
         what: &'static str,
         detail: String,
     },
+    /// A message over the size limit (PROTOCOL.md, Size limit): a request this client did not
+    /// send, an answer it did not read, or one the agent refused or would not send. Retrying
+    /// does not help; the message says which setting raises the limit.
+    #[error("{detail}")]
+    TooLarge {
+        url: String,
+        what: &'static str,
+        /// The message's size in bytes, when known.
+        size: Option<u64>,
+        /// The limit it is over, in bytes.
+        limit: u64,
+        detail: String,
+    },
     #[error(transparent)]
     Agent(#[from] AgentError),
 }
+
+/// The default of `max_message_bytes` on both sides (PROTOCOL.md, Size limit): 64 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 << 20;
+
+/// Where to raise the limit, for messages.
+const RAISE_LIMIT: &str = "raise max_message_bytes on both sides (the target's max_message_bytes \
+     in hotpatch.toml, max_message_bytes in the agent's hotpatch-agent.conf)";
 
 /// Why the transport refused a connection (see [`ClientError::Transport`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -128,6 +150,8 @@ pub struct Client {
     pub hello: HelloInfo,
     /// Where progress messages go; when set, snapshot and apply ask for them.
     progress: Option<ProgressSink>,
+    /// The largest message this client reads or sends (the target's `max_message_bytes`).
+    max_message_bytes: u64,
 }
 
 impl Client {
@@ -155,9 +179,19 @@ impl Client {
         };
         let opened = tokio::time::timeout_at(deadline, transport::open(endpoint, timeout)).await;
         let Connection { stream, tunnel } = opened.map_err(|_| no_answer())??;
+        // Frames and messages up to the limit, whole: the agent never sends more, and a larger
+        // answer is reported as too large, not as a broken connection.
+        let limit = usize::try_from(endpoint.max_message_bytes).unwrap_or(usize::MAX);
+        let config = tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(limit))
+            .max_frame_size(Some(limit));
         let handshake = tokio::time::timeout_at(
             deadline,
-            tokio_tungstenite::client_async(endpoint.url.handshake_url(), stream),
+            tokio_tungstenite::client_async_with_config(
+                endpoint.url.handshake_url(),
+                stream,
+                Some(config),
+            ),
         )
         .await;
         let ws = match handshake {
@@ -188,13 +222,17 @@ impl Client {
                 session: String::new(),
                 epoch: 0,
                 features: Vec::new(),
+                max_message_bytes: None,
+                characters: None,
             },
             progress: None,
+            max_message_bytes: endpoint.max_message_bytes,
         };
         let hello = Request::Hello {
             token: token.to_owned(),
             protocol: PROTOCOL_VERSION,
             client: format!("hotpatch {}", env!("CARGO_PKG_VERSION")),
+            max_message_bytes: Some(endpoint.max_message_bytes),
         };
         match client.call_as(hello).await {
             Ok(info) => {
@@ -206,6 +244,14 @@ impl Client {
                 Err(e)
             }
         }
+    }
+
+    /// The largest message this client sends to its agent: the smaller of its own limit and the
+    /// agent's, when the agent said (older agents do not).
+    pub fn send_limit(&self) -> u64 {
+        self.hello
+            .max_message_bytes
+            .map_or(self.max_message_bytes, |agent| agent.min(self.max_message_bytes))
     }
 
     /// The url this client is connected to.
@@ -242,11 +288,14 @@ impl Client {
         // Drift comes with every snapshot from an agent that can report it: a push must see
         // hand edits it would overwrite, and a cached snapshot keeps what it reported.
         let drift = self.hello.has("drift");
+        // A snapshot over the size limit comes in parts from an agent that can send them.
+        let parts = self.hello.has("parts");
         self.call_as(Request::Snapshot {
             packages,
             classes,
             since_epoch,
             drift,
+            parts,
         })
         .await
     }
@@ -379,11 +428,18 @@ impl Client {
             request,
         })
         .map_err(|e| self.protocol_error(what, e.to_string()))?;
+        let size = text.len() as u64;
+        if size > self.send_limit() {
+            return Err(self.unsent(what, size));
+        }
         let exchange = async {
-            self.ws
-                .send(Message::text(text))
-                .await
-                .map_err(|_| self.closed(what))?;
+            if self.ws.send(Message::text(text)).await.is_err() {
+                // The agent may have closed first and said why (1009: too large).
+                return Err(match self.read_answer(id, what).await {
+                    Err(e) => e,
+                    Ok(_) => self.closed(what),
+                });
+            }
             self.read_answer(id, what).await
         };
         let answer = match tokio::time::timeout(timeout, exchange).await {
@@ -402,51 +458,129 @@ impl Client {
                 .ok_or_else(|| self.protocol_error(what, "ok answer without a result".into()));
         }
         match answer.error {
+            Some(e) if e.kind == ErrorKind::TooLarge => Err(ClientError::TooLarge {
+                url: self.url.clone(),
+                what,
+                size: e.size,
+                limit: e.limit.unwrap_or_else(|| self.send_limit()),
+                detail: format!("the agent at {} did not send its answer to {what}: {}", self.url, e.message),
+            }),
             Some(e) => Err(ClientError::Agent(e)),
             None => Err(self.protocol_error(what, "error answer without an error".into())),
         }
     }
 
+    /// A request over the limit, not sent.
+    fn unsent(&self, what: &'static str, size: u64) -> ClientError {
+        let limit = self.send_limit();
+        let whose = if limit < self.max_message_bytes {
+            "the agent's max_message_bytes"
+        } else {
+            "this client's max_message_bytes"
+        };
+        ClientError::TooLarge {
+            url: self.url.clone(),
+            what,
+            size: Some(size),
+            limit,
+            detail: format!(
+                "the {what} request is {size} bytes, more than the limit of {limit} bytes ({whose}); \
+                 nothing was sent to {}. Send less at once (push some paths first), or {RAISE_LIMIT}",
+                self.url
+            ),
+        }
+    }
+
+    /// What reading an answer failed with: an answer over this client's limit, the agent
+    /// refusing our request as too large (close code 1009, older agents), or a broken connection.
+    fn read_failure(&self, what: &'static str, error: Option<tungstenite::Error>) -> ClientError {
+        match error {
+            Some(tungstenite::Error::Capacity(
+                tungstenite::error::CapacityError::MessageTooLong { size, max_size },
+            )) => ClientError::TooLarge {
+                url: self.url.clone(),
+                what,
+                size: Some(size as u64),
+                limit: max_size as u64,
+                detail: format!(
+                    "the answer of the agent at {} to {what} is {size} bytes, more than this \
+                     client's limit of {max_size} bytes (max_message_bytes); {RAISE_LIMIT}",
+                    self.url
+                ),
+            },
+            _ => self.closed(what),
+        }
+    }
+
+    /// The agent closed the connection: with code 1009 it refused our request as too large.
+    fn closed_by(&self, what: &'static str, frame: Option<&CloseFrame>) -> ClientError {
+        match frame {
+            Some(f) if f.code == CloseCode::Size => ClientError::TooLarge {
+                url: self.url.clone(),
+                what,
+                size: None,
+                limit: self.send_limit(),
+                detail: format!(
+                    "the agent at {} refused the {what} request as larger than its limit (close \
+                     code 1009: {}); {RAISE_LIMIT}",
+                    self.url,
+                    if f.reason.is_empty() { "no reason given" } else { f.reason.as_str() }
+                ),
+            },
+            _ => self.closed(what),
+        }
+    }
+
     async fn read_answer(&mut self, id: u64, what: &'static str) -> Result<Answer, ClientError> {
+        let mut parts = Vec::new();
         loop {
             let message = match self.ws.next().await {
-                None | Some(Err(_)) => return Err(self.closed(what)),
+                None => return Err(self.closed(what)),
+                Some(Err(e)) => return Err(self.read_failure(what, Some(e))),
                 Some(Ok(m)) => m,
             };
             let text = match message {
                 Message::Text(t) => t,
-                Message::Close(_) => return Err(self.closed(what)),
+                Message::Close(frame) => return Err(self.closed_by(what, frame.as_ref())),
                 // tungstenite answers pings itself; pongs and binary frames carry nothing for us.
                 _ => continue,
             };
-            let answer: Answer = match serde_json::from_str(text.as_str()) {
-                Ok(answer) => answer,
-                Err(e) => match serde_json::from_str::<ProgressMessage>(text.as_str()) {
-                    // Progress about this request (or, with no id, any): the answer follows.
-                    Ok(m) if m.id.is_none_or(|got| got == id) => {
-                        if let Some(sink) = &self.progress {
-                            sink.report(&m.progress);
-                        }
-                        continue;
-                    }
-                    _ => {
-                        return Err(
-                            self.protocol_error(what, format!("answer is not valid JSON: {e}"))
-                        );
-                    }
-                },
+            let value: serde_json::Value = serde_json::from_str(text.as_str())
+                .map_err(|e| self.protocol_error(what, format!("answer is not valid JSON: {e}")))?;
+            // An answer has `ok`; before it may come progress messages and, for a snapshot
+            // over the size limit, its parts. Each carries the request's id (or none).
+            let about_this = match value.get("id") {
+                Some(serde_json::Value::Number(n)) => n.as_u64() == Some(id),
+                _ => true,
             };
+            if value.get("ok").is_none() && about_this {
+                if let Some(part) = value.get("part") {
+                    parts.push(part.clone());
+                    continue;
+                }
+                if let Ok(m) = serde_json::from_value::<ProgressMessage>(value.clone()) {
+                    if let Some(sink) = &self.progress {
+                        sink.report(&m.progress);
+                    }
+                    continue;
+                }
+            }
+            let mut answer: Answer = serde_json::from_value(value)
+                .map_err(|e| self.protocol_error(what, format!("not an answer: {e}")))?;
             match answer.id {
-                Some(got) if got == id => return Ok(answer),
                 // An error about an unparseable request comes without an id; ours was sent
                 // by serde_json, so such an answer is still about this request.
-                None => return Ok(answer),
-                Some(got) => {
+                Some(got) if got != id => {
                     return Err(
                         self.protocol_error(what, format!("answer has id {got}, expected {id}"))
                     );
                 }
+                _ => {}
             }
+            if let Some(result) = answer.result.as_mut().filter(|_| answer.ok) {
+                merge_parts(result, parts).map_err(|e| self.protocol_error(what, e))?;
+            }
+            return Ok(answer);
         }
     }
 
@@ -464,6 +598,58 @@ impl Client {
             detail,
         }
     }
+}
+
+/// Puts the parts of a snapshot that came before its answer (PROTOCOL.md, Size limit) back
+/// into the answer's packages, in order: a class (or extension) that continues the last one of
+/// its package gets the part's methods appended. The answer's `parts` says how many there are.
+fn merge_parts(result: &mut serde_json::Value, parts: Vec<serde_json::Value>) -> Result<(), String> {
+    use serde_json::Value;
+    let expected = result.get("parts").and_then(Value::as_u64).unwrap_or(0);
+    if expected != parts.len() as u64 {
+        return Err(format!(
+            "the answer says {expected} part(s), {} came before it",
+            parts.len()
+        ));
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let Some(packages) = result.get_mut("packages").and_then(Value::as_array_mut) else {
+        return Err("an answer in parts without packages".into());
+    };
+    for part in parts {
+        let name = part.get("package").and_then(Value::as_str).unwrap_or_default();
+        let Some(package) = packages
+            .iter_mut()
+            .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
+        else {
+            return Err(format!("a part of package {name:?}, which the answer does not list"));
+        };
+        for (key, name_key) in [("classes", "name"), ("extensions", "class_name")] {
+            let items = match part.get(key) {
+                Some(Value::Array(items)) => items.clone(),
+                _ => continue,
+            };
+            let Some(Value::Array(into)) = package.get_mut(key) else {
+                return Err(format!("package {name:?} of the answer has no {key}"));
+            };
+            for item in items {
+                let continues = into.last().is_some_and(|last| {
+                    last.get(name_key).is_some() && last.get(name_key) == item.get(name_key)
+                });
+                match (continues, into.last_mut(), item.get("methods")) {
+                    (true, Some(last), Some(Value::Array(more))) => {
+                        if let Some(Value::Array(methods)) = last.get_mut("methods") {
+                            methods.extend(more.iter().cloned());
+                        }
+                    }
+                    _ => into.push(item),
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What went wrong in the WebSocket handshake, in words.

@@ -33,6 +33,25 @@ pub struct ProgressMessage {
     pub progress: Progress,
 }
 
+/// A part of a `snapshot` answer that is over the size limit (PROTOCOL.md, Size limit): some
+/// classes or extensions of one package, before the answer. It has no `ok`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartMessage {
+    pub id: Option<u64>,
+    pub part: SnapshotPart,
+}
+
+/// Classes and extension methods of one package, in the order of the snapshot. A class cut
+/// between its methods comes again, with the next of its methods, in the next part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotPart {
+    pub package: String,
+    #[serde(default)]
+    pub classes: Vec<WireClass>,
+    #[serde(default)]
+    pub extensions: Vec<WireExtension>,
+}
+
 /// How far the agent got with a long request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
@@ -52,6 +71,10 @@ pub enum Request {
         token: String,
         protocol: u32,
         client: String,
+        /// The largest message this client reads (PROTOCOL.md, Size limit): the agent sends
+        /// nothing larger.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_message_bytes: Option<u64>,
     },
     Ping,
     Snapshot {
@@ -63,6 +86,9 @@ pub enum Request {
         /// Ask for what changed in the image since hotpatch installed it (`drift` per package).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         drift: bool,
+        /// A snapshot over the size limit may come in parts ([`PartMessage`]) before its answer.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        parts: bool,
     },
     Apply {
         batch: Batch,
@@ -416,6 +442,11 @@ pub enum ErrorKind {
     EvalFailed,
     /// `apply` with `drift: refuse` touched definitions changed in the image.
     Drift,
+    /// A string of the request holds a character the image's strings cannot hold (`field`,
+    /// `op`, `line`, `column`, `code_point` say which); nothing was changed.
+    UnholdableCharacter,
+    /// The answer would be larger than the size limit (`size`, `limit`).
+    TooLarge,
     Internal,
     /// A kind this client does not know (a newer agent).
     #[serde(other)]
@@ -444,6 +475,40 @@ pub struct AgentError {
     /// passed around by value and this one is rare).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Box<Vec<DriftedName>>>,
+    /// `unholdable_character`: where the character is and which it is (boxed: rare).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub unholdable: Option<Box<Unholdable>>,
+    /// `too_large`: how large the answer would have been, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// `too_large`: the limit it is over, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// Where an `unholdable_character` error's character is: the request's field (`batch.ops[3].source`),
+/// 1-based line and column in that string, and the character's Unicode code point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unholdable {
+    pub field: String,
+    pub code_point: u32,
+    #[serde(default)]
+    pub line: u32,
+    #[serde(default)]
+    pub column: u32,
+    /// What the image's strings hold (`MacRoman`).
+    #[serde(default)]
+    pub characters: Option<String>,
+}
+
+impl Unholdable {
+    /// `U+65E5 '日'`, the character as Unicode names it and as it looks.
+    pub fn character(&self) -> String {
+        match char::from_u32(self.code_point) {
+            Some(c) if !c.is_control() => format!("U+{:04X} '{c}'", self.code_point),
+            _ => format!("U+{:04X}", self.code_point),
+        }
+    }
 }
 
 /// A definition named in a `drift` error: a method (`class_name`, `side`, `selector`) or a
@@ -503,9 +568,16 @@ pub struct HelloInfo {
     pub protocol: u32,
     pub session: String,
     pub epoch: u64,
-    /// Optional commands and members the agent supports (`drift`, `log`, `adopt`).
+    /// Optional commands and members the agent supports (`drift`, `log`, `adopt`, `parts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
+    /// The largest message the agent reads or sends (PROTOCOL.md, Size limit); older agents
+    /// do not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_message_bytes: Option<u64>,
+    /// What the image's strings hold: `Unicode`, or an 8-bit character set (`MacRoman`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub characters: Option<String>,
 }
 
 impl HelloInfo {

@@ -15,7 +15,7 @@ use crate::image::protocol::{
     AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName, ErrorKind,
 };
 use crate::image::{Client, ClientError, ProgressSink};
-use crate::model::{MethodDef, Side};
+use crate::model::{MethodDef, MethodKey, Side};
 use crate::plan::state::{Rename, RenameError};
 use crate::plan::{self, Plan, PlanContext, Safety, Step};
 use serde::Serialize;
@@ -207,6 +207,10 @@ pub enum PushFailure {
     ApplyFailed(AgentError),
     #[error("{0}; nothing was sent")]
     Rename(RenameError),
+    /// The sources hold a character the image's strings cannot hold (an 8-bit image); the agent
+    /// refused the batch before changing anything.
+    #[error("the image cannot hold a character of the sources ({0}); the image is unchanged")]
+    Unholdable(Box<LocatedError>),
     /// The agent found definitions changed in the image the batch would replace (seen at
     /// apply time, e.g. after a cached snapshot); nothing was changed.
     #[error(
@@ -370,6 +374,11 @@ pub async fn push(
                     return Err(PushFailure::CompileFailed(locate(&e.errors, &plan, &local)));
                 }
                 ErrorKind::ApplyFailed => return Err(PushFailure::ApplyFailed(e)),
+                ErrorKind::UnholdableCharacter => {
+                    return Err(PushFailure::Unholdable(Box::new(locate_unholdable(
+                        &e, &plan, &local,
+                    ))));
+                }
                 ErrorKind::Drift => {
                     if let Some(c) = cache.take() {
                         // What the cache said about this image is not true any more: look
@@ -508,30 +517,108 @@ fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<Loc
                 Some(Step::PutMethod(m)) => Some(m),
                 _ => None,
             };
-            let path = method.and_then(|m| file_of(local, m));
+            let path = method.and_then(|m| file_of(local, &m.key()));
             locate_one(e, method, path)
         })
         .collect()
 }
 
-/// The Tonel file that defines `method`: its class's file, or the package's extension file.
-fn file_of(local: &LocalSources, method: &MethodDef) -> Option<PathBuf> {
-    let key = method.key();
+/// The Tonel file that defines the method `key`: its class's file, or the package's extension
+/// file.
+fn file_of(local: &LocalSources, key: &MethodKey) -> Option<PathBuf> {
     local.packages.iter().find_map(|p| {
         let in_class = p
             .classes
             .iter()
-            .find(|c| c.name == key.class_name && c.methods.iter().any(|m| m.key() == key))
+            .find(|c| c.name == key.class_name && c.methods.iter().any(|m| &m.key() == key))
             .and_then(|c| c.origin.as_ref());
         let in_extension = || {
             p.extensions
                 .iter()
                 .find(|e| {
-                    e.class_name == key.class_name && e.methods.iter().any(|m| m.key() == key)
+                    e.class_name == key.class_name && e.methods.iter().any(|m| &m.key() == key)
                 })
                 .and_then(|e| e.origin.as_ref())
         };
         in_class.or_else(in_extension).map(|o| o.path.clone())
+    })
+}
+
+/// The Tonel file that defines the class `name`.
+fn class_file_of(local: &LocalSources, name: &str) -> Option<PathBuf> {
+    local
+        .packages
+        .iter()
+        .flat_map(|p| &p.classes)
+        .find(|c| c.name == name)
+        .and_then(|c| c.origin.as_ref())
+        .map(|o| o.path.clone())
+}
+
+/// An `unholdable_character` refusal mapped back to the Tonel file, as a compile error is: a
+/// character in a method's source at its line and column (by the method's span); one in any
+/// other text of the op (a class comment or name, a category, a protocol) where it first occurs
+/// in the file that defines it.
+fn locate_unholdable(e: &AgentError, plan: &Plan, local: &LocalSources) -> LocatedError {
+    let Some(u) = e.unholdable.as_deref() else {
+        return LocatedError {
+            path: None,
+            line: 0,
+            column: 0,
+            method: "?".into(),
+            message: e.message.clone(),
+        };
+    };
+    let message = format!(
+        "{} is a character the image's strings cannot hold (they hold {}); nothing was changed",
+        u.character(),
+        u.characters.as_deref().unwrap_or("8-bit characters")
+    );
+    let step = e.op.and_then(|i| plan.steps.get(i));
+    if let Some(Step::PutMethod(m)) = step
+        && u.field.ends_with(".source")
+    {
+        let at = CompileError {
+            op: e.op.unwrap_or_default(),
+            class_name: m.class_name.clone(),
+            side: m.side,
+            selector: None,
+            message,
+            line: u.line,
+            column: u.column,
+        };
+        return locate_one(&at, Some(m), file_of(local, &m.key()));
+    }
+    let (name, path) = match step {
+        Some(Step::DefineClass(c)) => (format!("class {}", c.name), class_file_of(local, &c.name)),
+        Some(Step::PutMethod(m)) => (m.key().to_string(), file_of(local, &m.key())),
+        Some(Step::Classify { key, .. }) | Some(Step::RemoveMethod(key)) => {
+            (key.to_string(), file_of(local, key))
+        }
+        Some(Step::RemoveClass(name)) => (format!("class {name}"), None),
+        None => (u.field.clone(), None),
+    };
+    let (line, column) = path
+        .as_deref()
+        .and_then(|p| first_place_of(p, u.code_point))
+        .unwrap_or((u.line, u.column));
+    LocatedError {
+        path,
+        line,
+        column,
+        method: name,
+        message: format!("{message} (in {})", u.field),
+    }
+}
+
+/// The 1-based line and column (in characters) where the character `code_point` first occurs
+/// in the file at `path`.
+fn first_place_of(path: &std::path::Path, code_point: u32) -> Option<(u32, u32)> {
+    let wanted = char::from_u32(code_point)?;
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().enumerate().find_map(|(n, line)| {
+        let column = line.chars().position(|c| c == wanted)?;
+        Some((u32::try_from(n + 1).ok()?, u32::try_from(column + 1).ok()?))
     })
 }
 
