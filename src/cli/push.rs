@@ -479,7 +479,9 @@ fn print_failure(failure: &PushFailure) {
         }
         PushFailure::Unholdable(at) => {
             eprintln!("{at}");
-            eprintln!("hotpatch: error: the image cannot hold a character of the sources; the image is unchanged");
+            eprintln!(
+                "hotpatch: error: the image cannot hold a character of the sources; the image is unchanged"
+            );
         }
         other => eprintln!("hotpatch: error: {other}"),
     }

@@ -251,7 +251,9 @@ impl Client {
     pub fn send_limit(&self) -> u64 {
         self.hello
             .max_message_bytes
-            .map_or(self.max_message_bytes, |agent| agent.min(self.max_message_bytes))
+            .map_or(self.max_message_bytes, |agent| {
+                agent.min(self.max_message_bytes)
+            })
     }
 
     /// The url this client is connected to.
@@ -463,7 +465,10 @@ impl Client {
                 what,
                 size: e.size,
                 limit: e.limit.unwrap_or_else(|| self.send_limit()),
-                detail: format!("the agent at {} did not send its answer to {what}: {}", self.url, e.message),
+                detail: format!(
+                    "the agent at {} did not send its answer to {what}: {}",
+                    self.url, e.message
+                ),
             }),
             Some(e) => Err(ClientError::Agent(e)),
             None => Err(self.protocol_error(what, "error answer without an error".into())),
@@ -524,7 +529,11 @@ impl Client {
                     "the agent at {} refused the {what} request as larger than its limit (close \
                      code 1009: {}); {RAISE_LIMIT}",
                     self.url,
-                    if f.reason.is_empty() { "no reason given" } else { f.reason.as_str() }
+                    if f.reason.is_empty() {
+                        "no reason given"
+                    } else {
+                        f.reason.as_str()
+                    }
                 ),
             },
             _ => self.closed(what),
@@ -603,7 +612,10 @@ impl Client {
 /// Puts the parts of a snapshot that came before its answer (PROTOCOL.md, Size limit) back
 /// into the answer's packages, in order: a class (or extension) that continues the last one of
 /// its package gets the part's methods appended. The answer's `parts` says how many there are.
-fn merge_parts(result: &mut serde_json::Value, parts: Vec<serde_json::Value>) -> Result<(), String> {
+fn merge_parts(
+    result: &mut serde_json::Value,
+    parts: Vec<serde_json::Value>,
+) -> Result<(), String> {
     use serde_json::Value;
     let expected = result.get("parts").and_then(Value::as_u64).unwrap_or(0);
     if expected != parts.len() as u64 {
@@ -619,12 +631,17 @@ fn merge_parts(result: &mut serde_json::Value, parts: Vec<serde_json::Value>) ->
         return Err("an answer in parts without packages".into());
     };
     for part in parts {
-        let name = part.get("package").and_then(Value::as_str).unwrap_or_default();
+        let name = part
+            .get("package")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let Some(package) = packages
             .iter_mut()
             .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
         else {
-            return Err(format!("a part of package {name:?}, which the answer does not list"));
+            return Err(format!(
+                "a part of package {name:?}, which the answer does not list"
+            ));
         };
         for (key, name_key) in [("classes", "name"), ("extensions", "class_name")] {
             let items = match part.get(key) {

@@ -1,0 +1,567 @@
+//! The wire between the client and the agent, exact at every size and in every alphabet (issue
+//! 17), against the real VM: WebSocket framing at every length both ways, the control frames and
+//! close codes, the one size limit, and pushed code that ends its own process.
+//!
+//! The framing sweep runs over one connection, pipelined. It covers every length from 0 to 1,100
+//! (every 7-bit length and the first 16-bit ones, every value of the low length byte), every
+//! length whose low byte is 0, 125, 126, 127, 128 or 255 up to 70,000 (every value of the high
+//! byte), the boundaries (125-128, 65,535-65,537, 70,000, the configured maximum) and random
+//! lengths up to 70,000 (seed printed; `HOTPATCH_WIRE_SEED` repeats a run,
+//! `HOTPATCH_WIRE_EVERY_LENGTH=1` sends every length from 0 to 70,000 both ways, which takes
+//! minutes in the interpreter).
+
+mod common;
+
+use common::{Vm, raw};
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// The agent's `max_message_bytes` in these tests: the configured maximum is a boundary too.
+const LIMIT: usize = 100_000;
+
+/// A VM whose agent was started from a configuration text (`key=value` lines after the port and
+/// token), as a supervisor starts it.
+fn vm_configured(config: &str) -> Vm {
+    vm_configured_with(config, &[])
+}
+
+fn vm_configured_with(config: &str, extra: &[String]) -> Vm {
+    let port = common::free_port();
+    let token = "wire-test-token".to_owned();
+    let mut script = common::agent_filein();
+    for text in extra {
+        script.push('\n');
+        script.push_str(text);
+    }
+    script.push_str(&format!(
+        "\nHpAgent startFromConfigText: 'port={port}\ntoken={token}\n{config}'!\n"
+    ));
+    Vm::launch(&common::test_image(), &script, port, token)
+}
+
+/// xorshift64*: the sweep's random lengths, masks and payloads, repeatable from a seed.
+struct Rng(u64);
+
+impl Rng {
+    fn from_env() -> Rng {
+        let seed = std::env::var("HOTPATCH_WIRE_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(17, |d| d.as_nanos() as u64)
+            });
+        eprintln!("wire: seed {seed} (HOTPATCH_WIRE_SEED={seed} repeats this run)");
+        Rng(seed | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn mask(&mut self) -> [u8; 4] {
+        self.next().to_le_bytes()[..4]
+            .try_into()
+            .unwrap_or([1, 2, 3, 4])
+    }
+}
+
+fn every_length() -> bool {
+    std::env::var("HOTPATCH_WIRE_EVERY_LENGTH").is_ok_and(|v| v == "1")
+}
+
+/// The lengths the sweep sends, in a shuffled order (so long and short frames alternate).
+fn lengths(rng: &mut Rng, from: usize, to: usize, boundaries: &[usize]) -> Vec<usize> {
+    let mut set = std::collections::BTreeSet::new();
+    if every_length() {
+        set.extend(from..=to);
+    } else {
+        set.extend(from..=1100.min(to));
+        for high in 0..=(to >> 8) {
+            for low in [0, 125, 126, 127, 128, 255] {
+                set.insert((high << 8) | low);
+            }
+        }
+        for _ in 0..300 {
+            set.insert(from + rng.below(to - from + 1));
+        }
+    }
+    set.extend(boundaries.iter().copied());
+    let mut all: Vec<usize> = set.into_iter().filter(|n| *n >= from).collect();
+    for i in (1..all.len()).rev() {
+        let j = rng.below(i + 1);
+        all.swap(i, j);
+    }
+    all
+}
+
+/// What the agent must send back for one thing the sweep sent, in order.
+#[derive(Debug)]
+enum Expect {
+    /// The answer to a ping whose id is this.
+    Answer(u64),
+    /// The answer to a message too short to be a request (no id): bad_request.
+    NotARequest,
+    /// A pong with exactly this payload.
+    Pong(Vec<u8>),
+}
+
+/// A request of exactly `len` bytes with id `id`: a ping padded with text (MacRoman letters
+/// among it, two bytes each in UTF-8), or, shorter than a ping can be, a JSON object without an
+/// id (`{   }`), or not JSON at all.
+fn request_of(len: usize, id: u64, rng: &mut Rng) -> (Vec<u8>, Expect) {
+    let core = format!(r#"{{"id":{id},"cmd":"ping""#);
+    let with_pad = core.len() + r#","pad":""}"#.len();
+    if len >= with_pad {
+        let mut m = format!(r#"{core},"pad":""#).into_bytes();
+        while m.len() < len - 2 {
+            let room = len - 2 - m.len();
+            match rng.below(40) {
+                0 if room >= 2 => m.extend_from_slice("é".as_bytes()),
+                1 if room >= 3 => m.extend_from_slice("€".as_bytes()),
+                _ => {
+                    let c = 0x20 + rng.below(0x5f) as u8;
+                    m.push(if c == b'"' || c == b'\\' { b'x' } else { c });
+                }
+            }
+        }
+        m.extend_from_slice(br#""}"#);
+        return (m, Expect::Answer(id));
+    }
+    if len > core.len() {
+        let mut m = core.into_bytes();
+        while m.len() < len - 1 {
+            m.push(b" \t\r\n"[rng.below(4)]);
+        }
+        m.push(b'}');
+        return (m, Expect::Answer(id));
+    }
+    match len {
+        0 => (Vec::new(), Expect::NotARequest),
+        1 => (b" ".to_vec(), Expect::NotARequest),
+        n => {
+            let mut m = vec![b'{'];
+            m.extend(std::iter::repeat_n(b' ', n - 2));
+            m.push(b'}');
+            (m, Expect::NotARequest)
+        }
+    }
+}
+
+/// The frames of one message: whole, or (every few messages) cut into fragments at random
+/// places, empty ones included, with a ping between two of them now and then.
+fn frames_of(message: &[u8], rng: &mut Rng, expects: &mut Vec<(Expect, String)>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 64);
+    if rng.below(5) != 0 {
+        out.extend(raw::frame_with(0x81, message, rng.mask()));
+        return out;
+    }
+    let mut cuts: Vec<usize> = (0..1 + rng.below(3))
+        .map(|_| rng.below(message.len() + 1))
+        .collect();
+    cuts.sort_unstable();
+    let mut start = 0;
+    let pieces = cuts.len() + 1;
+    for (i, end) in cuts.into_iter().chain([message.len()]).enumerate() {
+        let opcode = if i == 0 { 0x1 } else { 0x0 };
+        let fin = if i + 1 == pieces { 0x80 } else { 0 };
+        out.extend(raw::frame_with(
+            fin | opcode,
+            &message[start..end],
+            rng.mask(),
+        ));
+        start = end;
+        if fin == 0 && rng.below(2) == 0 {
+            let ping: Vec<u8> = (0..rng.below(126)).map(|_| rng.next() as u8).collect();
+            out.extend(raw::frame_with(0x89, &ping, rng.mask()));
+            let what = format!(
+                "the pong to a ping of {} bytes between the fragments of a message of {} bytes",
+                ping.len(),
+                message.len()
+            );
+            expects.push((Expect::Pong(ping), what));
+        }
+    }
+    out
+}
+
+/// Reads one frame and checks what every server frame must be: final, not masked, no reserved
+/// bits, its length in the one encoding allowed.
+fn server_frame(s: &mut TcpStream, vm: &Vm, what: &str) -> raw::Frame {
+    let f = raw::read_frame_exact(s)
+        .unwrap_or_else(|| panic!("the agent closed the connection at {what}\n{}", vm.logs()));
+    if f.opcode == 0x8 {
+        panic!(
+            "the agent closed the connection (close frame {:?}) instead of sending {what}",
+            f.payload
+        );
+    }
+    assert!(f.fin && f.rsv == 0 && !f.masked, "{what}: frame {f:?}");
+    assert!(
+        f.length_is_minimal(),
+        "{what}: a payload of {} bytes sent with a {}-bit length",
+        f.payload.len(),
+        f.length_bits
+    );
+    f
+}
+
+fn check_answer(s: &mut TcpStream, vm: &Vm, expect: &Expect, what: &str) {
+    let f = server_frame(s, vm, what);
+    match expect {
+        Expect::Pong(payload) => {
+            assert_eq!(f.opcode, 0xA, "{what}: expected a pong");
+            assert_eq!(&f.payload, payload, "{what}: the pong's payload");
+        }
+        Expect::Answer(id) => {
+            assert_eq!(f.opcode, 0x1, "{what}: expected a text frame");
+            let a: serde_json::Value = serde_json::from_slice(&f.payload)
+                .unwrap_or_else(|e| panic!("{what}: not JSON ({e})"));
+            assert_eq!(a["id"], *id, "{what}: {a}");
+            assert_eq!(a["ok"], true, "{what}: {a}");
+        }
+        Expect::NotARequest => {
+            assert_eq!(f.opcode, 0x1, "{what}: expected a text frame");
+            let a: serde_json::Value = serde_json::from_slice(&f.payload)
+                .unwrap_or_else(|e| panic!("{what}: not JSON ({e})"));
+            assert_eq!(a["id"], serde_json::Value::Null, "{what}: {a}");
+            assert_eq!(a["error"]["kind"], "bad_request", "{what}: {a}");
+        }
+    }
+}
+
+/// Every length from the client, fragmented and not, masked with a fresh key each frame, then
+/// every length from the agent: pongs of 0 to 125 bytes, and answers of every length the sweep
+/// picks up to the configured maximum, each byte for byte as predicted.
+/// A class whose instances print as `size` letters a, exactly: the test image's own printString
+/// cuts a long string short ("...etc...").
+const WIRE_PROBE: &str = "Object subclass: #WireProbe instanceVariableNames: 'size' classVariableNames: '' poolDictionaries: '' category: 'Wire-Probe'!
+!WireProbe class methodsFor: 'instance creation'!
+size: anInteger
+	^ self new setSize: anInteger! !
+!WireProbe methodsFor: 'printing'!
+setSize: anInteger
+	size := anInteger!
+printString
+	^ String new: size withAll: $a! !
+";
+
+#[test]
+fn frames_are_exact_at_every_length_both_ways() {
+    let vm = vm_configured_with(
+        &format!("max_message_bytes={LIMIT}"),
+        &[WIRE_PROBE.to_owned()],
+    );
+    let mut rng = Rng::from_env();
+    let mut s = raw::authenticated(vm.port, &vm.token);
+    s.set_read_timeout(Some(Duration::from_secs(600))).unwrap();
+
+    // Client to agent: the sweep, written by one thread while this one reads the answers.
+    let sizes = lengths(
+        &mut rng,
+        0,
+        70_000,
+        &[
+            125,
+            126,
+            127,
+            128,
+            65_535,
+            65_536,
+            65_537,
+            70_000,
+            LIMIT - 1,
+            LIMIT,
+        ],
+    );
+    let mut expects = Vec::new();
+    let mut wire = Vec::new();
+    for (i, len) in sizes.iter().enumerate() {
+        let (message, expect) = request_of(*len, 100 + i as u64, &mut rng);
+        assert_eq!(message.len(), *len);
+        let before = expects.len();
+        let frames = frames_of(&message, &mut rng, &mut expects);
+        let how = if expects.len() > before || frames.len() > len + 14 {
+            "fragmented"
+        } else {
+            "in one frame"
+        };
+        expects.push((
+            expect,
+            format!("the answer to a message of {len} bytes ({how})"),
+        ));
+        wire.push((*len, frames));
+    }
+    let mut w = s.try_clone().expect("clone the socket");
+    let writer = std::thread::spawn(move || {
+        for (len, frames) in wire {
+            w.write_all(&frames)
+                .unwrap_or_else(|e| panic!("sending a message of {len} bytes: {e}"));
+        }
+    });
+    for (expect, what) in &expects {
+        check_answer(&mut s, &vm, expect, what);
+    }
+    writer.join().expect("the writer");
+    eprintln!(
+        "wire: {} messages from the client answered, {} of {} to {} bytes",
+        sizes.len(),
+        sizes.len(),
+        sizes.iter().min().unwrap_or(&0),
+        sizes.iter().max().unwrap_or(&0)
+    );
+
+    // Agent to client: every control-frame length...
+    for len in 0..=125usize {
+        let ping: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        s.write_all(&raw::frame_with(0x89, &ping, rng.mask()))
+            .unwrap();
+        check_answer(&mut s, &vm, &Expect::Pong(ping), &format!("pong of {len}"));
+    }
+    // ...and answers of exactly the lengths picked: an eval of `WireProbe size: k` is
+    // answered `{"id": N, "ok": true, "result": {"value": "aa…a"}}`.
+    let answer = |id: u64, k: usize| {
+        format!(
+            r#"{{"id": {id}, "ok": true, "result": {{"value": "{}"}}}}"#,
+            "a".repeat(k)
+        )
+    };
+    let shortest = answer(1_000_000, 0).len();
+    let sizes = lengths(
+        &mut rng,
+        shortest,
+        70_000,
+        &[125, 126, 127, 128, 65_535, 65_536, 65_537, 70_000, LIMIT],
+    );
+    let mut w = s.try_clone().expect("clone the socket");
+    let requests: Vec<(u64, usize)> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, len)| {
+            let id = 1_000_000 + i as u64;
+            (id, len - answer(id, 0).len())
+        })
+        .collect();
+    let sent = requests.clone();
+    let writer = std::thread::spawn(move || {
+        for (id, k) in sent {
+            let request = serde_json::json!({"id": id, "cmd": "eval",
+                "expression": format!("WireProbe size: {k}")});
+            w.write_all(&raw::frame(1, true, request.to_string().as_bytes()))
+                .expect("send an eval");
+        }
+    });
+    for ((id, k), len) in requests.iter().zip(&sizes) {
+        let f = server_frame(&mut s, &vm, &format!("the answer of {len} bytes"));
+        assert_eq!(f.opcode, 1);
+        let expected = answer(*id, *k);
+        if f.payload != expected.as_bytes() {
+            let at = f
+                .payload
+                .iter()
+                .zip(expected.as_bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(f.payload.len().min(expected.len()));
+            panic!(
+                "the answer of {len} bytes came as {} bytes, differing from byte {at} on: {:?} instead of {:?}",
+                f.payload.len(),
+                String::from_utf8_lossy(&f.payload[at..(at + 60).min(f.payload.len())]),
+                &expected[at..(at + 60).min(expected.len())]
+            );
+        }
+    }
+    writer.join().expect("the writer");
+
+    // One byte more than the maximum is not sent: the agent answers too_large instead.
+    let k = LIMIT + 1 - answer(7, 0).len();
+    raw::text(
+        &mut s,
+        &serde_json::json!({"id": 7, "cmd": "eval", "expression": format!("WireProbe size: {k}")})
+            .to_string(),
+    );
+    let a = raw::answer(&mut s);
+    assert_eq!(a["error"]["kind"], "too_large", "{a}");
+    assert_eq!(a["error"]["size"], LIMIT + 1, "{a}");
+    assert_eq!(a["error"]["limit"], LIMIT, "{a}");
+    // The connection is still good.
+    raw::text(&mut s, r#"{"id": 8, "cmd": "ping"}"#);
+    assert_eq!(raw::answer(&mut s)["id"], 8);
+}
+
+/// Sends `bytes` on a fresh authenticated connection and answers the payload of the close frame
+/// the agent sends back (frames before it are skipped); `None` when it closed without one.
+fn close_after(vm: &Vm, bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut s = raw::authenticated(vm.port, &vm.token);
+    s.write_all(bytes).expect("send");
+    while let Some(f) = raw::read_frame_exact(&mut s) {
+        if f.opcode == 0x8 {
+            return Some(f.payload);
+        }
+    }
+    None
+}
+
+fn code(payload: &Option<Vec<u8>>) -> Option<u16> {
+    payload
+        .as_ref()
+        .filter(|p| p.len() >= 2)
+        .map(|p| u16::from_be_bytes([p[0], p[1]]))
+}
+
+const MASK: [u8; 4] = [0x5a, 0x0f, 0xa5, 0xf0];
+
+fn ping_request(id: u64) -> Vec<u8> {
+    format!(r#"{{"id": {id}, "cmd": "ping"}}"#).into_bytes()
+}
+
+/// RFC 6455's rules for control frames, continuation and close codes, each against the real
+/// agent: what it answers, and the close code it ends a connection with.
+#[test]
+fn control_frames_continuation_and_close_codes_follow_rfc_6455() {
+    let vm = vm_configured(&format!("max_message_bytes={LIMIT}"));
+    let close = |payload: &[u8]| raw::frame_with(0x88, payload, MASK);
+
+    // A close is answered with a close: the client's status code, or none.
+    assert_eq!(
+        close_after(&vm, &close(&1000u16.to_be_bytes())),
+        Some(1000u16.to_be_bytes().to_vec())
+    );
+    let mut with_reason = 4000u16.to_be_bytes().to_vec();
+    with_reason.extend_from_slice("done, merci".as_bytes());
+    assert_eq!(
+        close_after(&vm, &close(&with_reason)),
+        Some(4000u16.to_be_bytes().to_vec())
+    );
+    assert_eq!(close_after(&vm, &close(&[])), Some(Vec::new()));
+    // A 1-byte close payload, and codes a peer may never send, are protocol errors.
+    assert_eq!(code(&close_after(&vm, &close(&[3]))), Some(1002));
+    for bad in [0u16, 999, 1004, 1005, 1006, 1015, 2000, 2999, 5000] {
+        assert_eq!(
+            code(&close_after(&vm, &close(&bad.to_be_bytes()))),
+            Some(1002),
+            "close code {bad}"
+        );
+    }
+
+    // Control frames: at most 125 bytes, never fragmented.
+    assert_eq!(
+        code(&close_after(&vm, &raw::frame_with(0x89, &[7; 126], MASK))),
+        Some(1002)
+    );
+    assert_eq!(
+        code(&close_after(&vm, &raw::frame_with(0x09, b"part", MASK))),
+        Some(1002)
+    );
+    // An unasked-for pong is ignored; a ping of 125 bytes is answered with the same 125.
+    let mut s = raw::authenticated(vm.port, &vm.token);
+    s.write_all(&raw::frame_with(0x8A, b"unasked", MASK))
+        .unwrap();
+    s.write_all(&raw::frame_with(0x89, &[0xee; 125], MASK))
+        .unwrap();
+    s.write_all(&raw::frame_with(0x81, &ping_request(2), MASK))
+        .unwrap();
+    let pong = raw::read_frame_exact(&mut s).expect("a pong");
+    assert_eq!((pong.opcode, pong.payload), (0xA, vec![0xee; 125]));
+    assert_eq!(raw::answer(&mut s)["id"], 2);
+
+    // Continuation: none without a message, no new message inside one.
+    assert_eq!(
+        code(&close_after(
+            &vm,
+            &raw::frame_with(0x80, &ping_request(3), MASK)
+        )),
+        Some(1002)
+    );
+    let mut inside = raw::frame_with(0x01, b"{\"id\": 4,", MASK);
+    inside.extend(raw::frame_with(0x81, &ping_request(5), MASK));
+    assert_eq!(code(&close_after(&vm, &inside)), Some(1002));
+    // A fragmented message with an empty fragment and a ping between its fragments.
+    let mut s = raw::authenticated(vm.port, &vm.token);
+    let m = ping_request(6);
+    let mut frames = raw::frame_with(0x01, &m[..5], MASK);
+    frames.extend(raw::frame_with(0x00, &[], MASK));
+    frames.extend(raw::frame_with(0x89, b"?", MASK));
+    frames.extend(raw::frame_with(0x80, &m[5..], MASK));
+    s.write_all(&frames).unwrap();
+    assert_eq!(
+        raw::read_frame_exact(&mut s).map(|f| (f.opcode, f.payload)),
+        Some((0xA, b"?".to_vec()))
+    );
+    assert_eq!(raw::answer(&mut s)["id"], 6);
+
+    // Binary messages, reserved bits and opcodes, unmasked frames.
+    assert_eq!(
+        code(&close_after(&vm, &raw::frame_with(0x82, b"\x00\x01", MASK))),
+        Some(1003)
+    );
+    for first in [0xC1u8, 0xA1, 0x91, 0x83, 0x87, 0x8B, 0x8F] {
+        assert_eq!(
+            code(&close_after(
+                &vm,
+                &raw::frame_with(first, &ping_request(7), MASK)
+            )),
+            Some(1002),
+            "first byte {first:#x}"
+        );
+    }
+    let mut unmasked = vec![0x81, 22];
+    unmasked.extend(ping_request(8).iter().take(22));
+    assert_eq!(code(&close_after(&vm, &unmasked)), Some(1002));
+    // A 64-bit length with its top bit set.
+    let mut huge = vec![0x81, 0x80 | 127];
+    huge.extend_from_slice(&(1u64 << 63 | 10).to_be_bytes());
+    huge.extend_from_slice(&MASK);
+    assert_eq!(code(&close_after(&vm, &huge)), Some(1002));
+
+    // Text that is not UTF-8: a stray continuation byte, an overlong form, a surrogate, a cut
+    // sequence, a code point over U+10FFFF.
+    for bad in [
+        &b"\x80"[..],
+        b"\xc0\xaf",
+        b"\xed\xa0\x80",
+        b"\xe2\x82",
+        b"\xf4\x90\x80\x80",
+    ] {
+        let mut m = br#"{"id": 9, "cmd": "ping", "x": ""#.to_vec();
+        m.extend_from_slice(bad);
+        m.extend_from_slice(br#""}"#);
+        assert_eq!(
+            code(&close_after(&vm, &raw::frame_with(0x81, &m, MASK))),
+            Some(1007),
+            "{bad:?}"
+        );
+    }
+
+    // The configured maximum: a message of exactly that many bytes, in two fragments, is read;
+    // one byte more is refused from the frame header, before any payload is sent.
+    let mut s = raw::authenticated(vm.port, &vm.token);
+    let head = br#"{"id": 10, "cmd": "ping", "pad": ""#;
+    let mut m = head.to_vec();
+    m.resize(LIMIT - 2, b'p');
+    m.extend_from_slice(br#""}"#);
+    let mut frames = raw::frame_with(0x01, &m[..60_000], MASK);
+    frames.extend(raw::frame_with(0x80, &m[60_000..], MASK));
+    s.write_all(&frames).unwrap();
+    assert_eq!(raw::answer(&mut s)["id"], 10);
+    let mut header_only = raw::frame_with(0x81, &vec![b' '; LIMIT + 1], MASK);
+    header_only.truncate(2 + 8 + 4);
+    assert_eq!(code(&close_after(&vm, &header_only)), Some(1009));
+    let mut over = raw::frame_with(0x01, &m[..60_000], MASK);
+    over.extend(&raw::frame_with(0x80, &vec![b' '; 40_001], MASK)[..2 + 2 + 4]);
+    assert_eq!(code(&close_after(&vm, &over)), Some(1009));
+    // A refusal is logged: nothing else would tell the image's operator why a client failed.
+    let log = std::fs::read_to_string(vm.dir.join("hotpatch-agent.log")).unwrap_or_default();
+    assert!(
+        log.contains("with 1009"),
+        "no 1009 in the agent's log:\n{log}"
+    );
+}
