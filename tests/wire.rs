@@ -565,3 +565,155 @@ fn control_frames_continuation_and_close_codes_follow_rfc_6455() {
         "no 1009 in the agent's log:\n{log}"
     );
 }
+
+/// A project of the package `Café-Core` (package, tag, class comment, protocol, literals,
+/// comments, all beyond ASCII), pushing to `vm`.
+fn cafe_project(vm: &Vm, name: &str) -> common::project::Project {
+    let p = common::project::Project::new(vm, name);
+    let config = std::fs::read_to_string(p.dir.join("hotpatch.toml")).expect("read config");
+    std::fs::write(
+        p.dir.join("hotpatch.toml"),
+        config.replace(
+            r#"packages = ["Sample-Core"]"#,
+            r#"packages = ["Café-Core"]"#,
+        ),
+    )
+    .expect("write config");
+    let dir = p.dir.join("src/Café-Core");
+    std::fs::create_dir_all(&dir).expect("create the package folder");
+    std::fs::write(dir.join("package.st"), "Package { #name : 'Café-Core' }\n").expect("write");
+    std::fs::write(dir.join("WireText.class.st"), WIRE_TEXT).expect("write");
+    p
+}
+
+const WIRE_TEXT: &str = r#""
+Ærø: I hold text from beyond ASCII — a café, a €, „quotes“.
+
+	WireText new word size   ""4""
+"
+Class {
+	#name : 'WireText',
+	#superclass : 'Object',
+	#package : 'Café-Core',
+	#tag : 'Àccents'
+}
+
+{ #category : 'accès' }
+WireText >> symbol [
+
+	^ #'größe'
+]
+
+{ #category : 'accès' }
+WireText >> word [
+	"naïve — the café's word"
+
+	^ 'café'
+]
+"#;
+
+/// Gives the image a changes file (the test image has none), so a method compiled by hand keeps
+/// its exact source, as in production images.
+fn keep_sources(vm: &Vm) {
+    assert_eq!(
+        vm.eval("SourceFiles at: 2 put: (FileStream fileNamed: 'hand-edits.changes'). #ok"),
+        "#ok"
+    );
+}
+
+/// UTF-8 on the wire both ways in the Squeak 2.x test image, whose strings hold MacRoman: every
+/// character it can hold is pushed, read back, diffed clean and pulled byte for byte, `'café'`
+/// answers 4 for `size`, a class made in the image with a name beyond ASCII is pulled, and a
+/// character the image cannot hold is refused before anything changes, at its file:line:col.
+#[test]
+fn text_beyond_ascii_is_exact_both_ways_and_what_the_image_cannot_hold_is_refused() {
+    let vm = Vm::start();
+    let p = cafe_project(&vm, "cafe");
+    p.run(&["push"], 0);
+
+    // The agent's map of the image's 256 characters is the image's own: String>>asUTF8 of the
+    // Scratch image converts every byte as the agent does, and every code point of the map
+    // decodes to its byte again.
+    assert_eq!(
+        vm.eval(
+            "(0 to: 255) reject: [ :i | | s | s := String with: (Character value: i). \
+             s asUTF8 asByteArray = (HpPlatform current utf8Encode: s) \
+             and: [ (HpPlatform current utf8Decode: (HpPlatform current utf8Encode: s) unholdable: OrderedCollection new) = s ] ]"
+        ),
+        "()"
+    );
+    // The image holds its own characters: four of them, the last MacRoman's e-acute (142).
+    assert_eq!(vm.eval("WireText new word size"), "4");
+    assert_eq!(vm.eval("(WireText new word at: 4) asciiValue"), "142");
+    assert_eq!(vm.eval("WireText new symbol size"), "5");
+    assert_eq!(vm.eval("WireText new word"), "'café'");
+    assert_eq!(vm.eval("WireText category"), "#'Café-Core-Àccents'");
+    // Read back and compared: nothing differs.
+    p.run(&["diff"], 0);
+    let out = p.run(&["status"], 0);
+    assert!(out.contains("drift    none"), "{out}");
+
+    // A hand edit in the image, beyond ASCII, pulled into the file byte for byte.
+    keep_sources(&vm);
+    let edited = "word\n\t\"naïve — edited by hand, 5 €\"\n\n\t^ 'café au lait'";
+    assert_eq!(
+        vm.eval(&format!(
+            "WireText compile: '{}' classified: 'accès'. #done",
+            edited.replace('\'', "''")
+        )),
+        "#done"
+    );
+    p.run(&["pull"], 0);
+    let file = p.dir.join("src/Café-Core/WireText.class.st");
+    let expected = WIRE_TEXT.replace(
+        "WireText >> word [\n\t\"naïve — the café's word\"\n\n\t^ 'café'\n]",
+        "WireText >> word [\n\t\"naïve — edited by hand, 5 €\"\n\n\t^ 'café au lait'\n]",
+    );
+    assert_ne!(expected, WIRE_TEXT);
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), expected);
+    p.run(&["diff"], 0);
+    assert_eq!(vm.eval("WireText new word size"), "12");
+
+    // A class made in the image, named beyond ASCII, comes into the files with its name.
+    assert_eq!(
+        vm.eval("Object subclass: #'Café' instanceVariableNames: 'cream' classVariableNames: '' poolDictionaries: '' category: 'Café-Core'. #made"),
+        "#made"
+    );
+    p.run(&["pull"], 0);
+    let class = std::fs::read_to_string(p.dir.join("src/Café-Core/Café.class.st"))
+        .expect("pull wrote Café.class.st");
+    assert!(class.contains("#name : 'Café'"), "{class}");
+    assert!(class.contains("'cream'"), "{class}");
+    p.run(&["diff"], 0);
+
+    // What MacRoman cannot hold is refused before anything changes, named at file:line:col:
+    // in a method's source...
+    let epoch = vm.epoch();
+    let with_kanji = expected.replace(
+        "{ #category : 'accès' }\nWireText >> symbol [",
+        "{ #category : 'accès' }\nWireText >> kanji [\n\n\t^ 'x 日本語'\n]\n\n{ #category : 'accès' }\nWireText >> symbol [",
+    );
+    std::fs::write(&file, &with_kanji).expect("write");
+    let (line, column) = with_kanji
+        .lines()
+        .enumerate()
+        .find_map(|(n, l)| l.find('日').map(|b| (n + 1, l[..b].chars().count() + 1)))
+        .expect("the kanji line");
+    let out = p.run(&["push"], 4);
+    let at = format!(
+        "WireText.class.st:{line}:{column}: U+65E5 '日' is a character the image's strings cannot hold (they hold MacRoman)"
+    );
+    assert!(out.contains(&at), "expected {at:?} in:\n{out}");
+    assert_eq!(vm.epoch(), epoch, "the refused push changed the image");
+    assert_eq!(vm.eval("WireText new respondsTo: #kanji"), "false");
+    // ...and in a class comment, found where it is in the file.
+    std::fs::write(&file, expected.replace("a €,", "a €, a ✓,")).expect("write");
+    let out = p.push_json(&[], 4);
+    assert_eq!(out["error"]["kind"], "unholdable_character", "{out}");
+    assert_eq!(out["error"]["errors"][0]["line"], 2, "{out}");
+    assert_eq!(out["error"]["errors"][0]["column"], 53, "{out}");
+    assert_eq!(vm.epoch(), epoch);
+    // The file as it was: nothing to push.
+    std::fs::write(&file, &expected).expect("write");
+    p.run(&["diff"], 0);
+}

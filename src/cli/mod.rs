@@ -55,7 +55,7 @@ pub mod exit {
     /// not sent, or an answer the agent would not send or this client would not read; the
     /// message says how large, what the limit is and which setting raises it. Retrying does not
     /// help.
-    pub const TOO_LARGE: i32 = 10;
+    pub const TOO_LARGE: i32 = 11;
 }
 
 #[derive(Parser, Debug)]
