@@ -717,3 +717,439 @@ fn text_beyond_ascii_is_exact_both_ways_and_what_the_image_cannot_hold_is_refuse
     std::fs::write(&file, &expected).expect("write");
     p.run(&["diff"], 0);
 }
+
+/// A project of the package `Big-Core`: `classes` classes of `methods` methods, each method
+/// about 300 bytes, pushing to `vm`.
+fn big_project(vm: &Vm, name: &str, classes: usize, methods: usize) -> common::project::Project {
+    let p = common::project::Project::new(vm, name);
+    let config = std::fs::read_to_string(p.dir.join("hotpatch.toml")).expect("read config");
+    std::fs::write(
+        p.dir.join("hotpatch.toml"),
+        config.replace(
+            r#"packages = ["Sample-Core"]"#,
+            r#"packages = ["Big-Core"]"#,
+        ),
+    )
+    .expect("write config");
+    let dir = p.dir.join("src/Big-Core");
+    std::fs::create_dir_all(&dir).expect("create the package folder");
+    std::fs::write(dir.join("package.st"), "Package { #name : 'Big-Core' }\n").expect("write");
+    for c in 0..classes {
+        let mut text = format!(
+            "\"\nI am class {c} of a package larger than the size limit.\n\"\nClass {{\n\t#name : 'BigThing{c:02}',\n\t#superclass : 'Object',\n\t#package : 'Big-Core'\n}}\n"
+        );
+        for m in 0..methods {
+            text.push_str(&format!(
+                "\n{{ #category : 'filler' }}\nBigThing{c:02} >> m{m:02} [\n\t\"method {m} of class {c}: words to make the snapshot large\"\n\n\t^ '{}'\n]\n",
+                "x".repeat(220)
+            ));
+        }
+        std::fs::write(dir.join(format!("BigThing{c:02}.class.st")), text).expect("write");
+    }
+    p
+}
+
+/// One limit on both sides, said honestly: a request over it is not sent (exit 11, which
+/// message, how large, which setting), an answer over it is not sent either, and a snapshot of a
+/// package larger than it comes in parts.
+#[test]
+fn a_message_over_the_size_limit_is_refused_as_too_large_and_snapshots_come_in_parts() {
+    const AGENT_LIMIT: usize = 200_000;
+    let vm = vm_configured(&format!("max_message_bytes={AGENT_LIMIT}"));
+    let p = big_project(&vm, "big", 30, 30);
+    let epoch = vm.epoch();
+
+    // The whole package in one batch is larger than the agent's limit: not sent.
+    let out = p.run(&["push"], 11);
+    assert!(
+        out.contains("more than the limit of 200000 bytes (the agent's max_message_bytes)")
+            && out.contains("nothing was sent")
+            && out.contains("max_message_bytes"),
+        "{out}"
+    );
+    let json = p.push_json(&[], 11);
+    assert_eq!(json["error"]["kind"], "too_large", "{json}");
+    assert_eq!(
+        vm.epoch(),
+        epoch,
+        "a batch over the limit changed the image"
+    );
+
+    // A third at a time fits.
+    let files = |range: std::ops::Range<usize>| -> Vec<String> {
+        range
+            .map(|c| format!("src/Big-Core/BigThing{c:02}.class.st"))
+            .collect()
+    };
+    for range in [0..10, 10..20, 20..30] {
+        let mut args = vec!["push".to_owned()];
+        args.extend(files(range));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        p.run(&args, 0);
+    }
+
+    // The package's snapshot is larger than the limit (asked without parts, the agent says
+    // so), yet diff reads it, in parts, and finds nothing to do.
+    let mut s = raw::authenticated(vm.port, &vm.token);
+    raw::text(
+        &mut s,
+        r#"{"id": 2, "cmd": "snapshot", "packages": ["Big-Core"]}"#,
+    );
+    let a = raw::answer(&mut s);
+    assert_eq!(a["error"]["kind"], "too_large", "{a}");
+    assert!(
+        a["error"]["size"].as_u64().unwrap_or(0) > AGENT_LIMIT as u64,
+        "{a}"
+    );
+    p.run(&["diff"], 0);
+    p.run(&["push", "--no-cache"], 0);
+    // With a client limit of 20,000 bytes the parts are smaller and more; still nothing differs.
+    p.run(
+        &["diff", "--set", "targets.local.max_message_bytes=20000"],
+        0,
+    );
+
+    // An answer over the client's limit is not sent: the agent says how large it would be.
+    let out = p.run(
+        &[
+            "eval",
+            "--set",
+            "targets.local.max_message_bytes=20000",
+            "String new: 30000 withAll: $a",
+        ],
+        11,
+    );
+    assert!(out.contains("more than the limit of 20000 bytes"), "{out}");
+    // An out-of-range setting is a configuration error that names the range.
+    let out = p.run(
+        &["status", "--set", "targets.local.max_message_bytes=100"],
+        2,
+    );
+    assert!(
+        out.contains("from 4096 (4 KiB) to 1073741824 (1 GiB)"),
+        "{out}"
+    );
+}
+
+/// The bytes this client sends for `request` as its `id`-th message (hello is the first): the
+/// same serialization as `Client::call`.
+fn request_bytes(id: u64, request: hotpatch::image::protocol::Request) -> usize {
+    serde_json::to_string(&hotpatch::image::protocol::Envelope {
+        id,
+        progress: false,
+        request,
+    })
+    .expect("serialize")
+    .len()
+}
+
+/// How many more characters make `request` 127 bytes long.
+fn to_127(bytes: usize) -> usize {
+    127usize
+        .checked_sub(bytes)
+        .expect("the request is already longer than 127 bytes")
+}
+
+/// The issue's four ways a 127-byte message broke the connection for good: an eval of 90
+/// characters, a token of 55 characters (the hello), an 18-character HOTPATCH_USER (rollback),
+/// a package name of 73 characters (snapshot). Each is tried with the issue's length and with
+/// the length that makes this client's message 127 bytes (a hello now also says the client's
+/// max_message_bytes, a snapshot that it takes parts).
+#[test]
+fn messages_of_127_bytes_work_the_four_ways_the_issue_found() {
+    use hotpatch::image::protocol::{ClientIdentity, Request};
+    let port = common::free_port();
+    let token55 = "t".repeat(55);
+    let script = format!(
+        "{}\nHpAgent startOn: {port} token: '{token55}'!\n",
+        common::agent_filein()
+    );
+    let vm = Vm::launch(&common::test_image(), &script, port, token55.clone());
+    let p = common::project::Project::new(&vm, "127");
+
+    // The hello of a 55-character token (127 bytes from the issue's client) connects.
+    p.run(&["status"], 0);
+
+    // eval: 90 characters make `{"id":2,"cmd":"eval","expression":"…"}` 127 bytes.
+    let eval = |n: usize| Request::Eval {
+        expression: "x".repeat(n),
+        timeout_ms: None,
+    };
+    assert_eq!(request_bytes(2, eval(90)), 127);
+    let expression = format!("'{}' size", "a".repeat(90 - 7));
+    assert_eq!(expression.len(), 90);
+    assert_eq!(p.run(&["eval", &expression], 0).trim(), "83");
+
+    // rollback with an HOTPATCH_USER that makes the request 127 bytes, and one of 18, from a
+    // folder outside git (as in the issue: no commit to report).
+    let outside_git = p.dir.parent().expect("the project's parent").to_owned();
+    let found = hotpatch::ops::identity::gather(&p.dir);
+    let identity = |user: &str| ClientIdentity {
+        user: Some(user.to_owned()),
+        host: found.host.clone(),
+        commit: None,
+        dirty: None,
+        tool: found.tool.clone(),
+    };
+    let rollback = |user: &str| Request::Rollback {
+        client: Some(identity(user)),
+    };
+    let exact = to_127(request_bytes(2, rollback("")));
+    assert_eq!(request_bytes(2, rollback(&"u".repeat(exact))), 127);
+    for n in [exact, 18] {
+        p.run(&["push"], 0);
+        p.edit("SampleApp.class.st", "Hello", "Hi");
+        p.run(&["push"], 0);
+        let user = "u".repeat(n);
+        let out = p.hotpatch_env(
+            &["rollback"],
+            &[
+                ("HOTPATCH_USER", user.as_str()),
+                ("GIT_CEILING_DIRECTORIES", &outside_git.to_string_lossy()),
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "rollback with a {n}-character HOTPATCH_USER: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        p.edit("SampleApp.class.st", "Hi", "Hello");
+    }
+
+    // snapshot (diff, push) of a package whose name makes the request 127 bytes, and of one
+    // of 73 characters.
+    let snapshot = |name: &str| Request::Snapshot {
+        packages: vec![name.to_owned()],
+        classes: None,
+        since_epoch: None,
+        drift: true,
+        parts: true,
+    };
+    let exact = to_127(request_bytes(2, snapshot("")));
+    assert_eq!(request_bytes(2, snapshot(&"P".repeat(exact))), 127);
+    for n in [exact, 73] {
+        let name = format!("P{}", "k".repeat(n - 1));
+        let config = std::fs::read_to_string(p.dir.join("hotpatch.toml")).expect("read config");
+        let config = config
+            .lines()
+            .map(|l| {
+                if l.starts_with("packages") {
+                    format!("packages = [\"{name}\"]")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(p.dir.join("hotpatch.toml"), config).expect("write config");
+        let dir = p.dir.join("src").join(&name);
+        std::fs::create_dir_all(&dir).expect("create the package folder");
+        std::fs::write(
+            dir.join("package.st"),
+            format!("Package {{ #name : '{name}' }}\n"),
+        )
+        .expect("write");
+        std::fs::write(
+            dir.join(format!("Long{n}.class.st")),
+            format!(
+                "Class {{\n\t#name : 'Long{n}',\n\t#superclass : 'Object',\n\t#package : '{name}'\n}}\n\n{{ #category : 'x' }}\nLong{n} >> one [\n\n\t^ 1\n]\n"
+            ),
+        )
+        .expect("write");
+        p.run(&["diff"], 1);
+        p.run(&["push"], 0);
+        p.run(&["diff"], 0);
+    }
+
+    // The hello of a token that makes this client's hello 127 bytes: the agent restarts with
+    // it (from a process of its own, after the eval is answered).
+    let hello = |token: &str| Request::Hello {
+        token: token.to_owned(),
+        protocol: hotpatch::image::protocol::PROTOCOL_VERSION,
+        client: format!("hotpatch {}", env!("CARGO_PKG_VERSION")),
+        max_message_bytes: Some(hotpatch::image::client::DEFAULT_MAX_MESSAGE_BYTES),
+    };
+    assert_eq!(
+        request_bytes(1, hello(&token55)) - 55,
+        request_bytes(1, hello(""))
+    );
+    let token = "t".repeat(to_127(request_bytes(1, hello(""))));
+    assert_eq!(request_bytes(1, hello(&token)), 127);
+    vm.eval(&format!(
+        "[ (Delay forMilliseconds: 300) wait. HpAgent startOn: {port} token: '{token}' ] fork. #restarting"
+    ));
+    let rt = common::runtime();
+    let mut connected = false;
+    for _ in 0..600 {
+        let attempt = rt.block_on(hotpatch::image::Client::connect(
+            &vm.url,
+            &token,
+            Duration::from_secs(5),
+        ));
+        if let Ok(c) = attempt {
+            rt.block_on(c.close());
+            connected = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(connected, "no agent with the new token\n{}", vm.logs());
+    let out = p.hotpatch_env(&["status"], &[("HOTPATCH_TOKEN", token.as_str())]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "status with a hello of 127 bytes: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn wire_class(name: &str) -> hotpatch::image::protocol::WireClass {
+    hotpatch::image::protocol::WireClass {
+        name: name.into(),
+        superclass: Some("Object".into()),
+        package: "Wire-Core".into(),
+        ..Default::default()
+    }
+}
+
+/// A batch that defines `name` (package Wire-Core) with a class-side initialize of `body`.
+fn with_initializer(
+    id: &str,
+    epoch: u64,
+    name: &str,
+    body: &str,
+) -> hotpatch::image::protocol::Batch {
+    use hotpatch::image::protocol::{Batch, Op};
+    Batch {
+        id: id.into(),
+        epoch,
+        packages: None,
+        ops: vec![
+            Op::DefineClass {
+                class: Box::new(wire_class(name)),
+            },
+            Op::PutMethod {
+                class_name: name.into(),
+                side: hotpatch::model::Side::Class,
+                protocol: "class initialization".into(),
+                source: format!("initialize\n\t{body}"),
+            },
+        ],
+    }
+}
+
+/// Pushed code that ends or suspends its own process is answered at once with what happened,
+/// not after its time limit: the limit here is ten minutes, and the answers must say what the
+/// code did, which a time-out would not.
+#[test]
+fn code_that_ends_its_own_process_is_answered_with_what_happened() {
+    let vm = Vm::start();
+    let limit = Some(Duration::from_secs(600));
+    common::runtime().block_on(async {
+        let mut c = vm.client().await;
+        for (expression, says) in [
+            (
+                "Processor activeProcess terminate. 5",
+                "ended its own process",
+            ),
+            ("Processor terminateActive. 5", "ended its own process"),
+            (
+                "[ Processor activeProcess terminate ] value. 5",
+                "ended its own process",
+            ),
+            (
+                "Processor activeProcess suspend. 5",
+                "suspended its own process",
+            ),
+        ] {
+            let err = c
+                .eval_within(expression, limit)
+                .await
+                .expect_err(expression);
+            let text = err.to_string();
+            assert!(text.contains(says), "{expression}: {text}");
+            assert!(!text.contains("within"), "{expression} timed out: {text}");
+        }
+        // The agent serves on.
+        assert_eq!(c.eval("3 + 4").await.expect("eval"), "7");
+        // A class initializer that ends its own process fails the batch at once; nothing changed.
+        let epoch = c.ping().await.expect("ping").epoch;
+        let err = c
+            .call(hotpatch::image::protocol::Request::Apply {
+                batch: with_initializer(
+                    "b-ends",
+                    epoch,
+                    "WireEnding",
+                    "Processor activeProcess terminate",
+                ),
+                options: Default::default(),
+                timeout_ms: Some(600_000),
+            })
+            .await
+            .expect_err("an initializer that ends its process");
+        let text = err.to_string();
+        assert!(
+            text.contains("apply_failed") && text.contains("ended its own process"),
+            "{text}"
+        );
+        assert_eq!(c.ping().await.expect("ping").epoch, epoch);
+        assert_eq!(
+            c.eval("Smalltalk includesKey: #WireEnding")
+                .await
+                .expect("eval"),
+            "false"
+        );
+        c.close().await;
+    });
+}
+
+/// The journal of applied batches and the record of their ids are bounded (journal_entries,
+/// batch_ids), the oldest dropped first: the rollback depth is journal_entries, and a retried
+/// batch whose id was dropped is answered stale, never applied twice.
+#[test]
+fn the_journal_and_the_batch_ids_keep_only_the_newest() {
+    let vm = vm_configured("journal_entries=3\nbatch_ids=4");
+    common::runtime().block_on(async {
+        let mut c = vm.client().await;
+        let mut first = None;
+        for i in 0..6 {
+            let epoch = c.ping().await.expect("ping").epoch;
+            let batch =
+                with_initializer(&format!("b-{i}"), epoch, &format!("WireKept{i}"), "^ self");
+            if i == 0 {
+                first = Some(batch.clone());
+            }
+            c.apply(batch).await.expect("apply");
+        }
+        assert_eq!(vm_eval(&mut c, "HpAgent current journal size").await, "3");
+        assert_eq!(
+            vm_eval(&mut c, "HpAgent current appliedBatches size").await,
+            "4"
+        );
+        // Three rollbacks undo the three newest batches; the fourth finds nothing, and says why.
+        for i in (3..6).rev() {
+            assert_eq!(
+                c.rollback().await.expect("rollback").batch,
+                format!("b-{i}")
+            );
+        }
+        let err = c.rollback().await.expect_err("a fourth rollback");
+        assert!(err.to_string().contains("journal_entries"), "{err}");
+        assert_eq!(
+            vm_eval(&mut c, "Smalltalk includesKey: #WireKept2").await,
+            "true"
+        );
+        // The first batch's id is forgotten: sent again, it is stale, not applied twice.
+        let err = c
+            .apply(first.expect("the first batch"))
+            .await
+            .expect_err("a retried old batch");
+        assert!(err.to_string().contains("stale"), "{err}");
+        c.close().await;
+    });
+}
+
+async fn vm_eval(c: &mut hotpatch::image::Client, expression: &str) -> String {
+    c.eval(expression).await.expect(expression)
+}
