@@ -878,6 +878,163 @@ mod fake_agent_tests {
         assert!(matches!(err, ClientError::Protocol { .. }), "{err}");
     }
 
+    /// Answers `hello` like [`friendly`] (saying its own `max_message_bytes` when given), and
+    /// every other request as `reply` says.
+    async fn answering(
+        agent_limit: Option<u64>,
+        reply: impl Fn(&serde_json::Value) -> Reply + Send + 'static,
+    ) -> String {
+        serve(move |r| match r["cmd"].as_str() {
+            Some("hello") => ok(
+                r,
+                json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": 3,
+                       "features": ["parts"], "max_message_bytes": agent_limit}),
+            ),
+            _ => reply(r),
+        })
+        .await
+    }
+
+    fn endpoint(url: &str, limit: u64) -> Endpoint {
+        let mut e = Endpoint::from(AgentUrl::parse(url).unwrap());
+        e.max_message_bytes = limit;
+        e
+    }
+
+    #[tokio::test]
+    async fn a_fragmented_answer_is_read_whole() {
+        let url = answering(None, |r| {
+            Reply::Fragmented(
+                json!({"id": r["id"], "ok": true, "result": {"value": "x".repeat(1000)}}),
+                7,
+            )
+        })
+        .await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        assert_eq!(c.eval("x").await.unwrap(), "x".repeat(1000));
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_limit_is_not_sent_and_says_whose_limit() {
+        let asked = Arc::new(std::sync::Mutex::new(0));
+        let count = asked.clone();
+        let url = answering(Some(5000), move |r| {
+            *count.lock().unwrap() += 1;
+            ok(r, json!({"value": "1"}))
+        })
+        .await;
+        let mut c = Client::connect_to(&endpoint(&url, 1 << 20), "t", SHORT)
+            .await
+            .unwrap();
+        assert_eq!(c.send_limit(), 5000);
+        let err = c.eval(&"x".repeat(5000)).await.unwrap_err();
+        assert!(
+            matches!(err, ClientError::TooLarge { limit: 5000, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("the agent's max_message_bytes"),
+            "{err}"
+        );
+        assert_eq!(*asked.lock().unwrap(), 0, "the request was sent");
+        c.close().await;
+        // The client's own limit when it is the smaller one (the fake serves one at a time).
+        let mut c = Client::connect_to(&endpoint(&url, 4096), "t", SHORT)
+            .await
+            .unwrap();
+        let err = c.eval(&"x".repeat(4096)).await.unwrap_err();
+        assert!(
+            err.to_string().contains("this client's max_message_bytes"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_limit_is_too_large_not_a_broken_connection() {
+        let url = answering(None, |r| ok(r, json!({"value": "x".repeat(10_000)}))).await;
+        let mut c = Client::connect_to(&endpoint(&url, 4096), "t", SHORT)
+            .await
+            .unwrap();
+        let err = c.eval("x").await.unwrap_err();
+        assert!(matches!(err, ClientError::TooLarge { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("this client's limit of 4096 bytes"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn close_code_1009_and_a_too_large_answer_are_too_large() {
+        let url = answering(None, |_| Reply::CloseWith(1009)).await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        let err = c.eval("x").await.unwrap_err();
+        assert!(matches!(err, ClientError::TooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("close code 1009"), "{err}");
+        let url = answering(None, |r| {
+            error(r, json!({"kind": "too_large", "message": "the answer would be 9 bytes", "size": 9, "limit": 8}))
+        })
+        .await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        let err = c.eval("x").await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ClientError::TooLarge {
+                    size: Some(9),
+                    limit: 8,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Any other close is a broken connection.
+        let url = answering(None, |_| Reply::CloseWith(1011)).await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        assert!(matches!(
+            c.eval("x").await.unwrap_err(),
+            ClientError::Closed { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_in_parts_is_put_back_together() {
+        let method = |class: &str, sel: &str| json!({"class_name": class, "side": "instance", "selector": sel, "protocol": "p", "source": sel});
+        let class = |name: &str, methods: Vec<serde_json::Value>| json!({"kind": "class", "name": name, "superclass": "Object", "package": "P", "methods": methods});
+        let url = answering(None, move |r| {
+            assert_eq!(r["parts"], true, "a snapshot asks for parts");
+            Reply::Messages(vec![
+                json!({"id": r["id"], "part": {"package": "P", "classes": [class("A", vec![method("A", "a1")]), class("B", vec![method("B", "b1")])], "extensions": []}}),
+                json!({"id": r["id"], "progress": {"phase": "classes", "done": 1, "total": 2}}),
+                json!({"id": r["id"], "part": {"package": "P", "classes": [class("B", vec![method("B", "b2")])], "extensions": []}}),
+                json!({"id": r["id"], "part": {"package": "P", "classes": [], "extensions": [{"class_name": "String", "methods": [method("String", "s1")]}]}}),
+                json!({"id": r["id"], "ok": true, "result": {"session": "s1", "epoch": 3, "unchanged": false, "parts": 3,
+                       "packages": [{"name": "P", "classes": [], "extensions": []}]}}),
+            ])
+        })
+        .await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        let snap = c.snapshot(vec!["P".into()], None, None).await.unwrap();
+        let p = &snap.packages[0];
+        let names: Vec<(&str, usize)> = p
+            .classes
+            .iter()
+            .map(|c| (c.name.as_str(), c.methods.len()))
+            .collect();
+        assert_eq!(names, [("A", 1), ("B", 2)]);
+        assert_eq!(p.extensions[0].methods[0].selector, "s1");
+    }
+
+    #[test]
+    fn parts_that_do_not_add_up_are_a_protocol_error() {
+        let mut result =
+            json!({"parts": 2, "packages": [{"name": "P", "classes": [], "extensions": []}]});
+        let part = json!({"package": "P", "classes": [], "extensions": []});
+        assert!(merge_parts(&mut result, vec![part.clone()]).is_err());
+        let other = json!({"package": "Q", "classes": [], "extensions": []});
+        assert!(merge_parts(&mut result, vec![part, other]).is_err());
+    }
+
     #[tokio::test]
     async fn nothing_listening_is_unreachable() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
