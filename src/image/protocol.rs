@@ -990,6 +990,16 @@ mod tests {
                 );
                 continue;
             }
+            if name.starts_with("part") {
+                let message: PartMessage = serde_json::from_value(value.clone())
+                    .unwrap_or_else(|e| panic!("part example {name}: {e}"));
+                assert_eq!(message.part.classes.len(), 1, "{name}");
+                assert!(
+                    serde_json::from_value::<Answer>(value).is_err(),
+                    "{name} must not read as an answer"
+                );
+                continue;
+            }
             if name.ends_with("-request") {
                 let env: Envelope = serde_json::from_value(value.clone())
                     .unwrap_or_else(|e| panic!("request example {name}: {e}"));
@@ -1049,6 +1059,20 @@ mod tests {
         let err = answer.error.unwrap();
         assert_eq!(err.kind, ErrorKind::CompileFailed);
         assert_eq!((err.errors[0].line, err.errors[0].column), (2, 20));
+    }
+
+    #[test]
+    fn an_unholdable_character_says_where_it_is() {
+        let (_, json) = examples()
+            .into_iter()
+            .find(|(n, _)| n == "apply-unholdable-character")
+            .unwrap();
+        let err = serde_json::from_str::<Answer>(&json).unwrap().error.unwrap();
+        assert_eq!(err.kind, ErrorKind::UnholdableCharacter);
+        assert_eq!(err.op, Some(0));
+        let u = err.unholdable.expect("where");
+        assert_eq!((u.field.as_str(), u.line, u.column), ("batch.ops[0].source", 3, 6));
+        assert_eq!(u.character(), "U+65E5 '日'");
     }
 
     #[test]
