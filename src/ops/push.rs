@@ -606,8 +606,28 @@ fn locate_unholdable(e: &AgentError, plan: &Plan, local: &LocalSources) -> Locat
         path,
         line,
         column,
-        method: name,
-        message: format!("{message} (in {})", u.field),
+        method: format!("{name}, {}", what_of(&u.field)),
+        message,
+    }
+}
+
+/// What a field of a batch op is, in words: `batch.ops[2].class.comment` is the comment.
+fn what_of(field: &str) -> &str {
+    let last = field
+        .rsplit('.')
+        .next()
+        .unwrap_or(field)
+        .split('[')
+        .next()
+        .unwrap_or(field);
+    match last {
+        "comment" => "its comment",
+        "package" | "tag" => "its category",
+        "protocol" => "its protocol",
+        "name" | "class_name" => "its name",
+        "superclass" => "its superclass",
+        "inst_vars" | "class_inst_vars" | "class_vars" | "pools" => "its variables",
+        _ => field,
     }
 }
 

@@ -401,6 +401,11 @@ impl Vm {
         })
     }
 
+    /// The VM's process id (`run-image.sh` execs the VM).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the VM process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
