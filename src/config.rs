@@ -670,16 +670,18 @@ fn find_upwards(start: &Path) -> Option<PathBuf> {
 }
 
 /// The commented starting file `hotpatch init` writes.
-pub const TEMPLATE: &str = r#"# hotpatch.toml: how hotpatch finds your sources and your running images.
+/// The commented starting configuration `hotpatch init` writes, with `{source}` and `{packages}`
+/// to fill in (see [`template`]).
+const TEMPLATE: &str = r#"# hotpatch.toml: how hotpatch finds your sources and your running images.
 # Every setting can be overridden: --source / HOTPATCH_SOURCE, --target / HOTPATCH_TARGET,
 # --url / HOTPATCH_URL, --token-env / HOTPATCH_TOKEN_ENV, --config / HOTPATCH_CONFIG.
 
 # The Tonel source directory (the folder holding one folder per package), relative to this file.
-source = "src"
+source = "{source}"
 
 # The packages hotpatch owns in the image: diff and push only look at these. Leave empty to own
 # every package found under `source`.
-packages = []
+packages = {packages}
 
 # The target used when --target is not given (optional when there is only one target).
 default_target = "local"
@@ -720,13 +722,39 @@ on_needs_rebuild = "refuse"
 # verify_port = 7099                    # loopback port to check a new image (default: any free)
 "#;
 
+/// The commented starting configuration for sources in `source` (relative to the file) owning
+/// `packages` (empty: every package found there). The values are written as TOML strings, so
+/// any folder or package name is written safely.
+pub fn template(source: &str, packages: &[String]) -> String {
+    let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let list = format!(
+        "[{}]",
+        packages
+            .iter()
+            .map(|p| quote(p))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    TEMPLATE
+        .replacen("\"{source}\"", &quote(source), 1)
+        .replacen("{packages}", &list, 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn the_template_takes_any_source_and_package_names() {
+        let text = template("my \"src\"", &["A-Core".into(), "B'x".into()]);
+        let c = Config::from_str(&text, Path::new("/p")).unwrap();
+        assert_eq!(c.source, Path::new("/p/my \"src\""));
+        assert_eq!(c.packages, vec!["A-Core", "B'x"]);
+    }
+
+    #[test]
     fn template_is_a_valid_config() {
-        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let c = Config::from_str(&template("src", &[]), Path::new("/p")).unwrap();
         assert_eq!(c.source, Path::new("/p/src"));
         let t = c.target(&Overrides::default()).unwrap();
         assert_eq!(t.url, "ws://127.0.0.1:7071/");
@@ -736,7 +764,7 @@ mod tests {
 
     #[test]
     fn overrides_win_over_the_file() {
-        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let c = Config::from_str(&template("src", &[]), Path::new("/p")).unwrap();
         let o = Overrides {
             url: Some("ws://127.0.0.1:9/".into()),
             token_env: Some("OTHER".into()),
@@ -751,7 +779,7 @@ mod tests {
 
     #[test]
     fn unknown_target_is_named_with_the_known_ones() {
-        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let c = Config::from_str(&template("src", &[]), Path::new("/p")).unwrap();
         let o = Overrides {
             target: Some("prod".into()),
             ..Default::default()
@@ -772,7 +800,7 @@ mod tests {
     fn any_setting_can_be_set_from_outside() {
         let dir = std::env::temp_dir().join(format!("hotpatch-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(FILE_NAME), TEMPLATE).unwrap();
+        std::fs::write(dir.join(FILE_NAME), template("src", &[])).unwrap();
         let o = Overrides {
             set: vec![
                 "packages=[\"A\", \"B\"]".into(),
@@ -842,7 +870,7 @@ mod tests {
                 "the accepted forms are listed: {e}"
             );
         }
-        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let c = Config::from_str(&template("src", &[]), Path::new("/p")).unwrap();
         let o = Overrides {
             url: Some("htp://127.0.0.1:7071/".into()),
             ..Default::default()

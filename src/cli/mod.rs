@@ -13,6 +13,7 @@ mod fleet;
 mod init;
 mod inspect;
 mod log;
+mod man;
 mod pull;
 mod push;
 mod rebuild;
@@ -56,6 +57,52 @@ pub mod exit {
     /// message says how large, what the limit is and which setting raises it. Retrying does not
     /// help.
     pub const TOO_LARGE: i32 = 11;
+
+    /// Every exit code with what it means, for the manual pages (the README's table says the
+    /// same at more length; a test keeps the two lists of codes equal).
+    pub const TABLE: &[(i32, &str)] = &[
+        (
+            OK,
+            "success; diff: nothing differs; push: applied, or nothing to push",
+        ),
+        (DIFFERENCES, "diff: something differs"),
+        (
+            ERROR,
+            "usage, configuration or source (Tonel) errors; nothing was sent, retrying will not help",
+        ),
+        (
+            REFUSED,
+            "push: a rule refused the push (needs a rebuild that is refused, or drops live state); nothing was applied",
+        ),
+        (
+            REJECTED,
+            "the agent refused the request (compile errors, a failed eval, an undone failure); the image is unchanged",
+        ),
+        (
+            UNREACHABLE,
+            "the agent could not be reached, or the connection broke; safe to retry",
+        ),
+        (
+            REBUILD_FAILED,
+            "rebuild failed; the previous image is still running",
+        ),
+        (
+            ROLLBACK_INCOMPLETE,
+            "rollback ran but some undo steps failed; check with hotpatch diff",
+        ),
+        (
+            FLEET_INCOMPLETE,
+            "push --group: not every target is on the new code; the report says which is where",
+        ),
+        (
+            DRIFT,
+            "drift: the image holds changes hotpatch did not make (status), push refused to replace them, or pull left conflicts",
+        ),
+        (
+            TOO_LARGE,
+            "too large: a request or an answer is over max_message_bytes (the smaller of the target's and the agent's); nothing was sent or applied, the message says how large and which setting raises the limit",
+        ),
+    ];
 }
 
 #[derive(Parser, Debug)]
@@ -145,7 +192,7 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one per command into --dir
-    Man(completions::ManArgs),
+    Man(man::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -165,7 +212,7 @@ pub fn main() -> i32 {
         Command::Eval(args) => eval::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Completions(args) => completions::completions(&args),
-        Command::Man(args) => completions::man(&args),
+        Command::Man(args) => man::man(&args),
     }
 }
 

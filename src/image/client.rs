@@ -420,6 +420,11 @@ impl Client {
             | Request::Rollback { .. }
             | Request::Adopt { .. }
             | Request::Census { .. } => self.work_timeout,
+            // The agent answers when the expression's own limit runs out: wait that long too.
+            Request::Eval {
+                timeout_ms: Some(ms),
+                ..
+            } => self.timeout + Duration::from_millis(*ms),
             _ => self.timeout,
         };
         let progress = self.progress.is_some()

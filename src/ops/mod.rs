@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod drift;
 pub mod identity;
+pub mod init;
 pub mod local;
 pub mod push;
 pub mod state;
