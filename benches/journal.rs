@@ -61,14 +61,15 @@ fn main() {
         raw::text(s, &request.to_string());
         let answer = raw::answer(s);
         if answer["ok"] != json!(true) {
-            eprintln!("bench-journal: {} failed: {}", request["cmd"], answer["error"]);
+            eprintln!(
+                "bench-journal: {} failed: {}",
+                request["cmd"], answer["error"]
+            );
             std::process::exit(1);
         }
         answer["result"].clone()
     };
-    let apply = |id: String, epoch: u64, ops: Value| {
-        json!({"id": 0, "cmd": "apply", "batch": {"id": id, "epoch": epoch, "ops": ops}})
-    };
+    let apply = |id: String, epoch: u64, ops: Value| json!({"id": 0, "cmd": "apply", "batch": {"id": id, "epoch": epoch, "ops": ops}});
     let epoch = call(&mut s, json!({"cmd": "ping"}))["epoch"]
         .as_u64()
         .unwrap_or(0);
@@ -133,13 +134,19 @@ fn report(
     done: usize,
     started: Instant,
 ) {
-    let eval = |s: &mut std::net::TcpStream, call: &mut dyn FnMut(&mut std::net::TcpStream, Value) -> Value, e: &str| {
+    let eval = |s: &mut std::net::TcpStream,
+                call: &mut dyn FnMut(&mut std::net::TcpStream, Value) -> Value,
+                e: &str| {
         call(s, json!({"cmd": "eval", "expression": e}))["value"]
             .as_str()
             .unwrap_or("?")
             .to_owned()
     };
-    let used = eval(s, call, "Smalltalk garbageCollect. Smalltalk vmParameterAt: 2");
+    let used = eval(
+        s,
+        call,
+        "Smalltalk garbageCollect. Smalltalk vmParameterAt: 2",
+    );
     let journal = eval(s, call, "HpAgent current journal size");
     let ids = eval(s, call, "HpAgent current appliedBatches size");
     let rss = std::fs::read_to_string(format!("/proc/{}/status", vm.pid()))

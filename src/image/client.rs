@@ -468,8 +468,8 @@ impl Client {
             Some(e) if e.kind == ErrorKind::TooLarge => Err(ClientError::TooLarge {
                 url: self.url.clone(),
                 what,
-                size: e.size,
-                limit: e.limit.unwrap_or_else(|| self.send_limit()),
+                size: e.too_large().map(|t| t.size),
+                limit: e.too_large().map_or_else(|| self.send_limit(), |t| t.limit),
                 detail: format!(
                     "the agent at {} did not send its answer to {what}: {}",
                     self.url, e.message

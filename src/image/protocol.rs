@@ -468,22 +468,51 @@ pub struct AgentError {
     /// `apply_failed`: index of the op that failed.
     #[serde(default)]
     pub op: Option<usize>,
-    /// `unsupported_protocol`: the versions the agent speaks.
-    #[serde(default)]
-    pub supported: Vec<u32>,
     /// `drift`: the drifted definitions the batch would have overwritten (boxed: errors are
     /// passed around by value and this one is rare).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Box<Vec<DriftedName>>>,
-    /// `unholdable_character`: where the character is and which it is (boxed: rare).
+    /// The members of `unholdable_character`, `too_large` and `unsupported_protocol` errors
+    /// (boxed: rare, and errors are passed around by value).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
-    pub unholdable: Option<Box<Unholdable>>,
-    /// `too_large`: how large the answer would have been, in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    /// `too_large`: the limit it is over, in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
+    pub detail: Option<Box<ErrorDetail>>,
+}
+
+impl AgentError {
+    /// Where an `unholdable_character` error's character is.
+    pub fn unholdable(&self) -> Option<&Unholdable> {
+        match self.detail.as_deref() {
+            Some(ErrorDetail::Unholdable(u)) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// How large a `too_large` error's answer would have been, and the limit.
+    pub fn too_large(&self) -> Option<TooLarge> {
+        match self.detail.as_deref() {
+            Some(ErrorDetail::TooLarge(t)) => Some(*t),
+            _ => None,
+        }
+    }
+}
+
+/// The members some error kinds add (see [`AgentError::detail`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ErrorDetail {
+    Unholdable(Unholdable),
+    TooLarge(TooLarge),
+    /// `unsupported_protocol`: the versions the agent speaks.
+    Unsupported { supported: Vec<u32> },
+}
+
+/// The sizes of a `too_large` error, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TooLarge {
+    /// How large the answer would have been.
+    pub size: u64,
+    /// The limit it is over.
+    pub limit: u64,
 }
 
 /// Where an `unholdable_character` error's character is: the request's field (`batch.ops[3].source`),
@@ -1067,11 +1096,17 @@ mod tests {
             .into_iter()
             .find(|(n, _)| n == "apply-unholdable-character")
             .unwrap();
-        let err = serde_json::from_str::<Answer>(&json).unwrap().error.unwrap();
+        let err = serde_json::from_str::<Answer>(&json)
+            .unwrap()
+            .error
+            .unwrap();
         assert_eq!(err.kind, ErrorKind::UnholdableCharacter);
         assert_eq!(err.op, Some(0));
-        let u = err.unholdable.expect("where");
-        assert_eq!((u.field.as_str(), u.line, u.column), ("batch.ops[0].source", 3, 6));
+        let u = err.unholdable().expect("where");
+        assert_eq!(
+            (u.field.as_str(), u.line, u.column),
+            ("batch.ops[0].source", 3, 6)
+        );
         assert_eq!(u.character(), "U+65E5 '日'");
     }
 

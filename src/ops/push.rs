@@ -560,7 +560,7 @@ fn class_file_of(local: &LocalSources, name: &str) -> Option<PathBuf> {
 /// other text of the op (a class comment or name, a category, a protocol) where it first occurs
 /// in the file that defines it.
 fn locate_unholdable(e: &AgentError, plan: &Plan, local: &LocalSources) -> LocatedError {
-    let Some(u) = e.unholdable.as_deref() else {
+    let Some(u) = e.unholdable() else {
         return LocatedError {
             path: None,
             line: 0,
