@@ -566,22 +566,36 @@ fn control_frames_continuation_and_close_codes_follow_rfc_6455() {
     );
 }
 
+/// Makes `p` own the one package `package` (hotpatch.toml's `packages`) and gives it a folder
+/// with its `package.st`; answers the folder.
+fn own_package(p: &common::project::Project, package: &str) -> std::path::PathBuf {
+    let config = std::fs::read_to_string(p.dir.join("hotpatch.toml")).expect("read config");
+    let config: Vec<String> = config
+        .lines()
+        .map(|l| {
+            if l.starts_with("packages") {
+                format!("packages = [\"{package}\"]")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    std::fs::write(p.dir.join("hotpatch.toml"), config.join("\n")).expect("write config");
+    let dir = p.dir.join("src").join(package);
+    std::fs::create_dir_all(&dir).expect("create the package folder");
+    std::fs::write(
+        dir.join("package.st"),
+        format!("Package {{ #name : '{package}' }}\n"),
+    )
+    .expect("write package.st");
+    dir
+}
+
 /// A project of the package `Café-Core` (package, tag, class comment, protocol, literals,
 /// comments, all beyond ASCII), pushing to `vm`.
 fn cafe_project(vm: &Vm, name: &str) -> common::project::Project {
     let p = common::project::Project::new(vm, name);
-    let config = std::fs::read_to_string(p.dir.join("hotpatch.toml")).expect("read config");
-    std::fs::write(
-        p.dir.join("hotpatch.toml"),
-        config.replace(
-            r#"packages = ["Sample-Core"]"#,
-            r#"packages = ["Café-Core"]"#,
-        ),
-    )
-    .expect("write config");
-    let dir = p.dir.join("src/Café-Core");
-    std::fs::create_dir_all(&dir).expect("create the package folder");
-    std::fs::write(dir.join("package.st"), "Package { #name : 'Café-Core' }\n").expect("write");
+    let dir = own_package(&p, "Café-Core");
     std::fs::write(dir.join("WireText.class.st"), WIRE_TEXT).expect("write");
     p
 }
@@ -722,18 +736,7 @@ fn text_beyond_ascii_is_exact_both_ways_and_what_the_image_cannot_hold_is_refuse
 /// about 300 bytes, pushing to `vm`.
 fn big_project(vm: &Vm, name: &str, classes: usize, methods: usize) -> common::project::Project {
     let p = common::project::Project::new(vm, name);
-    let config = std::fs::read_to_string(p.dir.join("hotpatch.toml")).expect("read config");
-    std::fs::write(
-        p.dir.join("hotpatch.toml"),
-        config.replace(
-            r#"packages = ["Sample-Core"]"#,
-            r#"packages = ["Big-Core"]"#,
-        ),
-    )
-    .expect("write config");
-    let dir = p.dir.join("src/Big-Core");
-    std::fs::create_dir_all(&dir).expect("create the package folder");
-    std::fs::write(dir.join("package.st"), "Package { #name : 'Big-Core' }\n").expect("write");
+    let dir = own_package(&p, "Big-Core");
     for c in 0..classes {
         let mut text = format!(
             "\"\nI am class {c} of a package larger than the size limit.\n\"\nClass {{\n\t#name : 'BigThing{c:02}',\n\t#superclass : 'Object',\n\t#package : 'Big-Core'\n}}\n"
@@ -930,26 +933,7 @@ fn messages_of_127_bytes_work_the_four_ways_the_issue_found() {
     assert_eq!(request_bytes(2, snapshot(&"P".repeat(exact))), 127);
     for n in [exact, 73] {
         let name = format!("P{}", "k".repeat(n - 1));
-        let config = std::fs::read_to_string(p.dir.join("hotpatch.toml")).expect("read config");
-        let config = config
-            .lines()
-            .map(|l| {
-                if l.starts_with("packages") {
-                    format!("packages = [\"{name}\"]")
-                } else {
-                    l.to_owned()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(p.dir.join("hotpatch.toml"), config).expect("write config");
-        let dir = p.dir.join("src").join(&name);
-        std::fs::create_dir_all(&dir).expect("create the package folder");
-        std::fs::write(
-            dir.join("package.st"),
-            format!("Package {{ #name : '{name}' }}\n"),
-        )
-        .expect("write");
+        let dir = own_package(&p, &name);
         std::fs::write(
             dir.join(format!("Long{n}.class.st")),
             format!(
@@ -1004,15 +988,6 @@ fn messages_of_127_bytes_work_the_four_ways_the_issue_found() {
     );
 }
 
-fn wire_class(name: &str) -> hotpatch::image::protocol::WireClass {
-    hotpatch::image::protocol::WireClass {
-        name: name.into(),
-        superclass: Some("Object".into()),
-        package: "Wire-Core".into(),
-        ..Default::default()
-    }
-}
-
 /// A batch that defines `name` (package Wire-Core) with a class-side initialize of `body`.
 fn with_initializer(
     id: &str,
@@ -1020,23 +995,7 @@ fn with_initializer(
     name: &str,
     body: &str,
 ) -> hotpatch::image::protocol::Batch {
-    use hotpatch::image::protocol::{Batch, Op};
-    Batch {
-        id: id.into(),
-        epoch,
-        packages: None,
-        ops: vec![
-            Op::DefineClass {
-                class: Box::new(wire_class(name)),
-            },
-            Op::PutMethod {
-                class_name: name.into(),
-                side: hotpatch::model::Side::Class,
-                protocol: "class initialization".into(),
-                source: format!("initialize\n\t{body}"),
-            },
-        ],
-    }
+    common::batches::with_initializer(id, epoch, name, "Wire-Core", body)
 }
 
 /// Pushed code that ends or suspends its own process is answered at once with what happened,

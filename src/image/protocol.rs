@@ -503,7 +503,9 @@ pub enum ErrorDetail {
     Unholdable(Unholdable),
     TooLarge(TooLarge),
     /// `unsupported_protocol`: the versions the agent speaks.
-    Unsupported { supported: Vec<u32> },
+    Unsupported {
+        supported: Vec<u32>,
+    },
 }
 
 /// The sizes of a `too_large` error, in bytes.

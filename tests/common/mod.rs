@@ -8,6 +8,7 @@
 //! when it fails.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod batches;
 pub mod project;
 pub mod raw;
 

@@ -32,22 +32,11 @@ pub fn read_head(s: &mut TcpStream) -> String {
 
 /// A masked client frame.
 pub fn frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
-    let mask = [0x12u8, 0x34, 0x56, 0x78];
-    let mut f = vec![(if fin { 0x80 } else { 0 }) | opcode];
-    match payload.len() {
-        n if n < 126 => f.push(0x80 | n as u8),
-        n if n < 65536 => {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(0x80 | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    f.extend_from_slice(&mask);
-    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    f
+    frame_with(
+        (if fin { 0x80 } else { 0 }) | opcode,
+        payload,
+        [0x12, 0x34, 0x56, 0x78],
+    )
 }
 
 /// Reads one server frame: (opcode, payload). `None` when the connection closed.
