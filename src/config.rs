@@ -3,6 +3,7 @@
 //! `--config` / `HOTPATCH_CONFIG`; every setting can be overridden on the command line or by an
 //! environment variable (see [`Overrides`]).
 
+use crate::image::protocol::OnHookFailure;
 use crate::image::{AgentUrl, Endpoint};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -25,6 +26,7 @@ struct RawConfig {
     targets: BTreeMap<String, RawTarget>,
     #[serde(default)]
     groups: BTreeMap<String, RawGroup>,
+    hooks: Option<Hooks>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -100,6 +102,54 @@ struct RawTarget {
     ssh_options: Option<Vec<String>>,
     max_message_bytes: Option<i64>,
     rebuild: Option<RebuildConfig>,
+    hooks: Option<Hooks>,
+}
+
+/// How the application is told that hotpatch changed its code (`[hooks]` for every target, or a
+/// target's own `[targets.NAME.hooks]`, which replaces it): the agent runs them inside the
+/// batch, under the time limit for pushed code (PROTOCOL.md, apply: hooks).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// Smalltalk the agent evaluates in the image after each push (once the batch is installed,
+    /// after the class-side `hotpatchChanged:` methods) and after each rollback.
+    pub after_change: Option<String>,
+    /// `undo` (default): a failing hook undoes the push; `report`: the push stays and the
+    /// failure is reported. A rollback always stays.
+    #[serde(default)]
+    pub on_failure: OnHookFailure,
+    /// Send `hotpatchChanged:` to the classes of changed packages that define it (default true).
+    #[serde(default = "yes")]
+    pub notify: bool,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            after_change: None,
+            on_failure: OnHookFailure::Undo,
+            notify: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Hooks {
+    /// Checks the settings read from `key` (`hooks` or `targets.NAME.hooks`).
+    fn check(self, origin: &str, key: &str) -> Result<Hooks> {
+        if let Some(expression) = &self.after_change
+            && expression.trim().is_empty()
+        {
+            bail!(
+                "{origin}: {key}.after_change is empty: give a Smalltalk expression (e.g. \
+                 \"MyApp default rebuildRoutes\") or leave the key out"
+            );
+        }
+        Ok(self)
+    }
 }
 
 /// What to do when a push contains a change that cannot go live.
@@ -168,6 +218,8 @@ pub struct Target {
     /// The largest message read from or sent to the agent (PROTOCOL.md, Size limit).
     pub max_message_bytes: u64,
     pub rebuild: RebuildConfig,
+    /// The application's hooks: the target's own, else the file's `[hooks]`.
+    pub hooks: Hooks,
 }
 
 impl Target {
@@ -246,6 +298,8 @@ pub struct Config {
     pub default_target: Option<String>,
     pub targets: BTreeMap<String, Target>,
     pub groups: BTreeMap<String, Group>,
+    /// `[hooks]`: the application hooks of every target that has none of its own.
+    pub hooks: Hooks,
 }
 
 /// Settings given on the command line or in the environment; they win over the file.
@@ -256,11 +310,32 @@ pub struct Overrides {
     pub target: Option<String>,
     pub url: Option<String>,
     pub token_env: Option<String>,
-    /// Any setting of the file, as `dotted.key=value` (`--set`, `HOTPATCH_SET`): e.g.
+    /// Any setting of the file, as `dotted.key=value` (`--set`): e.g.
     /// `packages=["A","B"]`, `targets.prod.timeout_secs=30`,
     /// `targets.prod.rebuild.on_needs_rebuild=rebuild`. The value is read as TOML, and as a
     /// plain string when it is not valid TOML.
     pub set: Vec<String>,
+    /// The same from `HOTPATCH_SET` (`;`-separated), applied before `set`, so the command
+    /// line's win. Kept apart so that an error names where the bad value came from.
+    pub env_set: Vec<String>,
+}
+
+/// One `KEY=VALUE` setting given outside the file, and where it was given.
+#[derive(Debug, Clone, Copy)]
+struct Setting<'a> {
+    text: &'a str,
+    from_env: bool,
+}
+
+impl std::fmt::Display for Setting<'_> {
+    /// `--set KEY=VALUE` or `HOTPATCH_SET (KEY=VALUE)`: what an error about it starts with.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.from_env {
+            write!(f, "HOTPATCH_SET ({})", self.text)
+        } else {
+            write!(f, "--set {}", self.text)
+        }
+    }
 }
 
 impl Overrides {
@@ -277,18 +352,28 @@ impl Overrides {
         self.target = self.target.or_else(|| var("HOTPATCH_TARGET"));
         self.url = self.url.or_else(|| var("HOTPATCH_URL"));
         self.token_env = self.token_env.or_else(|| var("HOTPATCH_TOKEN_ENV"));
-        // Settings from the environment come first, so the command line's win.
         if let Some(env) = var("HOTPATCH_SET") {
-            let mut set: Vec<String> = env
+            self.env_set = env
                 .split([';', '\n'])
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            set.append(&mut self.set);
-            self.set = set;
         }
         self
+    }
+
+    /// Every `KEY=VALUE` setting, in the order they apply: `HOTPATCH_SET`'s, then `--set`'s.
+    fn settings(&self) -> Vec<Setting<'_>> {
+        let env = self.env_set.iter().map(|text| Setting {
+            text,
+            from_env: true,
+        });
+        let cli = self.set.iter().map(|text| Setting {
+            text,
+            from_env: false,
+        });
+        env.chain(cli).collect()
     }
 }
 
@@ -303,7 +388,7 @@ impl Config {
             Some(p) => Some(cwd.join(p)),
             None => find_upwards(cwd),
         };
-        let (mut table, root) = match &file {
+        let (table, root) = match &file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read the config file {}", path.display()))?;
@@ -314,17 +399,44 @@ impl Config {
             }
             None => (toml::Table::new(), cwd.to_path_buf()),
         };
-        for setting in &overrides.set {
-            apply_setting(&mut table, setting)?;
-        }
+        let settings = overrides.settings();
+        let with = |skipped: Option<usize>| -> Result<toml::Table> {
+            let mut table = table.clone();
+            for (i, setting) in settings.iter().enumerate() {
+                if Some(i) != skipped {
+                    apply_setting(&mut table, setting)?;
+                }
+            }
+            Ok(table)
+        };
         let origin = match &file {
             Some(path) => path.display().to_string(),
             None => "the settings given".to_owned(),
         };
-        let raw: RawConfig = toml::Value::Table(table)
-            .try_into()
-            .with_context(|| format!("{origin}: invalid configuration"))?;
-        Self::resolve(raw, root, file, cwd, overrides, &origin)
+        let read = |table: toml::Table, origin: &str| -> Result<Config> {
+            let raw: RawConfig = toml::Value::Table(table)
+                .try_into()
+                .with_context(|| format!("{origin}: invalid configuration"))?;
+            Self::resolve(raw, root.clone(), file.clone(), cwd, overrides, origin)
+        };
+        let error = match read(with(None)?, &origin) {
+            Ok(config) => return Ok(config),
+            Err(e) => e,
+        };
+        // Whose mistake is it: the file's, or a setting's? The first setting without which the
+        // error is another (or none) is to blame; when there is none, the file is.
+        let message = format!("{error:#}");
+        let differs_without = |i: usize| match with(Some(i)).and_then(|t| read(t, &origin)) {
+            Ok(_) => true,
+            Err(e) => format!("{e:#}") != message,
+        };
+        let blamed = (0..settings.len()).find(|&i| differs_without(i));
+        match blamed {
+            Some(i) => Err(read(with(None)?, &settings[i].to_string())
+                .err()
+                .unwrap_or(error)),
+            None => Err(error),
+        }
     }
 
     /// Parses a config file's text (for tests and `init`'s check of its own template).
@@ -351,6 +463,10 @@ impl Config {
         let source = match &overrides.source {
             Some(s) => cwd.join(s),
             None => root.join(raw.source.as_deref().unwrap_or("src")),
+        };
+        let hooks = match raw.hooks {
+            Some(h) => h.check(origin, "hooks")?,
+            None => Hooks::default(),
         };
         let mut targets = BTreeMap::new();
         for (name, t) in raw.targets {
@@ -413,6 +529,10 @@ impl Config {
                     t.max_message_bytes,
                 )?,
                 rebuild,
+                hooks: match t.hooks {
+                    Some(h) => h.check(origin, &format!("targets.{name}.hooks"))?,
+                    None => hooks.clone(),
+                },
                 name: name.clone(),
             };
             target.check_transport(origin)?;
@@ -436,6 +556,7 @@ impl Config {
             default_target: raw.default_target,
             targets,
             groups,
+            hooks,
         })
     }
 
@@ -476,14 +597,14 @@ impl Config {
         let mut target = match (name, url.clone()) {
             (Some(name), url) => match (self.targets.get(&name), url) {
                 (Some(t), _) => t.clone(),
-                (None, Some(url)) => ad_hoc(&name, url),
+                (None, Some(url)) => self.ad_hoc(&name, url),
                 (None, None) => bail!(
                     "no target named '{name}' in {} (known: {})",
                     self.describe_file(),
                     self.target_names()
                 ),
             },
-            (None, Some(url)) => ad_hoc("default", url),
+            (None, Some(url)) => self.ad_hoc("default", url),
             (None, None) if self.targets.is_empty() => bail!(
                 "no target configured: add a [targets.NAME] section with a url to {}, or pass --url ws://HOST:PORT/",
                 self.describe_file()
@@ -501,6 +622,15 @@ impl Config {
             target.token_env = var.clone();
         }
         Ok(target)
+    }
+
+    /// A target known only by name and url (`--url`, a dynamic inventory), with the file's
+    /// `[hooks]`.
+    pub fn ad_hoc(&self, name: &str, url: AgentUrl) -> Target {
+        Target {
+            hooks: self.hooks.clone(),
+            ..ad_hoc(name, url)
+        }
     }
 
     fn target_names(&self) -> String {
@@ -528,6 +658,7 @@ pub fn ad_hoc(name: &str, url: AgentUrl) -> Target {
         apply_timeout: Duration::from_secs(120),
         max_message_bytes: crate::image::client::DEFAULT_MAX_MESSAGE_BYTES,
         rebuild: RebuildConfig::default(),
+        hooks: Hooks::default(),
     }
 }
 
@@ -633,13 +764,13 @@ pub fn message_bytes(origin: &str, key: &str, value: Option<i64>) -> Result<u64>
 }
 
 /// Sets `dotted.key=value` in the configuration table, creating tables on the way.
-fn apply_setting(table: &mut toml::Table, setting: &str) -> Result<()> {
-    let Some((key, value)) = setting.split_once('=') else {
-        bail!("--set {setting:?}: expected KEY=VALUE, e.g. targets.prod.timeout_secs=30");
+fn apply_setting(table: &mut toml::Table, setting: &Setting<'_>) -> Result<()> {
+    let Some((key, value)) = setting.text.split_once('=') else {
+        bail!("{setting}: expected KEY=VALUE, e.g. targets.prod.timeout_secs=30");
     };
     let path: Vec<&str> = key.trim().split('.').map(str::trim).collect();
     if path.iter().any(|p| p.is_empty()) {
-        bail!("--set {setting:?}: the key has an empty part");
+        bail!("{setting}: the key has an empty part");
     }
     // `x = VALUE` parsed as TOML gives numbers, booleans and arrays their type; anything that is
     // not TOML (a bare word, a path) is taken as a string.
@@ -655,7 +786,7 @@ fn apply_setting(table: &mut toml::Table, setting: &str) -> Result<()> {
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         here = match entry {
             toml::Value::Table(t) => t,
-            _ => bail!("--set {setting:?}: {part} is not a table in the configuration"),
+            _ => bail!("{setting}: {part} is not a table in the configuration"),
         };
     }
     here.insert(last.to_string(), value);
@@ -669,7 +800,6 @@ fn find_upwards(start: &Path) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// The commented starting file `hotpatch init` writes.
 /// The commented starting configuration `hotpatch init` writes, with `{source}` and `{packages}`
 /// to fill in (see [`template`]).
 const TEMPLATE: &str = r#"# hotpatch.toml: how hotpatch finds your sources and your running images.
@@ -685,6 +815,18 @@ packages = {packages}
 
 # The target used when --target is not given (optional when there is only one target).
 default_target = "local"
+
+# How the application learns that its code changed (every target; a [targets.NAME.hooks]
+# section replaces this for one target). The agent runs the hooks inside the push, after the
+# batch is installed, each under its time limit for pushed code (5 s by default), and again
+# after a rollback: first the class-side `hotpatchChanged:` of every class of a changed package
+# that defines it (told which of its classes and methods changed), then `after_change`.
+[hooks]
+# after_change = "MyApp default rebuildRoutes"   # Smalltalk evaluated in the image
+# "undo" (default): a hook that fails, halts, loops past the limit or ends its process undoes
+# the push; "report": the push stays and the failure is reported. A rollback always stays.
+on_failure = "undo"
+# notify = false                                 # send no hotpatchChanged:
 
 [targets.local]
 # Where the hotpatch agent listens inside the running image.
@@ -836,6 +978,92 @@ mod tests {
             "unknown keys are refused as in the file"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_bad_setting_given_outside_the_file_is_named_as_such() {
+        let dir = std::env::temp_dir().join(format!("hotpatch-config-set-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(FILE_NAME), template("src", &[])).unwrap();
+        let file = dir.join(FILE_NAME).display().to_string();
+        let error = |set: &[&str], env_set: &[&str]| {
+            let o = Overrides {
+                set: set.iter().map(|s| s.to_string()).collect(),
+                env_set: env_set.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            };
+            format!("{:#}", Config::load(&dir, &o).unwrap_err())
+        };
+        // A value out of range, one of the wrong type, a misspelt key: the --set is named, not
+        // the file, which is fine.
+        for bad in [
+            "targets.local.timeout_secs=1e300",
+            "targets.local.timeout_secs=abc",
+            "targets.local.tmeout_secs=3",
+            "targets.local.url=http://x/",
+        ] {
+            let e = error(&["targets.local.apply_timeout_secs=30", bad], &[]);
+            assert!(e.starts_with(&format!("--set {bad}:")), "{bad}: {e}");
+            assert!(!e.contains(&file), "{bad}: {e}");
+            let e = error(&[], &["packages=[]", bad]);
+            assert!(
+                e.starts_with(&format!("HOTPATCH_SET ({bad}):")),
+                "{bad}: {e}"
+            );
+        }
+        // The file's own mistake stays the file's, whatever good settings are given.
+        std::fs::write(
+            dir.join(FILE_NAME),
+            template("src", &[]).replace("timeout_secs = 10", "timeout_secs = 0"),
+        )
+        .unwrap();
+        let e = error(&["targets.local.apply_timeout_secs=30"], &[]);
+        assert!(e.starts_with(&file), "{e}");
+        // A setting that replaces the file's bad value with another bad one is to blame.
+        let e = error(&["targets.local.timeout_secs=-1"], &[]);
+        assert!(e.starts_with("--set targets.local.timeout_secs=-1:"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hooks_apply_to_every_target_unless_it_has_its_own() {
+        let text = "[hooks]\nafter_change = 'App rebuild'\non_failure = 'report'\n\
+                    [targets.a]\nurl = 'ws://h:1/'\n\
+                    [targets.b]\nurl = 'ws://h:2/'\n[targets.b.hooks]\nnotify = false\n";
+        let c = Config::from_str(text, Path::new("/p")).unwrap();
+        let a = &c.targets["a"].hooks;
+        assert_eq!(a.after_change.as_deref(), Some("App rebuild"));
+        assert_eq!(a.on_failure, OnHookFailure::Report);
+        assert!(a.notify);
+        // A target's own section replaces [hooks] as a whole: b has no expression.
+        let b = &c.targets["b"].hooks;
+        assert_eq!(
+            (b.after_change.as_deref(), b.on_failure, b.notify),
+            (None, OnHookFailure::Undo, false)
+        );
+        // A target known only by its url (--url, an inventory) gets [hooks] too.
+        let o = Overrides {
+            target: Some("adhoc".into()),
+            url: Some("ws://h:3/".into()),
+            ..Default::default()
+        };
+        assert_eq!(c.target(&o).unwrap().hooks, *a);
+        // Without [hooks]: hotpatchChanged: is sent, a failure undoes the push.
+        let t = Config::from_str(&template("src", &[]), Path::new("/p")).unwrap();
+        assert_eq!(t.targets["local"].hooks, Hooks::default());
+    }
+
+    #[test]
+    fn hook_settings_are_checked_when_the_configuration_is_read() {
+        let e = config_error("[hooks]\nafter_change = '  '\n");
+        assert!(e.contains("hooks.after_change is empty"), "{e}");
+        let e =
+            config_error("[targets.p]\nurl = 'ws://h:1/'\n[targets.p.hooks]\nafter_change = ''\n");
+        assert!(e.contains("targets.p.hooks.after_change is empty"), "{e}");
+        let e = config_error("[hooks]\non_failure = 'ignore'\n");
+        assert!(e.contains("ignore"), "{e}");
+        let e = config_error("[hooks]\nafter = 'x'\n");
+        assert!(e.contains("after"), "misspelt keys are refused: {e}");
     }
 
     #[test]

@@ -860,7 +860,7 @@ fn to_127(bytes: usize) -> usize {
 /// max_message_bytes, a snapshot that it takes parts).
 #[test]
 fn messages_of_127_bytes_work_the_four_ways_the_issue_found() {
-    use hotpatch::image::protocol::{ClientIdentity, Request};
+    use hotpatch::image::protocol::{ClientIdentity, Hooks, Request};
     let port = common::free_port();
     let token55 = "t".repeat(55);
     let script = format!(
@@ -894,8 +894,21 @@ fn messages_of_127_bytes_work_the_four_ways_the_issue_found() {
         dirty: None,
         tool: found.tool.clone(),
     };
+    // The hooks `hotpatch rollback` sends an agent that runs them (ops::hooks_for): the
+    // project's settings, the defaults here.
+    let overrides = hotpatch::config::Overrides::default();
+    let settings = hotpatch::config::Config::load(&p.dir, &overrides)
+        .and_then(|c| c.target(&overrides))
+        .expect("the project's target")
+        .hooks;
+    let hooks = Hooks {
+        expression: settings.after_change.clone(),
+        on_failure: Some(settings.on_failure),
+        notify: Some(settings.notify),
+    };
     let rollback = |user: &str| Request::Rollback {
         client: Some(identity(user)),
+        hooks: Some(hooks.clone()),
     };
     let exact = to_127(request_bytes(2, rollback("")));
     assert_eq!(request_bytes(2, rollback(&"u".repeat(exact))), 127);
@@ -926,6 +939,7 @@ fn messages_of_127_bytes_work_the_four_ways_the_issue_found() {
         packages: vec![name.to_owned()],
         classes: None,
         since_epoch: None,
+        since_evals: None,
         drift: true,
         parts: true,
     };

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Common, client_error_code, exit, print_json, report_error, with_agent};
+use super::{Common, exit, fail, print_json, with_agent};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -13,7 +13,7 @@ pub struct EvalArgs {
     /// is 5); past it the expression's process is ended and nothing is printed but the error
     #[arg(long, value_name = "SECS", value_parser = parse_limit)]
     pub timeout: Option<Duration>,
-    /// Print {"value": …} (or {"error": {"kind", "message"}}) as JSON
+    /// Print {"value": …} (or, on failure, one JSON error object with its kind) as JSON
     #[arg(long)]
     pub json: bool,
     /// The Smalltalk expression; its printString is printed
@@ -44,32 +44,7 @@ pub fn run(args: EvalArgs) -> i32 {
             println!("{value}");
             exit::OK
         }
-        Err(e) => {
-            let (kind, code) = match e.downcast_ref::<crate::image::ClientError>() {
-                Some(c) => (
-                    c.agent()
-                        .and_then(|a| serde_json::to_value(a.kind).ok())
-                        .and_then(|k| k.as_str().map(str::to_owned))
-                        .unwrap_or_else(|| {
-                            if c.is_configuration() {
-                                "configuration"
-                            } else {
-                                "unreachable"
-                            }
-                            .to_owned()
-                        }),
-                    client_error_code(c),
-                ),
-                None => ("configuration".to_owned(), exit::ERROR),
-            };
-            if args.json {
-                print_json(&serde_json::json!({
-                    "error": { "kind": kind, "message": format!("{e:#}") }
-                }));
-            } else {
-                report_error(&e);
-            }
-            code
-        }
+        // One JSON error whose kind is the agent's (`eval_failed`), `unreachable`, `config`….
+        Err(e) => fail(&e, args.json),
     }
 }

@@ -36,14 +36,16 @@ pub mod exit {
     /// `--allow-state-loss` was not given; the image is unchanged, no rebuild ran. The same code
     /// as [`NEEDS_REBUILD`]: both mean "a rule refused the push, nothing was applied".
     pub const REFUSED: i32 = 3;
-    /// The agent refused the batch (compile errors, or the image kept changing under us); the
-    /// image is unchanged.
+    /// The agent refused the batch (compile errors, the image kept changing under us, a failing
+    /// application hook undid it); the image is unchanged.
     pub const REJECTED: i32 = 4;
     /// The agent could not be reached or broke off; safe to retry.
     pub const UNREACHABLE: i32 = 5;
     /// A rebuild failed; the previous image is running.
     pub const REBUILD_FAILED: i32 = 6;
-    /// `rollback` ran, but some undo steps failed: the image may differ from before the batch.
+    /// `rollback` ran, but some undo steps failed: the image may differ from before the batch;
+    /// or an application hook failed on the code rolled back (unless its failures are only
+    /// reported).
     pub const ROLLBACK_INCOMPLETE: i32 = 7;
     /// A group rollout was refused because the targets need different changes, or stopped
     /// after a failure: not every target is on the new code (the report says which is where).
@@ -52,6 +54,10 @@ pub mod exit {
     /// sources: `status` found some, or `push` refused to overwrite them (nothing was sent),
     /// or `pull` left conflicts unresolved.
     pub const DRIFT: i32 = 9;
+    /// `status`: hotpatch could not tell whether the image has drifted (the sources cannot be
+    /// read, a listed package has no folder, the agent failed or predates drift reports); the
+    /// reason is printed. Never 0 when it could not tell.
+    pub const UNKNOWN: i32 = 10;
     /// A message over the size limit (`max_message_bytes`, PROTOCOL.md, Size limit): a request
     /// not sent, or an answer the agent would not send or this client would not read; the
     /// message says how large, what the limit is and which setting raises it. Retrying does not
@@ -76,7 +82,7 @@ pub mod exit {
         ),
         (
             REJECTED,
-            "the agent refused the request (compile errors, a failed eval, an undone failure); the image is unchanged",
+            "the agent refused the request (compile errors, a failed eval, a wrong token, nothing to roll back, an undone failure); the image is unchanged",
         ),
         (
             UNREACHABLE,
@@ -92,11 +98,15 @@ pub mod exit {
         ),
         (
             FLEET_INCOMPLETE,
-            "push --group: not every target is on the new code; the report says which is where",
+            "push --group: not every target is on the new code; rollback --group: some members were rolled back, others not; the report says which is where",
         ),
         (
             DRIFT,
             "drift: the image holds changes hotpatch did not make (status), push refused to replace them, or pull left conflicts",
+        ),
+        (
+            UNKNOWN,
+            "status: hotpatch could not tell whether the image has drifted (the sources cannot be read, a listed package has no folder, the agent failed or predates drift reports); never 0 then",
         ),
         (
             TOO_LARGE,
@@ -151,6 +161,7 @@ impl Common {
             url: self.url.clone(),
             token_env: self.token_env.clone(),
             set: self.set.clone(),
+            env_set: Vec::new(),
         }
         .with_env()
     }
@@ -172,6 +183,7 @@ pub enum Command {
     /// Write a commented hotpatch.toml in the current directory
     Init(init::InitArgs),
     /// Connect to a target's agent and print what it says about the image
+    #[command(long_about = status::LONG_ABOUT)]
     Status(status::StatusArgs),
     /// Show what differs between the sources and the live image (exit 1 when something does)
     Diff(diff::DiffArgs),
@@ -237,20 +249,72 @@ pub fn with_agent<T>(
     })
 }
 
-/// Reports `error` and answers the exit code for it: the agent refused ([`exit::REJECTED`]),
-/// the agent could not be reached or the connection broke ([`exit::UNREACHABLE`]), anything
-/// else, a URL or transport refusal included ([`exit::ERROR`]).
-pub fn fail(error: &anyhow::Error) -> i32 {
-    report_error(error);
+/// Reports `error` and answers the exit code for it: a message over the size limit
+/// ([`exit::TOO_LARGE`]), the agent refused ([`exit::REJECTED`]), the agent could not be reached
+/// or the connection broke ([`exit::UNREACHABLE`]), anything else, a URL or transport refusal
+/// included ([`exit::ERROR`]). With `json`, the report is the
+/// one JSON error object of [`failure_json`] on stdout, else a line on stderr.
+pub fn fail(error: &anyhow::Error, json: bool) -> i32 {
+    if json {
+        print_json(&failure_json(error_object(error)));
+    } else {
+        report_error(error);
+    }
     match error.downcast_ref::<crate::image::ClientError>() {
         Some(c) => client_error_code(c),
         None => exit::ERROR,
     }
 }
 
-/// The exit code for a failed exchange with an agent: it refused ([`exit::REJECTED`]), the URL
-/// or transport can never work ([`exit::ERROR`]), or it could not be reached or broke off
-/// ([`exit::UNREACHABLE`]).
+/// What `--json` prints when a command fails: one object, `{"outcome": "failed", "error":
+/// {"kind": …, "message": …, …}}`, built around an error object from [`error_object`] or
+/// [`client_error_object`] (a command may add members that say more).
+pub fn failure_json(error: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "outcome": "failed", "error": error })
+}
+
+/// The error object of a failure that is not a command's own: a configuration error
+/// (`"kind": "config"`) or a failed exchange with an agent ([`client_error_object`]).
+pub fn error_object(error: &anyhow::Error) -> serde_json::Value {
+    match error.downcast_ref::<crate::image::ClientError>() {
+        Some(c) => {
+            let mut object = client_error_object(c);
+            // The context (which target, which step) is part of the message.
+            object["message"] = format!("{error:#}").into();
+            object
+        }
+        None => serde_json::json!({ "kind": "config", "message": format!("{error:#}") }),
+    }
+}
+
+/// The error object of a failed exchange with an agent. `kind`: the agent's own error kind when
+/// it answered with one (`unauthorized`, `eval_failed`, `nothing_to_rollback`, `internal`, …,
+/// PROTOCOL.md), `config` (a URL that can never work), `transport` (`problem` says which:
+/// `host_key`, `certificate`, …), `too_large` (with the message's `size`, when known, and the
+/// `limit` in bytes) or `unreachable` (safe to retry).
+pub fn client_error_object(error: &crate::image::ClientError) -> serde_json::Value {
+    use crate::image::ClientError;
+    let kind = match error {
+        ClientError::Agent(agent) => serde_json::to_value(agent.kind).unwrap_or_default(),
+        ClientError::BadUrl(_) => "config".into(),
+        ClientError::Transport { .. } => "transport".into(),
+        ClientError::TooLarge { .. } => "too_large".into(),
+        _ => "unreachable".into(),
+    };
+    let mut object = serde_json::json!({ "kind": kind, "message": error.to_string() });
+    if let ClientError::Transport { problem, .. } = error {
+        object["problem"] = serde_json::to_value(problem).unwrap_or_default();
+    }
+    if let ClientError::TooLarge { size, limit, .. } = error {
+        object["size"] = serde_json::to_value(size).unwrap_or_default();
+        object["limit"] = (*limit).into();
+    }
+    object
+}
+
+/// The exit code for a failed exchange with an agent: a message over the size limit
+/// ([`exit::TOO_LARGE`]), it refused ([`exit::REJECTED`]), the URL or transport can never work
+/// ([`exit::ERROR`]), or it could not be reached or broke off ([`exit::UNREACHABLE`]).
 pub fn client_error_code(error: &crate::image::ClientError) -> i32 {
     if matches!(error, crate::image::ClientError::TooLarge { .. }) {
         exit::TOO_LARGE

@@ -221,6 +221,7 @@ impl Client {
                 protocol: 0,
                 session: String::new(),
                 epoch: 0,
+                evals: None,
                 features: Vec::new(),
                 max_message_bytes: None,
                 characters: None,
@@ -280,12 +281,13 @@ impl Client {
     }
 
     /// `snapshot` of the given packages (optionally only some classes), or `unchanged` when
-    /// `since_epoch` is the current epoch.
+    /// the image is still at the mark `since` (its epoch, and its eval count where the agent
+    /// counts evals).
     pub async fn snapshot(
         &mut self,
         packages: Vec<String>,
         classes: Option<Vec<String>>,
-        since_epoch: Option<u64>,
+        since: Option<Mark>,
     ) -> Result<SnapshotResult, ClientError> {
         // Drift comes with every snapshot from an agent that can report it: a push must see
         // hand edits it would overwrite, and a cached snapshot keeps what it reported.
@@ -295,7 +297,8 @@ impl Client {
         self.call_as(Request::Snapshot {
             packages,
             classes,
-            since_epoch,
+            since_epoch: since.map(|m| m.epoch),
+            since_evals: since.and_then(|m| m.evals),
             drift,
             parts,
         })
@@ -345,7 +348,17 @@ impl Client {
         &mut self,
         client: Option<ClientIdentity>,
     ) -> Result<RollbackResult, ClientError> {
-        self.call_as(Request::Rollback { client }).await
+        self.rollback_with(client, None).await
+    }
+
+    /// `rollback`, telling the agent who asks and which application hooks to run on what
+    /// changed back (`None`: the agent's default, `hotpatchChanged:` only).
+    pub async fn rollback_with(
+        &mut self,
+        client: Option<ClientIdentity>,
+        hooks: Option<Hooks>,
+    ) -> Result<RollbackResult, ClientError> {
+        self.call_as(Request::Rollback { client, hooks }).await
     }
 
     /// `adopt`: make the image's current state of these definitions the installed one.
@@ -369,6 +382,16 @@ impl Client {
     /// `Some(0)`: all it keeps).
     pub async fn log(&mut self, limit: Option<u64>) -> Result<LogResult, ClientError> {
         self.call_as(Request::Log { limit }).await
+    }
+
+    /// `overrides`: which of `methods` (put with the protocols given, by `packages`) would
+    /// replace a method of another package, and whose.
+    pub async fn overrides(
+        &mut self,
+        packages: Vec<String>,
+        methods: Vec<MethodProbe>,
+    ) -> Result<OverridesResult, ClientError> {
+        self.call_as(Request::Overrides { packages, methods }).await
     }
 
     /// `eval` an expression and answer its printString.

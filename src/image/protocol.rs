@@ -83,6 +83,10 @@ pub enum Request {
         classes: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since_epoch: Option<u64>,
+        /// With `since_epoch`: `unchanged` also needs the agent's eval count to be this one
+        /// (revision 6; an eval may change code without moving the epoch).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since_evals: Option<u64>,
         /// Ask for what changed in the image since hotpatch installed it (`drift` per package).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         drift: bool,
@@ -103,6 +107,9 @@ pub enum Request {
         /// Who asks, for the agent's audit log.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<ClientIdentity>,
+        /// The application's hooks, run on what changed back (revision 6).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hooks: Option<Hooks>,
     },
     /// Make the image's current state of these definitions the installed one (after `pull`).
     Adopt {
@@ -134,6 +141,12 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
+    /// Which of these methods would replace a method of another package (revision 6).
+    Overrides {
+        /// The packages the methods come with (the project's).
+        packages: Vec<String>,
+        methods: Vec<MethodProbe>,
+    },
 }
 
 impl Request {
@@ -149,6 +162,7 @@ impl Request {
             Request::Log { .. } => "log",
             Request::Census { .. } => "census",
             Request::Eval { .. } => "eval",
+            Request::Overrides { .. } => "overrides",
         }
     }
 }
@@ -181,6 +195,117 @@ pub struct ApplyOptions {
     /// Who pushes, for the agent's audit log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientIdentity>,
+    /// The application's hooks, run after the batch is installed (revision 6). Absent: the
+    /// agent still sends `hotpatchChanged:` to the classes that define it, and a failure undoes
+    /// the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Hooks>,
+}
+
+/// The `hooks` member of `apply` and `rollback` (PROTOCOL.md, apply: hooks): how the
+/// application is told that its code changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Hooks {
+    /// Smalltalk evaluated in the image after the class-side `hotpatchChanged:` methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    /// What a failing hook does to an `apply` (default `undo`); a rollback always stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnHookFailure>,
+    /// `false`: send no `hotpatchChanged:` (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<bool>,
+}
+
+/// What a failing application hook does to the batch it ran after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnHookFailure {
+    /// Undo the batch (and tell the hooks it changed back): the image is as before.
+    #[default]
+    Undo,
+    /// Keep the batch; the failure is only reported.
+    Report,
+}
+
+/// What one application hook did (the `hooks` of `apply`, `rollback` and audit entries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookRun {
+    /// `Foo class>>hotpatchChanged:` for a class-side method, the expression's text for the
+    /// configured expression.
+    pub name: String,
+    pub kind: HookKind,
+    pub outcome: HookOutcome,
+    /// Why it did not finish (absent when it did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub millis: u64,
+}
+
+impl HookRun {
+    /// Whether the hook finished without error.
+    pub fn is_done(&self) -> bool {
+        self.outcome == HookOutcome::Done
+    }
+}
+
+impl std::fmt::Display for HookRun {
+    /// `Foo class>>hotpatchChanged: failed: no routes`, ``the expression `Foo rebuild` done``.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            HookKind::Expression => write!(f, "the expression `{}`", self.name)?,
+            HookKind::Method | HookKind::Other => f.write_str(&self.name)?,
+        }
+        match (self.outcome, &self.message) {
+            (HookOutcome::Done, _) => write!(f, " done ({} ms)", self.millis),
+            (HookOutcome::Failed, Some(m)) => write!(f, " failed: {m}"),
+            (_, Some(m)) => write!(f, " {m}"),
+            (outcome, None) => write!(f, " {}", outcome.label()),
+        }
+    }
+}
+
+/// Which kind of hook ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookKind {
+    /// A class-side `hotpatchChanged:` of a changed package.
+    Method,
+    /// The target's configured expression.
+    Expression,
+    /// A kind this client does not know (a newer agent).
+    #[serde(other)]
+    Other,
+}
+
+/// How a hook ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookOutcome {
+    Done,
+    /// It signalled an error nobody handled.
+    Failed,
+    /// A halt, a debugger, or its process suspended or ended itself.
+    Stopped,
+    /// It ran past the time limit for pushed code.
+    TimedOut,
+    /// An outcome this client does not know (a newer agent).
+    #[serde(other)]
+    Other,
+}
+
+impl HookOutcome {
+    /// The outcome as the wire names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            HookOutcome::Done => "done",
+            HookOutcome::Failed => "failed",
+            HookOutcome::Stopped => "stopped",
+            HookOutcome::TimedOut => "timed_out",
+            HookOutcome::Other => "ended",
+        }
+    }
 }
 
 /// `apply`'s `drift` member.
@@ -277,6 +402,9 @@ pub struct LogEntry {
     /// Sources of drifted definitions an `overwrite` batch replaced.
     #[serde(default)]
     pub overwritten: Vec<OverwrittenMethod>,
+    /// The application hooks that ran after the batch (or rollback), and how they ended.
+    #[serde(default)]
+    pub hooks: Vec<HookRun>,
 }
 
 /// A method the image had changed by hand that a batch overwrote, with the image's source.
@@ -410,6 +538,21 @@ pub struct WireMethod {
     /// False when the agent could only decompile the method.
     #[serde(default = "yes")]
     pub source_exact: bool,
+    /// The package whose method this one replaced, when it is an override (revision 6): its
+    /// original is kept in the image and comes back when this method is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
+}
+
+impl WireMethod {
+    /// The method's identity.
+    pub fn key(&self) -> MethodKey {
+        MethodKey {
+            class_name: self.class_name.clone(),
+            side: self.side,
+            selector: self.selector.clone(),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -459,7 +602,9 @@ pub struct AgentError {
     pub kind: ErrorKind,
     #[serde(default)]
     pub message: String,
-    /// `compile_failed`: every method that did not compile.
+    /// `compile_failed`: every method that did not compile; `apply_failed` and `bad_request`
+    /// (revision 6): every op refused (a name that breaks its rule, a missing superclass or
+    /// class), without `line` and `column`.
     #[serde(default)]
     pub errors: Vec<CompileError>,
     /// `stale`: the image's current epoch.
@@ -467,11 +612,15 @@ pub struct AgentError {
     pub epoch: Option<u64>,
     /// `apply_failed`: index of the op that failed.
     #[serde(default)]
-    pub op: Option<usize>,
+    pub op: Option<u32>,
     /// `drift`: the drifted definitions the batch would have overwritten (boxed: errors are
     /// passed around by value and this one is rare).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Box<Vec<DriftedName>>>,
+    /// `apply_failed` after a hook failed: the hooks before and after the undo (boxed, as
+    /// `drift`: most errors have none).
+    #[serde(flatten, default)]
+    pub hook_failure: Box<HookFailure>,
     /// The members of `unholdable_character`, `too_large` and `unsupported_protocol` errors
     /// (boxed: rare, and errors are passed around by value).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
@@ -542,6 +691,17 @@ impl Unholdable {
     }
 }
 
+/// The hooks of an `apply_failed` that a failing hook caused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookFailure {
+    /// The hooks that ran on the installed batch (the last one failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookRun>,
+    /// The hooks run again after the batch was undone, so the application saw its code back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks_after_undo: Vec<HookRun>,
+}
+
 /// A definition named in a `drift` error: a method (`class_name`, `side`, `selector`) or a
 /// class (`name`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -570,10 +730,12 @@ impl std::fmt::Display for AgentError {
 
 impl std::error::Error for AgentError {}
 
-/// One method that did not compile; `line`/`column` are 1-based, inside the method source.
+/// One method that did not compile, or one op refused; `line`/`column` are 1-based, inside the
+/// method source (0 when the error is not about a method's text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompileError {
     pub op: usize,
+    #[serde(default)]
     pub class_name: String,
     #[serde(default)]
     pub side: Side,
@@ -599,7 +761,11 @@ pub struct HelloInfo {
     pub protocol: u32,
     pub session: String,
     pub epoch: u64,
-    /// Optional commands and members the agent supports (`drift`, `log`, `adopt`, `parts`).
+    /// How many `eval`s ran in this session (revision 6; `None` from older agents): with the
+    /// epoch, what a cached snapshot is valid for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evals: Option<u64>,
+    /// Optional commands and members the agent supports (`drift`, `log`, `adopt`, `overrides`, `hooks`, `parts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
     /// The largest message the agent reads or sends (PROTOCOL.md, Size limit); older agents
@@ -623,6 +789,9 @@ impl HelloInfo {
 pub struct PingInfo {
     pub epoch: u64,
     pub session: String,
+    /// How many `eval`s ran in this session (revision 6; `None` from older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evals: Option<u64>,
 }
 
 /// Result of `snapshot`.
@@ -630,10 +799,34 @@ pub struct PingInfo {
 pub struct SnapshotResult {
     pub session: String,
     pub epoch: u64,
+    /// How many `eval`s ran in this session when the snapshot was taken (revision 6; `None`
+    /// from older agents): a cached snapshot is valid for this epoch and this count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evals: Option<u64>,
     #[serde(default)]
     pub unchanged: bool,
     #[serde(default)]
     pub packages: Vec<WirePackage>,
+}
+
+/// A point in an image's history as its agent counts it: the epoch, and how many `eval`s had
+/// run (revision 6; `None` from agents that do not count them). A cached snapshot is valid for
+/// one mark: an eval may change code without moving the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Mark {
+    pub epoch: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evals: Option<u64>,
+}
+
+impl SnapshotResult {
+    /// The point in the image's history this snapshot speaks of.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            epoch: self.epoch,
+            evals: self.evals,
+        }
+    }
 }
 
 /// A package as the agent lists it.
@@ -706,11 +899,18 @@ pub struct ApplyResult {
     pub replayed: bool,
     #[serde(default)]
     pub initialized: Vec<String>,
+    /// The application hooks that ran after the batch was installed (revision 6).
+    #[serde(default)]
+    pub hooks: Vec<HookRun>,
     #[serde(default)]
     pub millis: u64,
     /// Milliseconds per phase of the agent's work (revision 4; absent from older agents).
     #[serde(default)]
     pub phases: Option<ApplyPhases>,
+    /// Drifted definitions an `overwrite` batch replaced, as the agent found them when it
+    /// installed each one (revision 6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overwritten: Vec<DriftedName>,
 }
 
 /// The agent's milliseconds per phase of an `apply` (PROTOCOL.md, apply): parsing the request's
@@ -728,6 +928,9 @@ pub struct ApplyPhases {
     pub install: u64,
     #[serde(default)]
     pub initialize: u64,
+    /// The application's hooks (revision 6).
+    #[serde(default)]
+    pub hooks: u64,
     #[serde(default)]
     pub record: u64,
 }
@@ -740,6 +943,38 @@ pub struct RollbackResult {
     /// Undo steps that failed (the others still ran); empty when the rollback was exact.
     #[serde(default)]
     pub problems: Vec<String>,
+    /// The application hooks run on what changed back (revision 6).
+    #[serde(default)]
+    pub hooks: Vec<HookRun>,
+}
+
+/// A method a push would put, as `overrides` asks about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodProbe {
+    pub class_name: String,
+    #[serde(default)]
+    pub side: Side,
+    pub selector: String,
+    /// The protocol it would be put in (its package, for an extension `*P`).
+    pub protocol: String,
+}
+
+/// Result of `overrides`: the asked methods that would replace another package's method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OverridesResult {
+    #[serde(default)]
+    pub overrides: Vec<Overridden>,
+}
+
+/// A method of another package that a pushed one would replace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overridden {
+    pub class_name: String,
+    #[serde(default)]
+    pub side: Side,
+    pub selector: String,
+    /// The package the image says the method belongs to now.
+    pub owner: String,
 }
 
 /// Result of `eval`.
@@ -887,22 +1122,29 @@ impl SnapshotResult {
         Some(recorded)
     }
 
+    /// Every method the snapshot lists: its classes' and its extensions'.
+    fn methods(&self) -> impl Iterator<Item = &WireMethod> {
+        self.packages.iter().flat_map(|p| {
+            p.classes
+                .iter()
+                .flat_map(|c| c.methods.iter())
+                .chain(p.extensions.iter().flat_map(|e| e.methods.iter()))
+        })
+    }
+
     /// Methods whose source the image could only decompile.
     pub fn inexact(&self) -> Vec<MethodKey> {
-        self.packages
-            .iter()
-            .flat_map(|p| {
-                p.classes
-                    .iter()
-                    .flat_map(|c| c.methods.iter())
-                    .chain(p.extensions.iter().flat_map(|e| e.methods.iter()))
-            })
+        self.methods()
             .filter(|m| !m.source_exact)
-            .map(|m| MethodKey {
-                class_name: m.class_name.clone(),
-                side: m.side,
-                selector: m.selector.clone(),
-            })
+            .map(WireMethod::key)
+            .collect()
+    }
+
+    /// The methods the snapshot marks as overrides, with the package whose method each
+    /// replaced.
+    pub fn overrides(&self) -> std::collections::BTreeMap<MethodKey, String> {
+        self.methods()
+            .filter_map(|m| Some((m.key(), m.overrides.clone()?)))
             .collect()
     }
 
@@ -1060,6 +1302,7 @@ mod tests {
                 "census" => serde_json::from_value::<CensusResult>(result).map(|_| ()),
                 "adopt" => serde_json::from_value::<AdoptResult>(result).map(|_| ()),
                 "log" => serde_json::from_value::<LogResult>(result).map(|_| ()),
+                "overrides" => serde_json::from_value::<OverridesResult>(result).map(|_| ()),
                 other => panic!("example {name}: unknown command {other}"),
             };
             parsed.unwrap_or_else(|e| panic!("result of {name}: {e}"));
@@ -1078,6 +1321,41 @@ mod tests {
         assert_eq!(packages[0].classes[0].name, "SampleCounter");
         assert_eq!(packages[0].classes[0].methods[1].side, Side::Class);
         assert_eq!(packages[0].extensions[0].methods[0].selector, "shout");
+    }
+
+    fn result_of<T: serde::de::DeserializeOwned>(example: &str) -> T {
+        let (_, json) = examples()
+            .into_iter()
+            .find(|(n, _)| n == example)
+            .unwrap_or_else(|| panic!("no example {example}"));
+        let answer: Answer = serde_json::from_str(&json).unwrap();
+        serde_json::from_value(answer.result.unwrap()).unwrap()
+    }
+
+    #[test]
+    fn overrides_examples_name_whose_method_is_replaced() {
+        let snap: SnapshotResult = result_of("snapshot-overrides-answer");
+        let key = MethodKey {
+            class_name: "Integer".into(),
+            side: Side::Instance,
+            selector: "benchFib".into(),
+        };
+        assert_eq!(
+            snap.overrides().get(&key).map(String::as_str),
+            Some("Kernel-Numbers")
+        );
+        assert_eq!(
+            snap.mark(),
+            Mark {
+                epoch: 4,
+                evals: Some(5)
+            }
+        );
+        let found: OverridesResult = result_of("overrides-answer");
+        assert_eq!(found.overrides.len(), 1);
+        assert_eq!(found.overrides[0].owner, "Kernel-Numbers");
+        let applied: ApplyResult = result_of("apply-overwritten-answer");
+        assert_eq!(applied.overwritten[0].selector.as_deref(), Some("greeting"));
     }
 
     #[test]
@@ -1110,6 +1388,36 @@ mod tests {
             ("batch.ops[0].source", 3, 6)
         );
         assert_eq!(u.character(), "U+65E5 '日'");
+    }
+
+    #[test]
+    fn a_failed_hook_is_named_with_its_outcome_before_and_after_the_undo() {
+        let (_, json) = examples()
+            .into_iter()
+            .find(|(n, _)| n == "apply-failed-hook")
+            .unwrap();
+        let answer: Answer = serde_json::from_str(&json).unwrap();
+        let err = answer.error.unwrap();
+        assert_eq!(err.kind, ErrorKind::ApplyFailed);
+        let failed = &err.hook_failure.hooks[1];
+        assert_eq!(
+            (failed.kind, failed.outcome),
+            (HookKind::Expression, HookOutcome::TimedOut)
+        );
+        assert_eq!(
+            failed.to_string(),
+            "the expression `SampleRoutes rebuild` did not finish within 5000 ms; its process was terminated"
+        );
+        assert!(
+            err.hook_failure
+                .hooks_after_undo
+                .iter()
+                .all(HookRun::is_done)
+        );
+        assert_eq!(
+            err.hook_failure.hooks[0].to_string(),
+            "SampleRoutes class>>hotpatchChanged: done (1 ms)"
+        );
     }
 
     #[test]

@@ -7,19 +7,23 @@
 
 use super::compare::{SnapshotCache, compare};
 use super::local::{self, LocalSources, SourceError};
+use super::overrides::{self, Overrides};
 use super::state::{self, StateError};
 use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
 use crate::drift::{DriftChange, DriftItem, DriftReport, Standing, Subject};
 use crate::image::protocol::{
-    AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName, ErrorKind,
+    AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName,
+    ErrorKind, HookRun,
 };
 use crate::image::{Client, ClientError, ProgressSink};
 use crate::model::{MethodDef, MethodKey, Side};
 use crate::plan::state::{Rename, RenameError};
 use crate::plan::{self, Plan, PlanContext, Safety, Step};
+use crate::revision::Revision;
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the user asked for.
@@ -42,6 +46,12 @@ pub struct PushOptions {
     /// `--overwrite-drift`: replace definitions changed in the image since hotpatch installed
     /// them (the agent keeps what it replaced, so `rollback` brings it back).
     pub overwrite_drift: bool,
+    /// `--no-hooks`: run none of the application's hooks (no `hotpatchChanged:`, no
+    /// `after_change`).
+    pub no_hooks: bool,
+    /// `--ref REV`: push the sources as they are at this commit, not the work tree's (shared by
+    /// the members of a group rollout, which read it once).
+    pub revision: Option<Arc<Revision>>,
     /// Where the agent's progress messages go while it snapshots and applies (the CLI's
     /// progress bar); `None` asks for none.
     pub progress: Option<ProgressSink>,
@@ -75,6 +85,17 @@ pub struct PushReport {
     pub carried: Vec<String>,
     /// Classes whose class-side `initialize` ran, in the order they ran.
     pub initialized: Vec<String>,
+    /// The application hooks that ran after the batch was installed, and how each ended (a
+    /// failure listed here was only reported: `on_failure = "report"`).
+    pub hooks: Vec<HookRun>,
+    /// The git commit of the sources pushed, when a batch was sent or `--ref` named it (what
+    /// the audit log keeps and `status` shows).
+    pub commit: Option<String>,
+    /// Whether the work tree had uncommitted changes (false for `--ref`).
+    pub dirty: Option<bool>,
+    /// The `--ref` asked for.
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
     /// Definitions changed in the image since hotpatch installed them that this push would
     /// replace (outcome `drift`), or replaced (`--overwrite-drift`).
     pub drift: Vec<DriftLine>,
@@ -142,6 +163,10 @@ pub struct ChangeLine {
     pub what: &'static str,
     /// `Foo`, `Foo>>bar` or `Foo class>>bar`.
     pub name: String,
+    /// For a method that overrides another package's method (Monticello's override): that
+    /// package. Put in, the agent keeps the original; removed, the original comes back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
 }
 
 /// Milliseconds spent per phase.
@@ -179,6 +204,7 @@ impl std::fmt::Display for LocatedError {
                 self.message,
                 self.method
             ),
+            None if self.line == 0 => write!(f, "{}: {}", self.method, self.message),
             None => write!(
                 f,
                 "{}: line {} column {}: {}",
@@ -203,10 +229,16 @@ pub enum PushFailure {
         "the image kept changing while pushing (now at epoch {0}); nothing was applied, try again"
     )]
     Stale(u64),
-    #[error("the agent could not apply the batch and undid it; the image is unchanged: {0}")]
-    ApplyFailed(AgentError),
+    /// The agent refused the batch or undid it: the image is unchanged. When it names the ops
+    /// it refuses (every one: names that break its rules, a missing superclass, an extended
+    /// class that does not exist), each is located in its Tonel file.
+    #[error("the agent could not apply the batch; the image is unchanged: {0}")]
+    ApplyFailed(Box<AgentError>, Vec<LocatedError>),
     #[error("{0}; nothing was sent")]
     Rename(RenameError),
+    /// `--ref`: the sources of that revision cannot be had; nothing was sent.
+    #[error("{0}; nothing was sent")]
+    Revision(#[from] crate::revision::RevisionError),
     /// The sources hold a character the image's strings cannot hold (an 8-bit image); the agent
     /// refused the batch before changing anything.
     #[error("the image cannot hold a character of the sources ({0}); the image is unchanged")]
@@ -244,10 +276,18 @@ pub async fn push(
 ) -> Result<PushReport, PushFailure> {
     let started = Instant::now();
     let mut millis = Timings::default();
-    let local = local::load(config, &options.paths)?;
+    let (local, mut identity) = match &options.revision {
+        Some(revision) => (
+            local::load_revision(config, revision)?,
+            super::identity::at_commit(&revision.commit),
+        ),
+        // Who pushes (user, host, git commit) costs a few git calls: found while we connect.
+        None => (
+            local::load(config, &options.paths)?,
+            super::identity::gather_in_background(&config.root),
+        ),
+    };
     millis.read = elapsed(started);
-    // Who pushes (user, host, git commit) costs a few git calls: found while we connect.
-    let mut identity = super::identity::gather_in_background(&config.root);
 
     let token = match &options.token {
         Some(t) => t.clone(),
@@ -266,6 +306,7 @@ pub async fn push(
     loop {
         let t = Instant::now();
         let comparison = compare(&mut client, &local, cache.as_ref()).await?;
+        let overrides = overrides::find(&mut client, &comparison, &local.scope.packages).await?;
         millis.snapshot += elapsed(t);
         let (carries, live_state) =
             state::check(&mut client, &comparison.changes, &options.renames).await?;
@@ -288,7 +329,7 @@ pub async fn push(
             retried_stale,
             from_cache: comparison.from_cache,
             counts: comparison.changes.counts(),
-            changes: change_lines(&comparison.changes),
+            changes: change_lines(&comparison.changes, &overrides),
             needs_rebuild: rebuild_reasons(&plan),
             refused: plan
                 .refusals()
@@ -296,6 +337,10 @@ pub async fn push(
                 .collect(),
             carried: carries.iter().map(ToString::to_string).collect(),
             initialized: Vec::new(),
+            hooks: Vec::new(),
+            commit: options.revision.as_ref().map(|r| r.commit.clone()),
+            dirty: options.revision.as_ref().map(|_| false),
+            git_ref: options.revision.as_ref().map(|r| r.spec.clone()),
             drift: DriftLine::of(&comparison.drift),
             millis,
         };
@@ -340,11 +385,17 @@ pub async fn push(
             } else {
                 DriftPolicy::Refuse
             });
+        let hooks = super::hooks_for(target, &client.hello, !options.no_hooks)
+            .map_err(PushFailure::Config)?;
+        let who = identity.get();
+        report.commit.clone_from(&who.commit);
+        report.dirty = who.dirty;
         let how = ApplyOptions {
             carry: carries,
             initialize: options.no_initialize.then_some(false),
             drift: drift_policy,
-            client: Some(identity.get()),
+            client: Some(who),
+            hooks,
         };
         let t = Instant::now();
         let applied = client.apply_with(batch, how).await;
@@ -355,11 +406,25 @@ pub async fn push(
                 report.epoch_after = result.epoch;
                 report.replayed = result.replayed;
                 report.initialized = result.initialized;
+                report.hooks = result.hooks;
                 report.millis.agent = result.phases;
                 // The image now holds exactly these sources for the scope; a replayed answer
                 // speaks of an earlier epoch, so it proves nothing about now.
                 if let Some(c) = cache.as_ref().filter(|_| !result.replayed) {
-                    c.advance(client.url(), &comparison, &local, result.epoch);
+                    c.advance(client.url(), &comparison, &local, result.epoch, &overrides);
+                }
+                // Hand edits the agent found when it installed (made after the snapshot) and
+                // replaced, as `--overwrite-drift` allowed: said, as the log keeps them.
+                for d in &result.overwritten {
+                    let line = DriftLine {
+                        standing: Standing::Drift,
+                        change: d.change.unwrap_or(DriftChange::Changed),
+                        name: drifted_subject(d).map_or_else(|| "?".to_owned(), |s| s.to_string()),
+                        stamp: None,
+                    };
+                    if !report.drift.iter().any(|l| l.name == line.name) {
+                        report.drift.push(line);
+                    }
                 }
                 return Ok(finish(report, started, client).await);
             }
@@ -373,7 +438,16 @@ pub async fn push(
                 ErrorKind::CompileFailed => {
                     return Err(PushFailure::CompileFailed(locate(&e.errors, &plan, &local)));
                 }
-                ErrorKind::ApplyFailed => return Err(PushFailure::ApplyFailed(e)),
+                ErrorKind::ApplyFailed => {
+                    let located = locate_refused(&e.errors, &plan, &local);
+                    return Err(PushFailure::ApplyFailed(Box::new(e), located));
+                }
+                // Names the agent's rules refuse, every one listed (the client's own check,
+                // the same rules, normally finds them first).
+                ErrorKind::BadRequest if !e.errors.is_empty() => {
+                    let located = locate_refused(&e.errors, &plan, &local);
+                    return Err(PushFailure::ApplyFailed(Box::new(e), located));
+                }
                 ErrorKind::UnholdableCharacter => {
                     return Err(PushFailure::Unholdable(Box::new(locate_unholdable(
                         &e, &plan, &local,
@@ -402,10 +476,9 @@ pub async fn push(
     }
 }
 
-/// `Foo>>bar (changed)` or `class Foo (removed)` for a definition named in a `drift` error.
-fn drifted_name(d: &DriftedName) -> String {
-    // Named as everywhere else (`Subject`'s display).
-    let subject = match (&d.class_name, &d.selector, &d.name) {
+/// The definition a `drift` list of the agent names.
+fn drifted_subject(d: &DriftedName) -> Option<Subject> {
+    match (&d.class_name, &d.selector, &d.name) {
         (Some(class_name), Some(selector), _) => Some(Subject::Method {
             key: crate::model::MethodKey {
                 class_name: class_name.clone(),
@@ -415,8 +488,13 @@ fn drifted_name(d: &DriftedName) -> String {
         }),
         (_, _, Some(name)) => Some(Subject::Class { name: name.clone() }),
         _ => None,
-    };
-    let name = subject.map_or_else(|| "?".to_owned(), |s| s.to_string());
+    }
+}
+
+/// `Foo>>bar (changed)` or `class Foo (removed)` for a definition named in a `drift` error.
+fn drifted_name(d: &DriftedName) -> String {
+    // Named as everywhere else (`Subject`'s display).
+    let name = drifted_subject(d).map_or_else(|| "?".to_owned(), |s| s.to_string());
     match d.change {
         Some(change) => format!("{name} ({})", change.label()),
         None => name,
@@ -484,8 +562,9 @@ fn rebuild_reasons(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-/// The changes as one line each, in the diff's order.
-pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
+/// The changes as one line each, in the diff's order; methods that are overrides (see
+/// [`overrides::find`]) say whose method they replace.
+pub fn change_lines(changes: &Changes, overrides: &Overrides) -> Vec<ChangeLine> {
     let classes = changes.classes.iter().map(|c| ChangeLine {
         change: match c {
             ClassChange::Added { .. } => "added",
@@ -494,6 +573,7 @@ pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
         },
         what: "class",
         name: c.name().to_owned(),
+        overrides: None,
     });
     let methods = changes.methods.iter().map(|m| ChangeLine {
         change: match m {
@@ -504,6 +584,7 @@ pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
         },
         what: "method",
         name: m.key().to_string(),
+        overrides: overrides.get(&m.key()).cloned(),
     });
     classes.chain(methods).collect()
 }
@@ -519,6 +600,48 @@ fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<Loc
             };
             let path = method.and_then(|m| file_of(local, &m.key()));
             locate_one(e, method, path)
+        })
+        .collect()
+}
+
+/// Maps the ops an agent refused (`errors` of `apply_failed` or `bad_request`) to the Tonel
+/// definitions they came from: a method at its header, a class at its definition.
+fn locate_refused(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<LocatedError> {
+    errors
+        .iter()
+        .map(|e| {
+            let class_at = |name: &str| {
+                let origin = local
+                    .packages
+                    .iter()
+                    .flat_map(|p| &p.classes)
+                    .find(|c| c.name == name)
+                    .and_then(|c| c.origin.as_ref());
+                (
+                    origin.map(|o| o.path.clone()),
+                    origin.map_or(0, |o| o.line),
+                    u32::from(origin.is_some()),
+                )
+            };
+            let ((path, line, column), name) = match plan.steps.get(e.op) {
+                Some(Step::PutMethod(m)) => {
+                    let at = m.span.map_or((0, 0), |s| (s.header.line, s.header.column));
+                    ((file_of(local, &m.key()), at.0, at.1), m.key().to_string())
+                }
+                Some(Step::DefineClass(c)) => (class_at(&c.name), format!("class {}", c.name)),
+                Some(Step::Classify { key, .. } | Step::RemoveMethod(key)) => {
+                    (class_at(&key.class_name), key.to_string())
+                }
+                Some(Step::RemoveClass(name)) => ((None, 0, 0), format!("class {name}")),
+                None => ((None, 0, 0), e.class_name.clone()),
+            };
+            LocatedError {
+                path,
+                line,
+                column,
+                method: name,
+                message: e.message.clone(),
+            }
         })
         .collect()
 }
@@ -574,12 +697,12 @@ fn locate_unholdable(e: &AgentError, plan: &Plan, local: &LocalSources) -> Locat
         u.character(),
         u.characters.as_deref().unwrap_or("8-bit characters")
     );
-    let step = e.op.and_then(|i| plan.steps.get(i));
+    let step = e.op.and_then(|i| plan.steps.get(i as usize));
     if let Some(Step::PutMethod(m)) = step
         && u.field.ends_with(".source")
     {
         let at = CompileError {
-            op: e.op.unwrap_or_default(),
+            op: e.op.map_or(0, |i| i as usize),
             class_name: m.class_name.clone(),
             side: m.side,
             selector: None,

@@ -16,6 +16,11 @@ pub struct Project {
 impl Project {
     /// A fresh copy named after the test binary and `name`, pushing to `vm`.
     pub fn new(vm: &Vm, name: &str) -> Project {
+        Project::for_url(&vm.url, &vm.token, name)
+    }
+
+    /// A fresh copy pushing to `url` with `token` (e.g. a port nothing listens on).
+    pub fn for_url(url: &str, token: &str, name: &str) -> Project {
         let suite = std::env::current_exe()
             .ok()
             .and_then(|e| e.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -27,11 +32,11 @@ impl Project {
         let _ = std::fs::remove_dir_all(&dir);
         copy_dir(&repo().join("examples/sample-app"), &dir);
         let config = std::fs::read_to_string(dir.join("hotpatch.toml")).expect("read config");
-        let config = config.replace("ws://127.0.0.1:7071/", &vm.url);
+        let config = config.replace("ws://127.0.0.1:7071/", url);
         std::fs::write(dir.join("hotpatch.toml"), config).expect("write config");
         Project {
             dir,
-            token: vm.token.clone(),
+            token: token.to_owned(),
         }
     }
 
@@ -86,6 +91,21 @@ impl Project {
         std::fs::write(&path, text.replace(from, to)).expect("write source");
     }
 
+    /// The sample edit that adds a method and removes one: `SampleCounter>>setUp`'s work moves
+    /// into a new `reset`, which the class-side `new` now sends.
+    pub fn replace_set_up_with_reset(&self) {
+        self.edit(
+            "SampleCounter.class.st",
+            "{ #category : 'initialization' }\nSampleCounter >> setUp [\n\n\tcount := 0\n]",
+            "{ #category : 'actions' }\nSampleCounter >> reset [\n\n\tcount := 0\n]",
+        );
+        self.edit(
+            "SampleCounter.class.st",
+            "^ super new setUp",
+            "^ super new reset; yourself",
+        );
+    }
+
     /// `push --json` with `args`, asserting the exit code; answers the report.
     pub fn push_json(&self, args: &[&str], code: i32) -> serde_json::Value {
         let mut all = vec!["push", "--json"];
@@ -110,7 +130,7 @@ impl Project {
 /// The `hotpatch` binary of this build: cargo builds it for integration tests beside their
 /// `deps/` directory (`env!("CARGO_BIN_EXE_hotpatch")` cannot be used here: the bench binaries
 /// that share this harness are compiled without it).
-fn hotpatch_exe() -> PathBuf {
+pub fn hotpatch_exe() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let dir = exe
         .parent()
