@@ -860,7 +860,7 @@ fn to_127(bytes: usize) -> usize {
 /// max_message_bytes, a snapshot that it takes parts).
 #[test]
 fn messages_of_127_bytes_work_the_four_ways_the_issue_found() {
-    use hotpatch::image::protocol::{ClientIdentity, Hooks, Request};
+    use hotpatch::image::protocol::{ClientIdentity, Request};
     let port = common::free_port();
     let token55 = "t".repeat(55);
     let script = format!(
@@ -883,53 +883,58 @@ fn messages_of_127_bytes_work_the_four_ways_the_issue_found() {
     assert_eq!(expression.len(), 90);
     assert_eq!(p.run(&["eval", &expression], 0).trim(), "83");
 
-    // rollback with an HOTPATCH_USER that makes the request 127 bytes, and one of 18, from a
-    // folder outside git (as in the issue: no commit to report).
+    // rollback: the issue's 18-character HOTPATCH_USER from the CLI, from a folder outside git
+    // (as in the issue: no commit to report); and a rollback of exactly 127 bytes from the
+    // client, with the hooks `rollback --no-hooks` sends and a user that makes it so (the CLI's
+    // own rollback also names this machine's host and tool, and now carries hooks: longer than
+    // 127 bytes here).
     let outside_git = p.dir.parent().expect("the project's parent").to_owned();
-    let found = hotpatch::ops::identity::gather(&p.dir);
+    let overrides = hotpatch::config::Overrides::default();
+    let target = hotpatch::config::Config::load(&p.dir, &overrides)
+        .and_then(|c| c.target(&overrides))
+        .expect("the project's target");
     let identity = |user: &str| ClientIdentity {
         user: Some(user.to_owned()),
-        host: found.host.clone(),
-        commit: None,
-        dirty: None,
-        tool: found.tool.clone(),
+        ..ClientIdentity::default()
     };
-    // The hooks `hotpatch rollback` sends an agent that runs them (ops::hooks_for): the
-    // project's settings, the defaults here.
-    let overrides = hotpatch::config::Overrides::default();
-    let settings = hotpatch::config::Config::load(&p.dir, &overrides)
-        .and_then(|c| c.target(&overrides))
-        .expect("the project's target")
-        .hooks;
-    let hooks = Hooks {
-        expression: settings.after_change.clone(),
-        on_failure: Some(settings.on_failure),
-        notify: Some(settings.notify),
-    };
-    let rollback = |user: &str| Request::Rollback {
-        client: Some(identity(user)),
-        hooks: Some(hooks.clone()),
-    };
-    let exact = to_127(request_bytes(2, rollback("")));
-    assert_eq!(request_bytes(2, rollback(&"u".repeat(exact))), 127);
-    for n in [exact, 18] {
+    let rt = common::runtime();
+    for how in ["cli", "127 bytes"] {
         p.run(&["push"], 0);
         p.edit("SampleApp.class.st", "Hello", "Hi");
         p.run(&["push"], 0);
-        let user = "u".repeat(n);
-        let out = p.hotpatch_env(
-            &["rollback"],
-            &[
-                ("HOTPATCH_USER", user.as_str()),
-                ("GIT_CEILING_DIRECTORIES", &outside_git.to_string_lossy()),
-            ],
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "rollback with a {n}-character HOTPATCH_USER: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if how == "cli" {
+            let out = p.hotpatch_env(
+                &["rollback"],
+                &[
+                    ("HOTPATCH_USER", "u".repeat(18).as_str()),
+                    ("GIT_CEILING_DIRECTORIES", &outside_git.to_string_lossy()),
+                ],
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "rollback with an 18-character HOTPATCH_USER: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        } else {
+            let mut client = rt
+                .block_on(hotpatch::image::Client::connect(
+                    &vm.url,
+                    &vm.token,
+                    Duration::from_secs(30),
+                ))
+                .expect("connect");
+            let hooks = hotpatch::ops::hooks_for(&target, &client.hello, false).expect("hooks");
+            let rollback = |user: &str| Request::Rollback {
+                client: Some(identity(user)),
+                hooks: hooks.clone(),
+            };
+            let user = "u".repeat(to_127(request_bytes(2, rollback(""))));
+            assert_eq!(request_bytes(2, rollback(&user)), 127);
+            let undone = rt.block_on(client.rollback_with(Some(identity(&user)), hooks.clone()));
+            rt.block_on(client.close());
+            assert!(undone.is_ok(), "a rollback of 127 bytes: {undone:?}");
+        }
         p.edit("SampleApp.class.st", "Hi", "Hello");
     }
 
@@ -977,7 +982,6 @@ fn messages_of_127_bytes_work_the_four_ways_the_issue_found() {
     vm.eval(&format!(
         "[ (Delay forMilliseconds: 300) wait. HpAgent startOn: {port} token: '{token}' ] fork. #restarting"
     ));
-    let rt = common::runtime();
     let mut connected = false;
     for _ in 0..600 {
         let attempt = rt.block_on(hotpatch::image::Client::connect(
