@@ -626,15 +626,6 @@ WireText >> word [
 ]
 "#;
 
-/// Gives the image a changes file (the test image has none), so a method compiled by hand keeps
-/// its exact source, as in production images.
-fn keep_sources(vm: &Vm) {
-    assert_eq!(
-        vm.eval("SourceFiles at: 2 put: (FileStream fileNamed: 'hand-edits.changes'). #ok"),
-        "#ok"
-    );
-}
-
 /// UTF-8 on the wire both ways in the Squeak 2.x test image, whose strings hold MacRoman: every
 /// character it can hold is pushed, read back, diffed clean and pulled byte for byte, `'café'`
 /// answers 4 for `size`, a class made in the image with a name beyond ASCII is pulled, and a
@@ -668,15 +659,9 @@ fn text_beyond_ascii_is_exact_both_ways_and_what_the_image_cannot_hold_is_refuse
     assert!(out.contains("drift    none"), "{out}");
 
     // A hand edit in the image, beyond ASCII, pulled into the file byte for byte.
-    keep_sources(&vm);
+    vm.keep_sources();
     let edited = "word\n\t\"naïve — edited by hand, 5 €\"\n\n\t^ 'café au lait'";
-    assert_eq!(
-        vm.eval(&format!(
-            "WireText compile: '{}' classified: 'accès'. #done",
-            edited.replace('\'', "''")
-        )),
-        "#done"
-    );
+    vm.hand_edit("WireText", edited, "accès");
     p.run(&["pull"], 0);
     let file = p.dir.join("src/Café-Core/WireText.class.st");
     let expected = WIRE_TEXT.replace(
