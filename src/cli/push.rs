@@ -355,9 +355,10 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
         | PushFailure::Rename(_)
         | PushFailure::Revision(_) => exit::ERROR,
         PushFailure::Agent(e) => super::client_error_code(e),
-        PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(..) => {
-            exit::REJECTED
-        }
+        PushFailure::CompileFailed(_)
+        | PushFailure::Stale(_)
+        | PushFailure::ApplyFailed(..)
+        | PushFailure::Unholdable(_) => exit::REJECTED,
         PushFailure::Drift(_) => exit::DRIFT,
     }
 }
@@ -575,6 +576,12 @@ pub fn print_failure(failure: &PushFailure) {
             }
             errln!("hotpatch: error: {failure}");
         }
+        PushFailure::Unholdable(at) => {
+            errln!("{at}");
+            errln!(
+                "hotpatch: error: the image cannot hold a character of the sources; the image is unchanged"
+            );
+        }
         other => errln!("hotpatch: error: {other}"),
     }
 }
@@ -594,6 +601,7 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::Rename(_) => own("rename"),
         PushFailure::Revision(_) => own("revision"),
         PushFailure::Drift(_) => own("drift"),
+        PushFailure::Unholdable(_) => own("unholdable_character"),
     };
     let errors: Vec<serde_json::Value> = match failure {
         PushFailure::Source(e) => e.json_errors(),
@@ -602,6 +610,7 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),
         PushFailure::Drift(names) => names.iter().map(|n| serde_json::json!(n)).collect(),
+        PushFailure::Unholdable(at) => vec![serde_json::to_value(at).unwrap_or_default()],
         _ => Vec::new(),
     };
     error["errors"] = errors.into();
