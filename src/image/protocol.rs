@@ -104,7 +104,7 @@ pub enum Request {
         timeout_ms: Option<u64>,
     },
     /// Everything `apply` checks (names, classes, compiling every method), without installing
-    /// anything (revision 6, feature `check`): what `push --dry-run` asks.
+    /// anything (revision 9, feature `check`): what `push --dry-run` asks.
     Check {
         batch: Batch,
     },
@@ -112,7 +112,7 @@ pub enum Request {
         /// Who asks, for the agent's audit log.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<ClientIdentity>,
-        /// The application's hooks, run on what changed back (revision 6).
+        /// The application's hooks, run on what changed back (revision 8).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hooks: Option<Hooks>,
     },
@@ -201,7 +201,7 @@ pub struct ApplyOptions {
     /// Who pushes, for the agent's audit log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientIdentity>,
-    /// The application's hooks, run after the batch is installed (revision 6). Absent: the
+    /// The application's hooks, run after the batch is installed (revision 8). Absent: the
     /// agent still sends `hotpatchChanged:` to the classes that define it, and a failure undoes
     /// the batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -609,7 +609,7 @@ pub struct AgentError {
     #[serde(default)]
     pub message: String,
     /// `compile_failed`: every method that did not compile; `apply_failed` and `bad_request`
-    /// (revision 6): every op refused (a name that breaks its rule, a missing superclass or
+    /// (revision 7): every op refused (a name that breaks its rule, a missing superclass or
     /// class), without `line` and `column`.
     #[serde(default)]
     pub errors: Vec<CompileError>,
@@ -905,7 +905,7 @@ pub struct ApplyResult {
     pub replayed: bool,
     #[serde(default)]
     pub initialized: Vec<String>,
-    /// The application hooks that ran after the batch was installed (revision 6).
+    /// The application hooks that ran after the batch was installed (revision 8).
     #[serde(default)]
     pub hooks: Vec<HookRun>,
     #[serde(default)]
@@ -934,7 +934,7 @@ pub struct ApplyPhases {
     pub install: u64,
     #[serde(default)]
     pub initialize: u64,
-    /// The application's hooks (revision 6).
+    /// The application's hooks (revision 8).
     #[serde(default)]
     pub hooks: u64,
     #[serde(default)]
@@ -958,7 +958,7 @@ pub struct RollbackResult {
     /// Undo steps that failed (the others still ran); empty when the rollback was exact.
     #[serde(default)]
     pub problems: Vec<String>,
-    /// The application hooks run on what changed back (revision 6).
+    /// The application hooks run on what changed back (revision 8).
     #[serde(default)]
     pub hooks: Vec<HookRun>,
 }
