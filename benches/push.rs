@@ -13,27 +13,17 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use common::bench::{self, CLASSES, generate};
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const CLASSES: usize = 100;
-
 fn main() {
-    let mut methods = 10_000usize;
-    let mut runs = 15usize;
-    let mut args = common::bench_args();
-    while let Some(a) = args.next() {
-        let value = args.next().and_then(|v| v.parse().ok());
-        match (a.as_str(), value) {
-            ("--methods", Some(n)) => methods = n,
-            ("--runs", Some(n)) => runs = n,
-            _ => {
-                eprintln!("usage: cargo bench --bench push -- [--methods N] [--runs N]");
-                std::process::exit(2);
-            }
-        }
-    }
+    let (methods, runs) = bench::methods_and_runs(
+        "cargo bench --bench push -- [--methods N] [--runs N]",
+        10_000,
+        15,
+    );
     let hotpatch = std::path::PathBuf::from(env!("CARGO_BIN_EXE_hotpatch"));
 
     let per_class = methods.div_ceil(CLASSES);
@@ -57,26 +47,8 @@ fn main() {
         ),
     )
     .expect("write hotpatch.toml");
-    let run_push = |args: &[&str]| -> (Duration, Vec<u8>) {
-        let t = Instant::now();
-        let out = Command::new(&hotpatch)
-            .arg("push")
-            .args(args)
-            .current_dir(&project)
-            .env("HOTPATCH_TOKEN", &vm.token)
-            .output()
-            .expect("run hotpatch push");
-        let took = t.elapsed();
-        if !out.status.success() {
-            eprintln!(
-                "bench-push: hotpatch push {args:?} failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::process::exit(1);
-        }
-        (took, out.stdout)
-    };
+    let run_push =
+        |args: &[&str]| bench::timed_push("bench-push", &hotpatch, &project, &vm.token, args);
     let push = |args: &[&str]| run_push(args).0;
 
     let (initial, initial_json) = run_push(&["--json"]);
@@ -163,41 +135,8 @@ fn report(what: &str, times: &[Duration], target_ms: u64) {
     );
 }
 
-/// A Tonel package of `CLASSES` classes with `per_class` realistic methods each.
-fn generate(root: &Path, per_class: usize) {
-    let pkg = root.join("src/Bench-Core");
-    std::fs::create_dir_all(&pkg).expect("create bench package");
-    std::fs::write(pkg.join("package.st"), "Package { #name : 'Bench-Core' }\n")
-        .expect("write package.st");
-    for c in 0..CLASSES {
-        let mut text = format!(
-            "\"\nA generated class for the push benchmark.\n\"\nClass {{\n\t#name : 'BenchClass{c}',\n\t#superclass : 'Object',\n\t#instVars : [\n\t\t'items',\n\t\t'total'\n\t],\n\t#package : 'Bench-Core'\n}}\n"
-        );
-        for m in 0..per_class {
-            text.push_str(&method_text(m).replace("BENCH_SELF", &format!("BenchClass{c}")));
-        }
-        std::fs::write(pkg.join(format!("BenchClass{c}.class.st")), text)
-            .expect("write class file");
-    }
-}
-
-/// Method `m` of a generated class; `BENCH_SELF` stands for the class name.
-fn method_text(m: usize) -> String {
-    if m == 0 {
-        return "\n{ #category : 'accessing' }\nBENCH_SELF >> method0 [\n\n\t^ 1000\n]\n"
-            .to_owned();
-    }
-    format!(
-        "\n{{ #category : 'computing' }}\nBENCH_SELF >> method{m}: anArray [\n\t\"Sums the even elements of anArray, method {m}.\"\n\n\t| sum |\n\tsum := 0.\n\tanArray do: [ :each | each even ifTrue: [ sum := sum + each ] ].\n\ttotal := sum + {m}.\n\t^ total\n]\n"
-    )
-}
-
 /// Rewrites method0 of the file's class to answer `1000 + version`.
 fn edit_one_method(file: &PathBuf, version: usize) {
     let text = std::fs::read_to_string(file).expect("read class file");
-    let start = text.find("method0 [").expect("method0 present");
-    let caret = start + text[start..].find("^ ").expect("return in method0");
-    let end = caret + text[caret..].find('\n').expect("end of line");
-    let edited = format!("{}^ {}{}", &text[..caret], 1000 + version, &text[end..]);
-    std::fs::write(file, edited).expect("write class file");
+    std::fs::write(file, bench::with_method0(&text, version)).expect("write class file");
 }

@@ -67,7 +67,7 @@ pub fn run(args: DiffArgs) -> i32 {
             // on every dialect, and diff must show it (push is guarded by the agent instead).
             let cache = cache.filter(|_| !client.hello.has("drift"));
             let found = async {
-                let c = compare(&mut client, &local, cache.as_ref()).await?;
+                let c = compare(&mut client, &local, cache.as_ref(), None).await?;
                 let o = overrides::find(&mut client, &c, &local.scope.packages).await?;
                 Ok::<_, crate::image::ClientError>((c, o))
             }

@@ -66,6 +66,10 @@ const FILES: &[(&str, &str)] = &[
         "beside hotpatch.toml: the cached snapshots of each target's image (safe to delete; keep it out of version control)",
     ),
     (
+        ".hotpatch/watch.sock",
+        "the socket of a running hotpatch watch (mode 0600, removed when it stops): push FILE hands its push to the watch there, which sends it over the connection it keeps open",
+    ),
+    (
         ".project",
         "Iceberg's project file: hotpatch init takes the source directory from its srcDirectory",
     ),

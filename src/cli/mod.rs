@@ -200,7 +200,8 @@ pub enum Command {
     Rebuild(rebuild::RebuildArgs),
     /// Evaluate a Smalltalk expression in the live image and print the result
     Eval(eval::EvalArgs),
-    /// Push each Tonel file of the sources as it is saved (Ctrl-C stops)
+    /// Push each Tonel file of the sources as it is saved, over one connection kept open; save
+    /// hooks' `push FILE` hand their pushes to it (Ctrl-C stops)
     Watch(watch::WatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(completions::CompletionsArgs),

@@ -11,7 +11,7 @@ use crate::ops::push::{
 };
 use crate::plan::state::Rename;
 use crate::rebuild::liveness::{AppState, application_state};
-use crate::term::{errln, escape, outln};
+use crate::term::{errln, escape};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -76,6 +76,9 @@ pub struct PushArgs {
 }
 
 pub fn run(args: PushArgs) -> i32 {
+    if let Some(code) = hand_off(&args) {
+        return code;
+    }
     // A bar only for a person watching a single push: not for machines (--json, a pipe) and
     // not for a group rollout, which has its own lines.
     let bar = (!args.json && args.group.is_none() && std::io::stderr().is_terminal())
@@ -127,30 +130,136 @@ pub fn run(args: PushArgs) -> i32 {
     {
         return rebuild_fallback(&args, config, target, trigger, &outcome);
     }
-    match outcome {
+    let (code, rendered) = render(&outcome, args.json);
+    rendered.print();
+    code
+}
+
+/// What a push prints, gathered rather than printed: a push handed to a running `hotpatch
+/// watch` (see [`crate::ops::handoff`]) prints exactly what it would have printed itself.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub out: String,
+    pub err: String,
+}
+
+impl Rendered {
+    /// Prints what was gathered, stdout then stderr (already escaped where it is shown text).
+    pub fn print(&self) {
+        use std::io::Write as _;
+        let _ = std::io::stdout().write_all(self.out.as_bytes());
+        let _ = std::io::stderr().write_all(self.err.as_bytes());
+    }
+}
+
+/// `outln!` into the gathered stdout: the line goes through [`crate::term::escape_text`].
+macro_rules! shown_out {
+    ($o:expr, $($t:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($o.out, "{}", crate::term::escape_text(&format!($($t)*)));
+    }};
+}
+
+/// `errln!` into the gathered stderr: the line goes through [`crate::term::escape_text`].
+macro_rules! shown_err {
+    ($o:expr, $($t:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($o.err, "{}", crate::term::escape_text(&format!($($t)*)));
+    }};
+}
+
+/// The exit code and the output of a push that ended without a rebuild, as `--json` or as
+/// text.
+pub fn render(outcome: &Result<PushReport, PushFailure>, json: bool) -> (i32, Rendered) {
+    let mut o = Rendered::default();
+    let code = match outcome {
         Ok(report) => {
-            let code = match report.outcome {
+            if json {
+                write_json(&mut o, report);
+            } else {
+                print_report(&mut o, report);
+            }
+            match report.outcome {
                 Outcome::NeedsRebuild => exit::NEEDS_REBUILD,
                 Outcome::Refused => exit::REFUSED,
                 Outcome::Drift => exit::DRIFT,
                 _ => exit::OK,
-            };
-            if args.json {
-                print_json(&report);
-            } else {
-                print_report(&report);
             }
-            code
         }
         Err(failure) => {
-            let code = failure_code(&failure);
-            if args.json {
-                print_json(&failure_json(&failure));
+            if json {
+                write_json(&mut o, &failure_json(failure));
             } else {
-                print_failure(&failure);
+                write_failure(&mut o, failure);
             }
-            code
+            failure_code(failure)
         }
+    };
+    (code, o)
+}
+
+/// Pretty JSON, as [`super::print_json`] prints it (data: never escaped).
+fn write_json(o: &mut Rendered, value: &impl serde::Serialize) {
+    use std::fmt::Write as _;
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            let _ = writeln!(o.out, "{s}");
+        }
+        Err(e) => shown_err!(o, "hotpatch: error: cannot encode the JSON output: {e}"),
+    }
+}
+
+/// A save hook's push (`hotpatch push FILE…`, at most with `--json`, `--dry-run`,
+/// `--no-hooks`) handed to the project's running `hotpatch watch`, which pushes it over the
+/// connection it keeps open and sends back what to print and the exit code. `None`: no watch
+/// took it (none running, another target, a push with other options, or one that may rebuild),
+/// and the push runs here.
+fn hand_off(args: &PushArgs) -> Option<i32> {
+    let plain = !args.paths.is_empty()
+        && args.group.is_none()
+        && args.git_ref.is_none()
+        && !args.rebuild
+        && !args.no_cache
+        && !args.allow_state_loss
+        && args.rename_var.is_empty()
+        && !args.no_initialize
+        && !args.overwrite_drift;
+    if !plain {
+        return None;
+    }
+    let (config, overrides) = args.common.load().ok()?;
+    let target = config.target(&overrides).ok()?;
+    // A push that may end in a rebuild runs here, where the rebuild runs.
+    if !args.dry_run && rebuild_allowed(args, &target) {
+        return None;
+    }
+    let request = crate::ops::handoff::Request {
+        target: target.name.clone(),
+        paths: args
+            .paths
+            .iter()
+            .map(|p| std::path::absolute(p).ok())
+            .collect::<Option<_>>()?,
+        json: args.json,
+        dry_run: args.dry_run,
+        no_hooks: args.no_hooks,
+    };
+    // The watch's own limits, and some: it may be busy with a push of its own first.
+    let limit = (target.timeout + target.apply_timeout) * 2;
+    match crate::ops::handoff::hand_off(&config.root, &request, limit)? {
+        crate::ops::handoff::Reply::Done {
+            code,
+            stdout,
+            stderr,
+        } => {
+            Rendered {
+                out: stdout,
+                err: stderr,
+            }
+            .print();
+            Some(code)
+        }
+        crate::ops::handoff::Reply::Declined { .. } => None,
     }
 }
 
@@ -363,10 +472,11 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
     }
 }
 
-fn print_report(r: &PushReport) {
+fn print_report(o: &mut Rendered, r: &PushReport) {
     let counts = summary_counts(r);
     match r.outcome {
-        Outcome::NothingToPush => outln!(
+        Outcome::NothingToPush => shown_out!(
+            o,
             "{} ({}) already matches the sources{} (epoch {})",
             r.target,
             r.url,
@@ -374,13 +484,15 @@ fn print_report(r: &PushReport) {
             r.epoch_before
         ),
         Outcome::DryRun => {
-            outln!("would push to {} ({}): {counts}", r.target, r.url);
-            print_changes(r);
+            shown_out!(o, "would push to {} ({}): {counts}", r.target, r.url);
+            print_changes(o, r);
             match r.compiled {
-                Some(true) => println!(
+                Some(true) => shown_out!(
+                    o,
                     "every method compiled in the image (nothing was installed; the image is unchanged)"
                 ),
-                Some(false) => println!(
+                Some(false) => shown_out!(
+                    o,
                     "not compiled: this agent cannot compile without installing (it has no \
                      `check`), so a method that does not compile is found only by the push"
                 ),
@@ -393,26 +505,28 @@ fn print_report(r: &PushReport) {
             } else {
                 ""
             };
-            outln!(
+            shown_out!(
+                o,
                 "pushed to {} ({}) in {} ms: {counts}{replay}{}",
                 r.target,
                 r.url,
                 r.millis.total,
                 at_revision(r)
             );
-            print_changes(r);
+            print_changes(o, r);
             for carried in &r.carried {
-                outln!("  values carried: {carried}");
+                shown_out!(o, "  values carried: {carried}");
             }
             if !r.initialized.is_empty() {
                 let names: Vec<_> = r.initialized.iter().map(|n| escape(n)).collect();
-                outln!("  initialized: {}", names.join(", "));
+                shown_out!(o, "  initialized: {}", names.join(", "));
             }
-            print_hooks(&r.hooks);
+            print_hooks(o, &r.hooks);
             for d in &r.drift {
-                outln!("  replaced the image's own change: {}", drift_line(d));
+                shown_out!(o, "  replaced the image's own change: {}", drift_line(d));
             }
-            outln!(
+            shown_out!(
+                o,
                 "epoch {} -> {}, batch {}",
                 r.epoch_before,
                 r.epoch_after,
@@ -420,43 +534,49 @@ fn print_report(r: &PushReport) {
             );
         }
         Outcome::Refused => {
-            errln!(
+            shown_err!(
+                o,
                 "hotpatch: not pushed: {} change(s) would drop values that live objects hold:",
                 r.refused.len()
             );
             for reason in &r.refused {
-                errln!("  - {reason}");
+                shown_err!(o, "  - {reason}");
             }
-            errln!(
+            shown_err!(
+                o,
                 "Nothing was changed. If a variable was renamed, say so with --rename-var \
                  Class.old=new and its values move; to drop the values, push with \
                  --allow-state-loss."
             );
         }
         Outcome::Drift => {
-            errln!(
+            shown_err!(
+                o,
                 "hotpatch: not pushed: {} definition(s) were changed in the image since hotpatch \
                  installed them, and this push would replace them:",
                 r.drift.len()
             );
             for d in &r.drift {
-                errln!("  {}", drift_line(d));
+                shown_err!(o, "  {}", drift_line(d));
             }
-            errln!(
+            shown_err!(
+                o,
                 "Nothing was sent. Bring the image's changes into the files with `hotpatch pull` \
                  (conflicts: `--theirs` or `--ours`), or replace them with `hotpatch push \
                  --overwrite-drift` (`hotpatch rollback` then brings them back)."
             );
         }
         Outcome::NeedsRebuild => {
-            errln!(
+            shown_err!(
+                o,
                 "hotpatch: not pushed: {} change(s) cannot be applied to a running image:",
                 r.needs_rebuild.len()
             );
             for reason in &r.needs_rebuild {
-                errln!("  - {reason}");
+                shown_err!(o, "  - {reason}");
             }
-            errln!(
+            shown_err!(
+                o,
                 "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`, or \
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
@@ -476,11 +596,14 @@ fn at_revision(r: &PushReport) -> String {
 
 /// The application hooks that ran after a batch: one line each on stdout; a failure (only
 /// reported, `on_failure = "report"`) also as a warning on stderr.
-pub fn print_hooks(hooks: &[crate::image::protocol::HookRun]) {
+fn print_hooks(o: &mut Rendered, hooks: &[crate::image::protocol::HookRun]) {
     for h in hooks {
-        outln!("  hook: {h}");
+        shown_out!(o, "  hook: {h}");
         if !h.is_done() {
-            errln!("hotpatch: warning: hook {h} (reported only; the change stays)");
+            shown_err!(
+                o,
+                "hotpatch: warning: hook {h} (reported only; the change stays)"
+            );
         }
     }
 }
@@ -503,7 +626,7 @@ pub fn drift_line(d: &crate::ops::push::DriftLine) -> String {
     }
 }
 
-fn print_changes(r: &PushReport) {
+fn print_changes(o: &mut Rendered, r: &PushReport) {
     for c in &r.changes {
         let mark = match c.change {
             "added" => '+',
@@ -522,7 +645,7 @@ fn print_changes(r: &PushReport) {
                 )
             })
             .unwrap_or_default();
-        outln!("  {mark} {class}{}{}", escape(&c.name), escape(&note));
+        shown_out!(o, "  {mark} {class}{}{}", escape(&c.name), escape(&note));
     }
 }
 
@@ -552,37 +675,45 @@ fn summary_counts(r: &PushReport) -> String {
 /// The failure on stderr: every source or compile error as `path:line:col: message`, then what
 /// it means.
 pub fn print_failure(failure: &PushFailure) {
+    let mut o = Rendered::default();
+    write_failure(&mut o, failure);
+    o.print();
+}
+
+/// The failure as [`print_failure`] prints it.
+fn write_failure(o: &mut Rendered, failure: &PushFailure) {
     match failure {
         PushFailure::Source(SourceError::Tonel(errors)) => {
             for e in errors {
-                errln!("{e}");
+                shown_err!(o, "{e}");
             }
-            errln!("hotpatch: error: {failure}");
+            shown_err!(o, "hotpatch: error: {failure}");
         }
         PushFailure::ApplyFailed(e, _) if !e.hook_failure.hooks.is_empty() => {
-            errln!("hotpatch: error: {failure}");
+            shown_err!(o, "hotpatch: error: {failure}");
             for h in &e.hook_failure.hooks {
-                errln!("  hook: {h}");
+                shown_err!(o, "  hook: {h}");
             }
             for h in &e.hook_failure.hooks_after_undo {
-                errln!("  hook, after the undo: {h}");
+                shown_err!(o, "  hook, after the undo: {h}");
             }
         }
         PushFailure::Source(SourceError::Syntax(errors))
         | PushFailure::CompileFailed(errors)
         | PushFailure::ApplyFailed(_, errors) => {
             for e in errors {
-                errln!("{e}");
+                shown_err!(o, "{e}");
             }
-            errln!("hotpatch: error: {failure}");
+            shown_err!(o, "hotpatch: error: {failure}");
         }
         PushFailure::Unholdable(at) => {
-            errln!("{at}");
-            errln!(
+            shown_err!(o, "{at}");
+            shown_err!(
+                o,
                 "hotpatch: error: the image cannot hold a character of the sources; the image is unchanged"
             );
         }
-        other => errln!("hotpatch: error: {other}"),
+        other => shown_err!(o, "hotpatch: error: {other}"),
     }
 }
 

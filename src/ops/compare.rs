@@ -617,6 +617,11 @@ fn is_shard_file(file: &str) -> bool {
 
 /// Snapshots the image for the local scope (through the cache when given) and diffs.
 ///
+/// `now`: the image's mark as the agent told it a moment ago on this connection (its `hello`),
+/// when known: a cached snapshot or sync record at that very mark needs no question to the agent
+/// at all (the batch carries its epoch, so an image that moves meanwhile is still caught: the
+/// agent answers `stale`). `None` asks the agent whether the image moved.
+///
 /// With a cache, the snapshot asked for is always the one of every owned package (when the
 /// scope can be cut from it exactly, see [`cuts_exactly`]): once read, it serves every later
 /// push, of one file or of the whole project, for as long as the epoch stays put.
@@ -624,6 +629,7 @@ pub async fn compare(
     client: &mut Client,
     local: &LocalSources,
     cache: Option<&SnapshotCache>,
+    now: Option<Mark>,
 ) -> Result<Comparison, ClientError> {
     let scope = &local.scope;
     let url = client.url().to_owned();
@@ -650,10 +656,17 @@ pub async fn compare(
             .filter(|l| trusted(&l.index.mark())),
     };
     let since = synced.or(cached.as_ref().map(|l| l.index.mark()));
-    let answer = client
-        .snapshot(packages.clone(), classes.clone(), since)
-        .await?;
-    if let (true, Some(mark)) = (answer.unchanged, synced) {
+    let answer = match since {
+        Some(mark) if now == Some(mark) => None,
+        _ => Some(
+            client
+                .snapshot(packages.clone(), classes.clone(), since)
+                .await?,
+        ),
+    };
+    // `None`: the image is known to be at the mark asked about.
+    let unchanged = answer.as_ref().is_none_or(|a| a.unchanged);
+    if let (true, Some(mark)) = (unchanged, synced) {
         return Ok(Comparison {
             session,
             epoch: mark.epoch,
@@ -668,14 +681,13 @@ pub async fn compare(
             whole: None,
         });
     }
-    let (view, whole, from_cache) = match (answer.unchanged, cached, snapshot_cache) {
+    let (view, whole, from_cache) = match (unchanged, cached, snapshot_cache) {
         (true, Some(cached), _) => (view_of(&cached.snapshot, scope), Some(cached), true),
-        (unchanged, _, cache) => {
-            let snapshot = if unchanged {
+        (_, _, cache) => {
+            let snapshot = match answer {
+                Some(answer) if !answer.unchanged => answer,
                 // We did not ask for `since_epoch`, so `unchanged` makes no sense: ask in full.
-                client.snapshot(packages, classes, None).await?
-            } else {
-                answer
+                _ => client.snapshot(packages, classes, None).await?,
             };
             match cache {
                 Some(c) => {

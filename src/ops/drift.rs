@@ -135,7 +135,7 @@ pub async fn survey(
     let local = local
         .as_ref()
         .map_err(|reason| DriftUnknown::Sources(reason.clone()))?;
-    let c = compare(client, local, None).await?;
+    let c = compare(client, local, None, None).await?;
     Ok(Survey {
         local_changes: c.drift.local_changes(&c.changes),
         report: c.drift,
@@ -156,7 +156,7 @@ pub async fn pull(
         return Err(PullFailure::Unsupported(target.name.clone()));
     }
     // Never from the cache: a hand edit does not always move the epoch.
-    let comparison = compare(&mut client, &local, None).await?;
+    let comparison = compare(&mut client, &local, None, None).await?;
     let plan = plan_pull(
         &local.packages,
         &comparison.drift,

@@ -61,20 +61,23 @@ pub fn at_commit(commit: &str) -> Pending {
     }
 }
 
-/// Finds the identity for the sources under `root` now.
+/// Finds the identity for the sources under `root` now, with one git call (a save hook's push
+/// waits for it).
 pub fn gather(root: &Path) -> ClientIdentity {
-    let commit = git(root, &["rev-parse", "HEAD"]);
     // Only tracked files under `root` count: a build directory or an editor's swap file is
     // not a change, nor is another project's edit in the same repository.
-    let dirty = commit
-        .as_ref()
-        .and_then(|_| {
-            git(
-                root,
-                &["status", "--porcelain", "--untracked-files=no", "--", "."],
-            )
-        })
-        .map(|status| !status.is_empty());
+    let status = git(
+        root,
+        &[
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "--untracked-files=no",
+            "--",
+            ".",
+        ],
+    );
+    let (commit, dirty) = status.as_deref().map_or((None, None), commit_and_dirty);
     ClientIdentity {
         user: user(),
         host: host(),
@@ -82,6 +85,23 @@ pub fn gather(root: &Path) -> ClientIdentity {
         dirty,
         tool: Some(tool()),
     }
+}
+
+/// The commit (`# branch.oid`, none before the first commit) and whether anything changed, from
+/// `git status --porcelain=v2 --branch`; no dirty flag without a commit to compare with.
+fn commit_and_dirty(status: &str) -> (Option<String>, Option<bool>) {
+    let commit = status
+        .lines()
+        .find_map(|l| l.strip_prefix("# branch.oid "))
+        .map(str::trim)
+        .filter(|oid| !oid.is_empty() && oid.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_owned);
+    let dirty = commit.as_ref().map(|_| {
+        status
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    });
+    (commit, dirty)
 }
 
 fn tool() -> String {
@@ -172,6 +192,24 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_commit_and_the_dirty_flag_come_from_one_status() {
+        let clean = "# branch.oid 3f2c1e0a12b4c5d6e7f8091a2b3c4d5e6f708192\n# branch.head main\n";
+        assert_eq!(
+            commit_and_dirty(clean),
+            (
+                Some("3f2c1e0a12b4c5d6e7f8091a2b3c4d5e6f708192".to_owned()),
+                Some(false)
+            )
+        );
+        let dirty = format!("{clean}1 .M N... 100644 100644 100644 a b src/P/Foo.class.st\n");
+        assert_eq!(commit_and_dirty(&dirty).1, Some(true));
+        // Before the first commit there is nothing to be dirty against.
+        let initial =
+            "# branch.oid (initial)\n# branch.head main\n1 A. N... 0 100644 100644 0 b f\n";
+        assert_eq!(commit_and_dirty(initial), (None, None));
+    }
 
     #[test]
     fn a_folder_outside_git_has_no_commit_and_no_dirty_flag() {

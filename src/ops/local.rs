@@ -178,7 +178,26 @@ fn load_from(
     shown: &str,
     paths: &[PathBuf],
 ) -> Result<LocalSources, SourceError> {
-    let (repo, errors) = tonel::read_repository(source).map_err(|e| {
+    // A push of single files (an editor's save hook, `hotpatch watch`) reads only those files
+    // and the package.st files: its cost does not grow with the project. Errors in other files,
+    // and classes defined twice across packages, are for pushes of whole packages to find.
+    let files: Option<Vec<PathBuf>> = (!paths.is_empty())
+        .then(|| {
+            paths
+                .iter()
+                .map(|p| std::fs::canonicalize(p).ok().filter(|c| c.is_file()))
+                .collect()
+        })
+        .flatten();
+    let read = match &files {
+        Some(files) => tonel::read_repository_parsing(source, &|f: &Path| {
+            files.iter().any(|w| {
+                w.file_name() == f.file_name() && std::fs::canonicalize(f).is_ok_and(|c| &c == w)
+            })
+        }),
+        None => tonel::read_repository(source),
+    };
+    let (repo, errors) = read.map_err(|e| {
         SourceError::Other(e.context(format!(
             "cannot read the Tonel sources at {shown} (set `source` in hotpatch.toml or pass --source)"
         )))

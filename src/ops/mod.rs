@@ -4,8 +4,10 @@
 pub mod compare;
 pub mod drift;
 pub mod files;
+pub mod handoff;
 pub mod identity;
 pub mod init;
+pub mod kept;
 pub mod local;
 pub mod overrides;
 pub mod provenance;

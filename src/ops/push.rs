@@ -14,7 +14,7 @@ use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
 use crate::drift::{DriftChange, DriftItem, DriftReport, Standing, Subject};
 use crate::image::protocol::{
     AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName,
-    ErrorKind, HookRun,
+    ErrorKind, HookRun, Mark,
 };
 use crate::image::{Client, ClientError, ProgressSink};
 use crate::model::{MethodDef, MethodError, MethodKey, Side};
@@ -243,37 +243,115 @@ impl From<StateError> for PushFailure {
     }
 }
 
-/// Runs a push against `target`.
+/// Runs a push against `target` over a connection of its own, closed when it is done.
 pub async fn push(
     config: &Config,
     target: &Target,
     options: &PushOptions,
 ) -> Result<PushReport, PushFailure> {
     let started = Instant::now();
-    let mut millis = Timings::default();
-    // A method the image's compiler would refuse for its syntax stops the push here, before
-    // connecting: every one of them, at its file position (`COMMIT:path` for `--ref`).
-    let (local, mut identity) = match &options.revision {
-        Some(revision) => (
-            local::checked(local::load_revision(config, revision)?)?,
-            super::identity::at_commit(&revision.commit),
-        ),
-        // Who pushes (user, host, git commit) costs a few git calls: found while we connect.
-        None => (
-            local::load_checked(config, &options.paths)?,
-            super::identity::gather_in_background(&config.root),
-        ),
-    };
-    millis.read = elapsed(started);
-
+    let mut identity = identity_of(config, options);
+    let read = read_sources(config, options)?;
     let token = match &options.token {
         Some(t) => t.clone(),
         None => target.token().map_err(PushFailure::Config)?,
     };
     let t = Instant::now();
     let mut client = super::connect(target, &token).await?;
+    let connected = elapsed(t);
+    // The agent's `hello` just said where the image is: no need to ask again whether it moved.
+    let now = Mark {
+        epoch: client.hello.epoch,
+        evals: client.hello.evals,
+    };
+    let result = push_read(
+        &mut client,
+        Some(now),
+        config,
+        target,
+        options,
+        (read, &mut identity),
+        started,
+    )
+    .await;
+    client.close().await;
+    result.map(|mut report| {
+        report.millis.connect = connected;
+        report.millis.total = elapsed(started);
+        report
+    })
+}
+
+/// Runs a push over `client`, an open connection to `target`'s agent that stays open (what
+/// `hotpatch watch` keeps between saves, see [`super::kept`]). The image is asked whether it
+/// moved since the cached snapshot, as on a new connection. `identity`: who pushes, being found
+/// since the save was seen (see [`identity_of`]).
+pub async fn push_over(
+    client: &mut Client,
+    config: &Config,
+    target: &Target,
+    options: &PushOptions,
+    identity: &mut super::identity::Pending,
+) -> Result<PushReport, PushFailure> {
+    let started = Instant::now();
+    let read = read_sources(config, options)?;
+    let sources = (read, identity);
+    let mut report = push_read(client, None, config, target, options, sources, started).await?;
+    report.millis.total = elapsed(started);
+    Ok(report)
+}
+
+/// Who pushes `options`' sources (user, host, git commit): a git call, found in the background
+/// while the push reads and connects.
+pub fn identity_of(config: &Config, options: &PushOptions) -> super::identity::Pending {
+    match &options.revision {
+        Some(revision) => super::identity::at_commit(&revision.commit),
+        None => super::identity::gather_in_background(&config.root),
+    }
+}
+
+/// The sources a push sends.
+struct Read {
+    local: LocalSources,
+    millis: u64,
+}
+
+fn read_sources(config: &Config, options: &PushOptions) -> Result<Read, PushFailure> {
+    let started = Instant::now();
+    // A method the image's compiler would refuse for its syntax stops the push here, before
+    // connecting: every one of them, at its file position (`COMMIT:path` for `--ref`).
+    let local = match &options.revision {
+        Some(revision) => local::checked(local::load_revision(config, revision)?)?,
+        None => local::load_checked(config, &options.paths)?,
+    };
+    Ok(Read {
+        local,
+        millis: elapsed(started),
+    })
+}
+
+/// The push itself, over `client`, of sources already read. `now`: the image's mark as the
+/// agent gave it a moment ago (its `hello` on a new connection), which spares asking whether
+/// the cached snapshot still holds; `None` asks.
+async fn push_read(
+    client: &mut Client,
+    now: Option<Mark>,
+    config: &Config,
+    target: &Target,
+    options: &PushOptions,
+    (read, identity): (Read, &mut super::identity::Pending),
+    started: Instant,
+) -> Result<PushReport, PushFailure> {
+    let Read {
+        local,
+        millis: read_millis,
+    } = read;
+    let mut millis = Timings {
+        read: read_millis,
+        ..Timings::default()
+    };
     client.set_progress(options.progress.clone());
-    millis.connect = elapsed(t);
+    let mut now = now;
     // `--overwrite-drift` must see the drift it is asked to replace: a cached snapshot may
     // predate a hand edit that did not move the epoch.
     let mut cache = (options.use_cache && !options.overwrite_drift)
@@ -282,11 +360,12 @@ pub async fn push(
     let mut retried_stale = false;
     loop {
         let t = Instant::now();
-        let comparison = compare(&mut client, &local, cache.as_ref()).await?;
-        let overrides = overrides::find(&mut client, &comparison, &local.scope.packages).await?;
+        // What `hello` said holds for the first look only: a retry looks again.
+        let comparison = compare(client, &local, cache.as_ref(), now.take()).await?;
+        let overrides = overrides::find(client, &comparison, &local.scope.packages).await?;
         millis.snapshot += elapsed(t);
         let (carries, live_state) =
-            state::check(&mut client, &comparison.changes, &options.renames).await?;
+            state::check(client, &comparison.changes, &options.renames).await?;
         let ctx = PlanContext {
             subclasses: comparison.subclasses.clone(),
             live_state: Some(live_state),
@@ -323,19 +402,19 @@ pub async fn push(
             millis,
         };
         if comparison.changes.is_empty() {
-            return Ok(finish(report, started, client).await);
+            return Ok(finish(report, started));
         }
         if !report.drift.is_empty() && !options.overwrite_drift {
             report.outcome = Outcome::Drift;
-            return Ok(finish(report, started, client).await);
+            return Ok(finish(report, started));
         }
         if !report.refused.is_empty() {
             report.outcome = Outcome::Refused;
-            return Ok(finish(report, started, client).await);
+            return Ok(finish(report, started));
         }
         if !report.needs_rebuild.is_empty() {
             report.outcome = Outcome::NeedsRebuild;
-            return Ok(finish(report, started, client).await);
+            return Ok(finish(report, started));
         }
         let batch = Batch {
             id: plan::batch_id(&comparison.session, comparison.epoch, &plan.steps),
@@ -361,7 +440,7 @@ pub async fn push(
                     }
                 }
             }
-            return Ok(finish(report, started, client).await);
+            return Ok(finish(report, started));
         }
         report.batch = Some(batch.id.clone());
         // The agent checks drift again under its lock: our snapshot may come from the cache,
@@ -415,7 +494,7 @@ pub async fn push(
                         report.drift.push(line);
                     }
                 }
-                return Ok(finish(report, started, client).await);
+                return Ok(finish(report, started));
             }
             Err(ClientError::Agent(e)) => match e.kind {
                 ErrorKind::Stale if !retried_stale => {
@@ -539,8 +618,7 @@ pub fn rebuild_trigger(result: &Result<PushReport, PushFailure>) -> Option<Rebui
     }
 }
 
-async fn finish(mut report: PushReport, started: Instant, client: Client) -> PushReport {
-    client.close().await;
+fn finish(mut report: PushReport, started: Instant) -> PushReport {
     report.millis.total = elapsed(started);
     report
 }
@@ -927,17 +1005,33 @@ mod fake_agent_tests {
             push(&config, &target, &cached).await.unwrap().outcome,
             Outcome::Applied
         );
+        let snapshots = |seen: &Arc<Mutex<Vec<Value>>>| {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r["cmd"] == "snapshot")
+                .cloned()
+                .collect::<Vec<Value>>()
+        };
+        let asked = snapshots(&seen).len();
         let again = push(&config, &target, &cached).await.unwrap();
         assert_eq!(again.outcome, Outcome::NothingToPush);
         assert_eq!(applies(&seen), 1);
-        let last_snapshot = seen
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .find(|r| r["cmd"] == "snapshot")
-            .cloned()
+        assert_eq!(
+            snapshots(&seen).len(),
+            asked,
+            "the epoch in hello said the image had not moved: nothing more asked"
+        );
+        // Over a connection kept open (the watch's), hello is old news: asked only whether the
+        // image moved.
+        let mut client = crate::ops::connect(&target, "t").await.unwrap();
+        let mut who = crate::ops::identity::at_commit("c0ffee");
+        let kept = push_over(&mut client, &config, &target, &cached, &mut who)
+            .await
             .unwrap();
+        client.close().await;
+        assert_eq!(kept.outcome, Outcome::NothingToPush);
+        let last_snapshot = snapshots(&seen).pop().unwrap();
         assert_eq!(
             last_snapshot["since_epoch"], 1,
             "asked only whether the image moved"

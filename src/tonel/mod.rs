@@ -87,7 +87,9 @@ use std::path::{Path, PathBuf};
 use crate::model::{ClassDef, Extension, Package};
 
 pub use names::name_errors;
-pub use repository::{duplicate_definitions, locate_packages_dir, read_repository};
+pub use repository::{
+    duplicate_definitions, locate_packages_dir, read_repository, read_repository_parsing,
+};
 pub use writer::{
     WriteError, write_class_file, write_class_file_in, write_extension_file,
     write_extension_file_in, write_package_file, write_repository,

@@ -107,6 +107,17 @@ fn read_format(dirs: &[&Path]) -> Option<String> {
 /// it) is not an error here: Pharo loads one package at a time and never sees the clash. Check
 /// the packages you load together with [`duplicate_definitions`].
 pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelError>)> {
+    read_repository_parsing(root, &|_| true)
+}
+
+/// Reads a Tonel repository as [`read_repository`] does, but parses only the definition files
+/// `wanted` accepts (and every package's `package.st`): the others are listed, not read. What a
+/// push of single files needs: those files' classes, in packages with their real names, from a
+/// repository of any size.
+pub fn read_repository_parsing(
+    root: &Path,
+    wanted: &(dyn Fn(&Path) -> bool + Sync),
+) -> anyhow::Result<(Repository, Vec<TonelError>)> {
     let (dir, single) = locate_packages_dir(root)?;
     let candidates: Vec<PathBuf> = if single {
         vec![dir.clone()]
@@ -152,7 +163,9 @@ pub fn read_repository(root: &Path) -> anyhow::Result<(Repository, Vec<TonelErro
             Ok(list) if !single && !is_package_listing(&list) => skipped.push(pdir),
             Ok(list) => {
                 let index = package_dirs.len();
-                files.extend(list.into_iter().map(|f| (index, f)));
+                let parsed =
+                    |f: &PathBuf| f.file_name().is_some_and(|n| n == "package.st") || wanted(f);
+                files.extend(list.into_iter().filter(parsed).map(|f| (index, f)));
                 package_dirs.push(pdir);
             }
         }

@@ -9,6 +9,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod batches;
+pub mod bench;
 pub mod project;
 pub mod raw;
 
