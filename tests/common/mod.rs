@@ -1,15 +1,20 @@
-//! Test harness for integration tests: runs the REAL Squeak VM on the test image (Debian's
-//! Scratch.image, bootstrapped by `smalltalk-agent/testvm/build-test-image.sh`) with the hotpatch
-//! agent filed in, on a free loopback port with a random token. No fakes: every assertion about
-//! the image is made by asking the running image.
+//! Test harness for integration tests: runs a REAL VM with the hotpatch agent filed in, on a free
+//! loopback port with a random token. No fakes: every assertion about the image is made by asking
+//! the running image.
 //!
-//! The image is built once per machine (cached under `target/testvm`); each [`Vm`] runs in its own
-//! directory under `target/vm-runs/`, removed when the test passes and kept (with the VM's log)
-//! when it fails.
+//! The runtime comes from the environment ([`runtime::Runtime`]): by default the Squeak VM on the
+//! test image (Debian's Scratch.image, bootstrapped by `smalltalk-agent/testvm/build-test-image.sh`,
+//! built once per machine and cached under `target/testvm`); Cuis or Pharo when
+//! `HOTPATCH_TEST_RUNTIME` names them. Each [`Vm`] runs in its own directory under
+//! `target/vm-runs/`, removed when the test passes and kept (with the VM's log) when it fails.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod project;
 pub mod raw;
+pub mod runtime;
+
+#[allow(unused_imports)] // each test binary uses a different part of the harness
+pub use runtime::{Runtime, skip_on};
 
 use hotpatch::image::Client;
 use std::path::{Path, PathBuf};
@@ -26,9 +31,14 @@ fn testvm_dir() -> PathBuf {
     repo().join("target").join("testvm")
 }
 
-/// The test image, built on first use (the build script is idempotent and takes a lock, so
-/// test binaries running at the same time do not build it twice).
+/// The image the tests start from: the base image of the runtime under test (a copy of it runs).
 pub fn test_image() -> PathBuf {
+    Runtime::current().base_image()
+}
+
+/// The Squeak test image, built on first use (the build script is idempotent and takes a lock,
+/// so test binaries running at the same time do not build it twice).
+pub fn squeak_test_image() -> PathBuf {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
@@ -62,13 +72,17 @@ pub fn test_image() -> PathBuf {
         .clone()
 }
 
-/// The agent's file-in for Squeak, generated from its Tonel sources by hotpatch's own exporter.
+/// The agent's file-in for the runtime under test (the shared package and that dialect's
+/// platform package), generated from its Tonel sources by hotpatch's own exporter.
 pub fn agent_filein() -> String {
     static FILEIN: OnceLock<String> = OnceLock::new();
     FILEIN
         .get_or_init(|| {
-            hotpatch::rebuild::agent_filein(&repo().join("smalltalk-agent/src"))
-                .expect("export the agent's Tonel sources")
+            hotpatch::rebuild::agent_filein_for(
+                &repo().join("smalltalk-agent/src"),
+                Runtime::current().agent_platform(),
+            )
+            .expect("export the agent's Tonel sources")
         })
         .clone()
 }
@@ -227,14 +241,11 @@ impl Vm {
                 .join(format!("{}-{}", std::process::id(), n));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the VM's run directory");
-        let run_image = dir.join("test.image");
-        std::fs::copy(image, &run_image).expect("copy the image");
-        let script_path = dir.join("start.st");
-        std::fs::write(&script_path, script).expect("write start.st");
+        let runtime = Runtime::current();
+        let run_image = runtime.copy_image(image, &dir);
         let log = std::fs::File::create(dir.join("vm.out")).expect("create vm.out");
-        let child = Command::new(repo().join("smalltalk-agent/testvm/run-image.sh"))
-            .arg(&run_image)
-            .arg(&script_path)
+        let child = runtime
+            .command(&dir, &run_image, script)
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
@@ -259,11 +270,10 @@ impl Vm {
     /// gives up its place first (with one VM allowed at a time, `HOTPATCH_TEST_VMS=1`, the
     /// restart would wait for it forever); a copy of the saved image outlives it.
     pub fn save_and_restart(mut self) -> Vm {
-        let saved = self.dir.join("saved.image");
+        let (save, saved) = Runtime::current().save_and_quit(&self.dir);
         self.eval(&format!(
-            "[(Delay forMilliseconds: 300) wait. HotpatchBoot saveAs: '{}' andQuit: true] \
-             forkAt: Processor userBackgroundPriority. 'saving'",
-            saved.display()
+            "[(Delay forMilliseconds: 300) wait. {save}] \
+             forkAt: Processor userBackgroundPriority. 'saving'"
         ));
         assert!(
             self.wait_for_exit(Duration::from_secs(60)),
@@ -277,10 +287,15 @@ impl Vm {
             RUN_COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         ));
         std::fs::copy(&saved, &copy).expect("copy the saved image");
+        let changes = saved.with_extension("changes");
+        if changes.is_file() {
+            std::fs::copy(&changes, copy.with_extension("changes")).expect("copy the changes");
+        }
         let (port, token) = (self.port, self.token.clone());
         drop(self);
         let again = Vm::launch(&copy, "", port, token);
         let _ = std::fs::remove_file(&copy);
+        let _ = std::fs::remove_file(copy.with_extension("changes"));
         again
     }
 
@@ -339,7 +354,7 @@ impl Vm {
     /// The VM's output and the image's own log, for failure messages.
     pub fn logs(&self) -> String {
         let mut s = String::new();
-        for name in ["vm.out", "hotpatch.log"] {
+        for name in ["vm.out", "boot.log", "hotpatch.log", "hotpatch-agent.log"] {
             if let Ok(text) = std::fs::read_to_string(self.dir.join(name)) {
                 let tail: String = text
                     .chars()
