@@ -2,7 +2,7 @@
 //! loopback port with a random token. No fakes: every assertion about the image is made by asking
 //! the running image.
 //!
-//! The runtime comes from the environment ([`runtime::Runtime`]): by default the Squeak VM on the
+//! The runtime comes from the environment ([`smalltalk::Runtime`]): by default the Squeak VM on the
 //! test image (Debian's Scratch.image, bootstrapped by `smalltalk-agent/testvm/build-test-image.sh`,
 //! built once per machine and cached under `target/testvm`); Cuis or Pharo when
 //! `HOTPATCH_TEST_RUNTIME` names them. Each [`Vm`] runs in its own directory under
@@ -11,10 +11,10 @@
 
 pub mod project;
 pub mod raw;
-pub mod runtime;
+pub mod smalltalk;
 
 #[allow(unused_imports)] // each test binary uses a different part of the harness
-pub use runtime::{Runtime, skip_on};
+pub use smalltalk::{Runtime, skip_on};
 
 use hotpatch::image::Client;
 use std::path::{Path, PathBuf};
@@ -400,6 +400,21 @@ impl Vm {
             c.close().await;
             v
         })
+    }
+
+    /// The elements of the collection `expression` answers, each as its `asString`, for
+    /// collections of names or numbers (no spaces): the same on every runtime, where the
+    /// printStrings of arrays and symbols differ (`('a')` in Squeak 2.x, `#('a')` in Cuis,
+    /// `#(#a)` in Pharo).
+    pub fn strings(&self, expression: &str) -> Vec<String> {
+        let answer = self.eval(&format!(
+            "({expression}) inject: '' into: [:all :each | all , ' ' , each asString]"
+        ));
+        let text = answer
+            .strip_prefix('\'')
+            .and_then(|a| a.strip_suffix('\''))
+            .unwrap_or_else(|| panic!("`{expression}` answered {answer:?}, not a string"));
+        text.split_whitespace().map(str::to_owned).collect()
     }
 
     /// The agent's current epoch.
