@@ -419,6 +419,13 @@ fn bad_input_never_kills_the_agent() {
     assert_eq!(raw::answer(&mut s)["error"]["kind"], "unknown_command");
     raw::text(&mut s, r#"{"id": 3, "cmd": "snapshot", "packages": 7}"#);
     assert_eq!(raw::answer(&mut s)["error"]["kind"], "bad_request");
+    // A raw control character inside a string is not JSON (RFC 8259 wants it escaped).
+    raw::text(
+        &mut s,
+        "{\"id\": 3, \"cmd\": \"eval\", \"expression\": \"6\n* 7\"}",
+    );
+    let a = raw::answer(&mut s);
+    assert_eq!(a["error"]["kind"], "bad_request", "{a}");
     let msg = br#"{"id": 4, "cmd": "eval", "expression": "6 * 7"}"#;
     s.write_all(&raw::frame(1, false, &msg[..10])).unwrap();
     s.write_all(&raw::frame(9, true, b"are you there")).unwrap(); // ping between fragments
