@@ -57,6 +57,23 @@ impl Runtime {
         }
     }
 
+    /// The dialect the agent announces in its `hello` (PROTOCOL.md): Cuis is of the Squeak family.
+    pub fn dialect(self) -> &'static str {
+        match self {
+            Runtime::Squeak | Runtime::Cuis => "squeak",
+            Runtime::Pharo => "pharo",
+        }
+    }
+
+    /// An expression for the dictionary of globals: `Smalltalk` itself in Squeak and Cuis,
+    /// `Smalltalk globals` in Pharo (whose `Smalltalk` has no `keys`).
+    pub fn globals(self) -> &'static str {
+        match self {
+            Runtime::Squeak | Runtime::Cuis => "Smalltalk",
+            Runtime::Pharo => "Smalltalk globals",
+        }
+    }
+
     /// Which platform package of the agent this runtime's image loads.
     pub fn agent_platform(self) -> AgentPlatform {
         match self {
