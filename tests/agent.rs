@@ -374,6 +374,30 @@ fn eval_errors_are_answers() {
         let mut c = vm.client().await;
         let err = c.eval("1/0").await.expect_err("ZeroDivide");
         assert_eq!(err.agent().map(|e| e.kind), Some(ErrorKind::EvalFailed));
+        // The text says what went wrong, never blank (Pharo's messageText of a ZeroDivide is ''):
+        // the image's own text, else the error's class.
+        let text = err.agent().map(|e| e.message.clone()).unwrap_or_default();
+        assert!(
+            text.contains("ZeroDivide") || text.contains("division by 0"),
+            "{text:?}"
+        );
+        // A message not understood names the receiver's class and the selector, in one wording
+        // on every runtime.
+        for (expression, says) in [
+            ("3 zork", "SmallInteger does not understand #zork"),
+            ("nil zork", "UndefinedObject does not understand #zork"),
+            (
+                "Object new at: 1 zork: 2",
+                "Object does not understand #at:zork:",
+            ),
+        ] {
+            let err = c.eval(expression).await.expect_err(expression);
+            assert_eq!(
+                err.agent().map(|e| e.message.as_str()),
+                Some(says),
+                "{expression}"
+            );
+        }
         let err = c.eval("1 +").await.expect_err("syntax error");
         assert_eq!(err.agent().map(|e| e.kind), Some(ErrorKind::EvalFailed));
         assert_eq!(c.eval("'still' , ' here'").await.unwrap(), "'still here'");
