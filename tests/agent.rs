@@ -400,6 +400,19 @@ fn eval_errors_are_answers() {
         }
         let err = c.eval("1 +").await.expect_err("syntax error");
         assert_eq!(err.agent().map(|e| e.kind), Some(ErrorKind::EvalFailed));
+        // An unknown name does not compile, and is not declared.
+        let err = c.eval("HpNoSuchGlobal zork").await.expect_err("undeclared");
+        let text = err.agent().map(|e| e.message.clone()).unwrap_or_default();
+        assert!(
+            text.contains("Undeclared variable: HpNoSuchGlobal"),
+            "{text:?}"
+        );
+        assert_eq!(
+            c.eval("Undeclared includesKey: #HpNoSuchGlobal")
+                .await
+                .unwrap(),
+            "false"
+        );
         assert_eq!(c.eval("'still' , ' here'").await.unwrap(), "'still here'");
     });
 }
