@@ -1,5 +1,6 @@
-//! A copy of the sample application (`examples/sample-app`) configured to push to a test VM,
-//! and the `hotpatch` binary run in it: what the push, live-state and attack tests share.
+//! A copy of the sample application (`examples/sample-app`), or of another project, configured to
+//! push to a test VM, and the `hotpatch` binary run in it: what the push, live-state and attack
+//! tests share.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -16,6 +17,12 @@ pub struct Project {
 impl Project {
     /// A fresh copy named after the test binary and `name`, pushing to `vm`.
     pub fn new(vm: &Vm, name: &str) -> Project {
+        Project::copy_of(&repo().join("examples/sample-app"), vm, name)
+    }
+
+    /// A fresh copy of the project at `source` (a directory with a `hotpatch.toml` whose target
+    /// URL is `ws://127.0.0.1:7071/`), named after the test binary and `name`, pushing to `vm`.
+    pub fn copy_of(source: &std::path::Path, vm: &Vm, name: &str) -> Project {
         let suite = std::env::current_exe()
             .ok()
             .and_then(|e| e.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -25,7 +32,7 @@ impl Project {
             .join("projects")
             .join(format!("{suite}-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&repo().join("examples/sample-app"), &dir);
+        copy_dir(source, &dir);
         let config = std::fs::read_to_string(dir.join("hotpatch.toml")).expect("read config");
         let config = config.replace("ws://127.0.0.1:7071/", &vm.url);
         std::fs::write(dir.join("hotpatch.toml"), config).expect("write config");

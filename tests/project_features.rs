@@ -1,0 +1,89 @@
+//! Features real Tonel projects carry (NeoJSON, PolyMath and their like, written by Pharo 7/8),
+//! end to end against the real VM, on a project of our own (`tests/fixtures/features`): Tonel v1
+//! headers (symbols everywhere, `#category` with a tag), a class without a comment, class
+//! variables of both cases (one lower-case), `#type : #words`, `#bytes` and `#variable`, a class
+//! initializer, extension methods on both sides of a system class (one in a `*Package-Tag`
+//! protocol). Pushed into a fresh image, the code runs there; right after the push `diff` (cached
+//! and fresh) and `status` find nothing, `pull` has nothing to take, and a second push nothing to
+//! send.
+
+mod common;
+
+use common::project::Project;
+use common::{Vm, repo};
+
+fn features(vm: &Vm) -> Project {
+    Project::copy_of(&repo().join("tests/fixtures/features"), vm, "features")
+}
+
+/// The Tonel files of the project, for comparing before and after a command.
+fn files(p: &Project) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = walkdir::WalkDir::new(p.dir.join("src"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).expect("read a source file");
+            (e.path().display().to_string(), text)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_project_with_the_features_of_real_ones_pushes_runs_and_stays_clean() {
+    let vm = Vm::start();
+    let p = features(&vm);
+
+    let report = p.push_json(&[], 0);
+    assert_eq!(report["outcome"], "applied", "{report}");
+    assert_eq!(report["counts"]["classes_added"], 5, "{report}");
+    assert_eq!(
+        report["initialized"],
+        serde_json::json!(["HpFeatureTable"]),
+        "{report}"
+    );
+
+    // The code runs.
+    assert_eq!(vm.eval("(HpFeatureBare left: 3 right: 4) sum"), "7");
+    assert_eq!(vm.eval("HpFeatureTable defaultSize"), "16");
+    assert_eq!(vm.eval("HpFeatureTable new size"), "16");
+    assert_eq!(vm.eval("HpFeatureTable made"), "1");
+    assert_eq!(
+        vm.eval("(HpFeatureWords new: 3) at: 1 put: 7; at: 3 put: 4000000000; total"),
+        "4000000007"
+    );
+    assert_eq!(
+        vm.eval("(HpFeatureBytes new: 4) at: 2 put: 255; highest"),
+        "255"
+    );
+    assert_eq!(
+        vm.eval("(HpFeatureSlots new: 5) label: 'x'; basicAt: 2 put: 1; filled"),
+        "1"
+    );
+    assert_eq!(vm.eval("21 hpFeatureDoubled"), "42");
+    assert_eq!(vm.eval("HpFeatureBare hpFeatureKind"), "#feature");
+    assert_eq!(vm.eval("3 hpFeatureIsFixture"), "false");
+    assert_eq!(vm.eval("HpFeatureWords isWords"), "true");
+    assert_eq!(
+        vm.eval("HpFeatureBytes isBytes & HpFeatureSlots isVariable"),
+        "true"
+    );
+
+    // Right after the push nothing differs, whether from the cache or read fresh.
+    p.run(&["diff"], 0);
+    p.run(&["diff", "--no-cache"], 0);
+    let status = p.run(&["status"], 0);
+    assert!(status.contains("drift    none"), "{status}");
+
+    // Nothing to pull: no file is touched.
+    let before = files(&p);
+    let out = p.run(&["pull"], 0);
+    assert!(out.contains("nothing to pull"), "{out}");
+    assert_eq!(files(&p), before, "pull changed files");
+
+    // And nothing to push again.
+    let again = p.push_json(&["--no-cache"], 0);
+    assert_eq!(again["outcome"], "nothing_to_push", "{again}");
+}
