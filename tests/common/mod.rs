@@ -185,6 +185,45 @@ pub fn bench_args() -> impl Iterator<Item = String> {
     std::env::args().skip(1).filter(|a| a != "--bench")
 }
 
+/// How long a wait on a process that is still running lasts before it is called hung
+/// (`HOTPATCH_TEST_START_SECS`, default 600 s): only a hung process reaches it. On a busy machine
+/// a VM start or save can take minutes, so no wait has a shorter fixed clock; each ends as soon
+/// as what it waits for happens, or the process it waits on has ended.
+pub fn hang_limit() -> Duration {
+    let secs = std::env::var("HOTPATCH_TEST_START_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    Duration::from_secs(secs)
+}
+
+/// Polls `done` until it answers true (`Ok`). Ends early with `Err` when `running` answers false
+/// (the process that should bring it about has ended), or after [`hang_limit`].
+pub fn wait_while_running(
+    mut done: impl FnMut() -> bool,
+    mut running: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        if done() {
+            return Ok(());
+        }
+        if !running() {
+            return Err(format!(
+                "its process ended after {:.1} s",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        if started.elapsed() > hang_limit() {
+            return Err(format!(
+                "still not after {} s while its process kept running",
+                hang_limit().as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -276,8 +315,9 @@ impl Vm {
              forkAt: Processor userBackgroundPriority. 'saving'"
         ));
         assert!(
-            self.wait_for_exit(Duration::from_secs(60)),
-            "the VM did not save and quit\n{}",
+            self.wait_for_exit(hang_limit()),
+            "the VM did not save and quit within {} s\n{}",
+            hang_limit().as_secs(),
             self.logs()
         );
         assert!(saved.is_file(), "no saved image\n{}", self.logs());
@@ -313,13 +353,10 @@ impl Vm {
 
     /// Waits until the agent answers. There is no fixed clock for a VM that is still running:
     /// on a busy machine a start can take minutes, so the wait ends early only when the VM
-    /// has quit (its log says why), and otherwise after a generous limit (`HOTPATCH_TEST_START_SECS`,
-    /// default 600) that only a hung VM reaches.
+    /// has quit (its log says why), and otherwise after [`hang_limit`], which only a hung VM
+    /// reaches.
     fn wait_until_ready(&mut self) {
-        let limit = std::env::var("HOTPATCH_TEST_START_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(600);
+        let limit = hang_limit().as_secs();
         let started = Instant::now();
         let rt = runtime();
         loop {
