@@ -60,6 +60,10 @@ pub const GUARDED_SENDS: &[GuardedSend] = &[
         reason: "Pharo 9-11 announce a compiled method with it; 12-13 with #noteCompilationOf:meta:, used where it is missing",
     },
     GuardedSend {
+        selector: "isUndeclaredVariable",
+        reason: "Pharo 9-13 ask a binding #isUndeclaredVariable; Pharo 8's UndeclaredVariable lacks it, and HpPharoPlatform>>isUndeclaredVariable: asks whether the literal is an UndeclaredVariable there",
+    },
+    GuardedSend {
         selector: "packageTag",
         reason: "ClassDescription>>packageTag is Pharo 12-13; 9-11 answer the class's system category",
     },
@@ -134,6 +138,10 @@ pub const QUIET_SIGNALS: &[QuietSignal] = &[
     QuietSignal {
         class: "Abort",
         reason: "signalled only from the interactive undeclared-variable menu (define a class or trait), which needs a requestor",
+    },
+    QuietSignal {
+        class: "OCReadOnlyVMWarning",
+        reason: "Pharo 8: signalled only when a setting turns read-only literals on for a VM without a write barrier (CompilationContext class>>optionReadOnlyLiterals:), never while compiling",
     },
     QuietSignal {
         class: "Halt",
