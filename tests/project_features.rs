@@ -10,7 +10,7 @@
 mod common;
 
 use common::project::Project;
-use common::{Vm, repo};
+use common::{Runtime, Vm, repo, skip_on};
 
 fn features(vm: &Vm) -> Project {
     Project::copy_of(&repo().join("tests/fixtures/features"), vm, "features")
@@ -84,6 +84,37 @@ fn a_project_with_the_features_of_real_ones_pushes_runs_and_stays_clean() {
     assert_eq!(files(&p), before, "pull changed files");
 
     // And nothing to push again.
+    let again = p.push_json(&["--no-cache"], 0);
+    assert_eq!(again["outcome"], "nothing_to_push", "{again}");
+}
+
+/// A test class without a comment, as real projects' test packages have them: Pharo answers a
+/// made-up comment for it (`TestCase class>>comment`, or its `classCommentBlank`) and says it has
+/// one (`hasComment` is true for every test class); it must still diff clean.
+#[test]
+fn a_test_class_without_a_comment_diffs_clean() {
+    if skip_on(
+        Runtime::Squeak,
+        "the Squeak test image has no SUnit (no TestCase to subclass)",
+    ) {
+        return;
+    }
+    let vm = Vm::start();
+    let p = features(&vm);
+    std::fs::write(
+        p.dir.join("src/Hp-Features/HpFeatureBareTest.class.st"),
+        "Class {\n\t#name : #HpFeatureBareTest,\n\t#superclass : #TestCase,\n\t#category : #'Hp-Features-Tests'\n}\n\n\
+         { #category : #tests }\nHpFeatureBareTest >> testSum [\n\tself assert: (HpFeatureBare left: 1 right: 2) sum equals: 3\n]\n",
+    )
+    .expect("write the test class");
+    let report = p.push_json(&[], 0);
+    assert_eq!(report["outcome"], "applied", "{report}");
+    assert_eq!(
+        vm.eval("(HpFeatureBareTest run: #testSum) passed size"),
+        "1"
+    );
+    p.run(&["diff"], 0);
+    p.run(&["diff", "--no-cache"], 0);
     let again = p.push_json(&["--no-cache"], 0);
     assert_eq!(again["outcome"], "nothing_to_push", "{again}");
 }
