@@ -407,6 +407,17 @@ impl Vm {
         s
     }
 
+    /// The agent's own log: `hotpatch-agent.log` beside the image where the platform writes
+    /// one (Squeak, Cuis), the VM's output where it logs to the Transcript (Pharo headless:
+    /// stdout).
+    pub fn agent_log(&self) -> String {
+        let name = match Runtime::current() {
+            Runtime::Squeak | Runtime::Cuis => "hotpatch-agent.log",
+            Runtime::Pharo => "vm.out",
+        };
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+
     /// A connected, authenticated client.
     pub async fn client(&self) -> Client {
         Client::connect(&self.url, &self.token, Duration::from_secs(30))
