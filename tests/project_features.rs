@@ -12,8 +12,9 @@ mod common;
 use common::project::Project;
 use common::{Runtime, Vm, repo, skip_on};
 
-fn features(vm: &Vm) -> Project {
-    Project::copy_of(&repo().join("tests/fixtures/features"), vm, "features")
+/// A copy of the fixture project named `name` (one per test: tests run at once).
+fn features(vm: &Vm, name: &str) -> Project {
+    Project::copy_of(&repo().join("tests/fixtures/features"), vm, name)
 }
 
 /// The Tonel files of the project, for comparing before and after a command.
@@ -34,7 +35,7 @@ fn files(p: &Project) -> Vec<(String, String)> {
 #[test]
 fn a_project_with_the_features_of_real_ones_pushes_runs_and_stays_clean() {
     let vm = Vm::start();
-    let p = features(&vm);
+    let p = features(&vm, "features");
 
     let report = p.push_json(&[], 0);
     assert_eq!(report["outcome"], "applied", "{report}");
@@ -100,7 +101,7 @@ fn a_test_class_without_a_comment_diffs_clean() {
         return;
     }
     let vm = Vm::start();
-    let p = features(&vm);
+    let p = features(&vm, "test-class");
     std::fs::write(
         p.dir.join("src/Hp-Features/HpFeatureBareTest.class.st"),
         "Class {\n\t#name : #HpFeatureBareTest,\n\t#superclass : #TestCase,\n\t#category : #'Hp-Features-Tests'\n}\n\n\
