@@ -3,7 +3,7 @@
 //! headers (symbols everywhere, `#category` with a tag), a class without a comment, class
 //! variables of both cases (one lower-case), `#type : #words`, `#bytes` and `#variable`, a class
 //! initializer, extension methods on both sides of a system class (one in a `*Package-Tag`
-//! protocol). Pushed into a fresh image, the code runs there; right after the push `diff` (cached
+//! protocol), a string literal that spans lines. Pushed into a fresh image, the code runs there; right after the push `diff` (cached
 //! and fresh) and `status` find nothing, `pull` has nothing to take, and a second push nothing to
 //! send.
 
@@ -64,6 +64,18 @@ fn a_project_with_the_features_of_real_ones_pushes_runs_and_stays_clean() {
         "1"
     );
     assert_eq!(vm.eval("21 hpFeatureDoubled"), "42");
+    // A string literal that spans lines holds the image's own line ending where a loader of that
+    // dialect would put it there: Pharo's Monticello loads Tonel sources with CR (13); Cuis
+    // keeps LF (10), its newline; the Squeak test image compiles the source as sent (LF).
+    let newline = if Runtime::current() == Runtime::Pharo {
+        "13"
+    } else {
+        "10"
+    };
+    assert_eq!(
+        vm.eval("(HpFeatureBare new report at: 5) asciiValue"),
+        newline
+    );
     assert_eq!(vm.eval("HpFeatureBare hpFeatureKind"), "#feature");
     assert_eq!(vm.eval("3 hpFeatureIsFixture"), "false");
     assert_eq!(vm.eval("HpFeatureWords isWords"), "true");
