@@ -7,6 +7,11 @@
 //!
 //!     cargo bench --bench push -- [--methods N] [--runs N]
 //!
+//! The runtime is the test harness's (`HOTPATCH_TEST_RUNTIME`, with `HOTPATCH_CUIS_VM` /
+//! `HOTPATCH_CUIS_IMAGE` or `HOTPATCH_PHARO_VM` / `HOTPATCH_PHARO_IMAGE`; by default the Squeak
+//! test image), so the same benchmark measures every runtime. The load average is printed at the
+//! start and the end: figures taken on a shared machine mean little without it.
+//!
 //! Targets on the 2-core reference machine: one-method push < 30 ms (the save hook diffs against
 //! the snapshot the previous push advanced, see `ops::compare`), no-op push < 50 ms.
 
@@ -35,6 +40,12 @@ fn main() {
         }
     }
     let hotpatch = std::path::PathBuf::from(env!("CARGO_BIN_EXE_hotpatch"));
+    println!(
+        "runtime: {} ({}), load average {}",
+        common::Runtime::current().name(),
+        common::test_image().display(),
+        load_average()
+    );
 
     let per_class = methods.div_ceil(CLASSES);
     let project = common::repo().join("target/bench-push");
@@ -104,6 +115,19 @@ fn main() {
     report("push FILE, one method changed", &one_method, 30);
     report("push FILE, nothing changed", &noop_file, 50);
     report("push (whole project), nothing changed", &noop_all, 50);
+    println!("load average at the end: {}", load_average());
+}
+
+/// The 1, 5 and 15 minute load averages (Linux), or "unknown".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// Where the first push's time went, from `hotpatch push --json`: the client's phases, and the
