@@ -252,11 +252,32 @@ pub struct Overrides {
     pub target: Option<String>,
     pub url: Option<String>,
     pub token_env: Option<String>,
-    /// Any setting of the file, as `dotted.key=value` (`--set`, `HOTPATCH_SET`): e.g.
+    /// Any setting of the file, as `dotted.key=value` (`--set`): e.g.
     /// `packages=["A","B"]`, `targets.prod.timeout_secs=30`,
     /// `targets.prod.rebuild.on_needs_rebuild=rebuild`. The value is read as TOML, and as a
     /// plain string when it is not valid TOML.
     pub set: Vec<String>,
+    /// The same from `HOTPATCH_SET` (`;`-separated), applied before `set`, so the command
+    /// line's win. Kept apart so that an error names where the bad value came from.
+    pub env_set: Vec<String>,
+}
+
+/// One `KEY=VALUE` setting given outside the file, and where it was given.
+#[derive(Debug, Clone, Copy)]
+struct Setting<'a> {
+    text: &'a str,
+    from_env: bool,
+}
+
+impl std::fmt::Display for Setting<'_> {
+    /// `--set KEY=VALUE` or `HOTPATCH_SET (KEY=VALUE)`: what an error about it starts with.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.from_env {
+            write!(f, "HOTPATCH_SET ({})", self.text)
+        } else {
+            write!(f, "--set {}", self.text)
+        }
+    }
 }
 
 impl Overrides {
@@ -273,18 +294,28 @@ impl Overrides {
         self.target = self.target.or_else(|| var("HOTPATCH_TARGET"));
         self.url = self.url.or_else(|| var("HOTPATCH_URL"));
         self.token_env = self.token_env.or_else(|| var("HOTPATCH_TOKEN_ENV"));
-        // Settings from the environment come first, so the command line's win.
         if let Some(env) = var("HOTPATCH_SET") {
-            let mut set: Vec<String> = env
+            self.env_set = env
                 .split([';', '\n'])
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            set.append(&mut self.set);
-            self.set = set;
         }
         self
+    }
+
+    /// Every `KEY=VALUE` setting, in the order they apply: `HOTPATCH_SET`'s, then `--set`'s.
+    fn settings(&self) -> Vec<Setting<'_>> {
+        let env = self.env_set.iter().map(|text| Setting {
+            text,
+            from_env: true,
+        });
+        let cli = self.set.iter().map(|text| Setting {
+            text,
+            from_env: false,
+        });
+        env.chain(cli).collect()
     }
 }
 
@@ -299,7 +330,7 @@ impl Config {
             Some(p) => Some(cwd.join(p)),
             None => find_upwards(cwd),
         };
-        let (mut table, root) = match &file {
+        let (table, root) = match &file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read the config file {}", path.display()))?;
@@ -310,17 +341,44 @@ impl Config {
             }
             None => (toml::Table::new(), cwd.to_path_buf()),
         };
-        for setting in &overrides.set {
-            apply_setting(&mut table, setting)?;
-        }
+        let settings = overrides.settings();
+        let with = |skipped: Option<usize>| -> Result<toml::Table> {
+            let mut table = table.clone();
+            for (i, setting) in settings.iter().enumerate() {
+                if Some(i) != skipped {
+                    apply_setting(&mut table, setting)?;
+                }
+            }
+            Ok(table)
+        };
         let origin = match &file {
             Some(path) => path.display().to_string(),
             None => "the settings given".to_owned(),
         };
-        let raw: RawConfig = toml::Value::Table(table)
-            .try_into()
-            .with_context(|| format!("{origin}: invalid configuration"))?;
-        Self::resolve(raw, root, file, cwd, overrides, &origin)
+        let read = |table: toml::Table, origin: &str| -> Result<Config> {
+            let raw: RawConfig = toml::Value::Table(table)
+                .try_into()
+                .with_context(|| format!("{origin}: invalid configuration"))?;
+            Self::resolve(raw, root.clone(), file.clone(), cwd, overrides, origin)
+        };
+        let error = match read(with(None)?, &origin) {
+            Ok(config) => return Ok(config),
+            Err(e) => e,
+        };
+        // Whose mistake is it: the file's, or a setting's? The first setting without which the
+        // error is another (or none) is to blame; when there is none, the file is.
+        let message = format!("{error:#}");
+        let differs_without = |i: usize| match with(Some(i)).and_then(|t| read(t, &origin)) {
+            Ok(_) => true,
+            Err(e) => format!("{e:#}") != message,
+        };
+        let blamed = (0..settings.len()).find(|&i| differs_without(i));
+        match blamed {
+            Some(i) => Err(read(with(None)?, &settings[i].to_string())
+                .err()
+                .unwrap_or(error)),
+            None => Err(error),
+        }
     }
 
     /// Parses a config file's text (for tests and `init`'s check of its own template).
@@ -604,13 +662,13 @@ pub fn seconds(origin: &str, key: &str, value: f64) -> Result<Duration> {
 }
 
 /// Sets `dotted.key=value` in the configuration table, creating tables on the way.
-fn apply_setting(table: &mut toml::Table, setting: &str) -> Result<()> {
-    let Some((key, value)) = setting.split_once('=') else {
-        bail!("--set {setting:?}: expected KEY=VALUE, e.g. targets.prod.timeout_secs=30");
+fn apply_setting(table: &mut toml::Table, setting: &Setting<'_>) -> Result<()> {
+    let Some((key, value)) = setting.text.split_once('=') else {
+        bail!("{setting}: expected KEY=VALUE, e.g. targets.prod.timeout_secs=30");
     };
     let path: Vec<&str> = key.trim().split('.').map(str::trim).collect();
     if path.iter().any(|p| p.is_empty()) {
-        bail!("--set {setting:?}: the key has an empty part");
+        bail!("{setting}: the key has an empty part");
     }
     // `x = VALUE` parsed as TOML gives numbers, booleans and arrays their type; anything that is
     // not TOML (a bare word, a path) is taken as a string.
@@ -626,7 +684,7 @@ fn apply_setting(table: &mut toml::Table, setting: &str) -> Result<()> {
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         here = match entry {
             toml::Value::Table(t) => t,
-            _ => bail!("--set {setting:?}: {part} is not a table in the configuration"),
+            _ => bail!("{setting}: {part} is not a table in the configuration"),
         };
     }
     here.insert(last.to_string(), value);
@@ -641,16 +699,18 @@ fn find_upwards(start: &Path) -> Option<PathBuf> {
 }
 
 /// The commented starting file `hotpatch init` writes.
-pub const TEMPLATE: &str = r#"# hotpatch.toml: how hotpatch finds your sources and your running images.
+/// The commented starting configuration `hotpatch init` writes, with `{source}` and `{packages}`
+/// to fill in (see [`template`]).
+const TEMPLATE: &str = r#"# hotpatch.toml: how hotpatch finds your sources and your running images.
 # Every setting can be overridden: --source / HOTPATCH_SOURCE, --target / HOTPATCH_TARGET,
 # --url / HOTPATCH_URL, --token-env / HOTPATCH_TOKEN_ENV, --config / HOTPATCH_CONFIG.
 
 # The Tonel source directory (the folder holding one folder per package), relative to this file.
-source = "src"
+source = "{source}"
 
 # The packages hotpatch owns in the image: diff and push only look at these. Leave empty to own
 # every package found under `source`.
-packages = []
+packages = {packages}
 
 # The target used when --target is not given (optional when there is only one target).
 default_target = "local"
@@ -688,13 +748,39 @@ on_needs_rebuild = "refuse"
 # verify_port = 7099                    # loopback port to check a new image (default: any free)
 "#;
 
+/// The commented starting configuration for sources in `source` (relative to the file) owning
+/// `packages` (empty: every package found there). The values are written as TOML strings, so
+/// any folder or package name is written safely.
+pub fn template(source: &str, packages: &[String]) -> String {
+    let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let list = format!(
+        "[{}]",
+        packages
+            .iter()
+            .map(|p| quote(p))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    TEMPLATE
+        .replacen("\"{source}\"", &quote(source), 1)
+        .replacen("{packages}", &list, 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn the_template_takes_any_source_and_package_names() {
+        let text = template("my \"src\"", &["A-Core".into(), "B'x".into()]);
+        let c = Config::from_str(&text, Path::new("/p")).unwrap();
+        assert_eq!(c.source, Path::new("/p/my \"src\""));
+        assert_eq!(c.packages, vec!["A-Core", "B'x"]);
+    }
+
+    #[test]
     fn template_is_a_valid_config() {
-        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let c = Config::from_str(&template("src", &[]), Path::new("/p")).unwrap();
         assert_eq!(c.source, Path::new("/p/src"));
         let t = c.target(&Overrides::default()).unwrap();
         assert_eq!(t.url, "ws://127.0.0.1:7071/");
@@ -704,7 +790,7 @@ mod tests {
 
     #[test]
     fn overrides_win_over_the_file() {
-        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let c = Config::from_str(&template("src", &[]), Path::new("/p")).unwrap();
         let o = Overrides {
             url: Some("ws://127.0.0.1:9/".into()),
             token_env: Some("OTHER".into()),
@@ -719,7 +805,7 @@ mod tests {
 
     #[test]
     fn unknown_target_is_named_with_the_known_ones() {
-        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let c = Config::from_str(&template("src", &[]), Path::new("/p")).unwrap();
         let o = Overrides {
             target: Some("prod".into()),
             ..Default::default()
@@ -740,7 +826,7 @@ mod tests {
     fn any_setting_can_be_set_from_outside() {
         let dir = std::env::temp_dir().join(format!("hotpatch-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(FILE_NAME), TEMPLATE).unwrap();
+        std::fs::write(dir.join(FILE_NAME), template("src", &[])).unwrap();
         let o = Overrides {
             set: vec![
                 "packages=[\"A\", \"B\"]".into(),
@@ -779,6 +865,51 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_setting_given_outside_the_file_is_named_as_such() {
+        let dir = std::env::temp_dir().join(format!("hotpatch-config-set-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(FILE_NAME), template("src", &[])).unwrap();
+        let file = dir.join(FILE_NAME).display().to_string();
+        let error = |set: &[&str], env_set: &[&str]| {
+            let o = Overrides {
+                set: set.iter().map(|s| s.to_string()).collect(),
+                env_set: env_set.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            };
+            format!("{:#}", Config::load(&dir, &o).unwrap_err())
+        };
+        // A value out of range, one of the wrong type, a misspelt key: the --set is named, not
+        // the file, which is fine.
+        for bad in [
+            "targets.local.timeout_secs=1e300",
+            "targets.local.timeout_secs=abc",
+            "targets.local.tmeout_secs=3",
+            "targets.local.url=http://x/",
+        ] {
+            let e = error(&["targets.local.apply_timeout_secs=30", bad], &[]);
+            assert!(e.starts_with(&format!("--set {bad}:")), "{bad}: {e}");
+            assert!(!e.contains(&file), "{bad}: {e}");
+            let e = error(&[], &["packages=[]", bad]);
+            assert!(
+                e.starts_with(&format!("HOTPATCH_SET ({bad}):")),
+                "{bad}: {e}"
+            );
+        }
+        // The file's own mistake stays the file's, whatever good settings are given.
+        std::fs::write(
+            dir.join(FILE_NAME),
+            template("src", &[]).replace("timeout_secs = 10", "timeout_secs = 0"),
+        )
+        .unwrap();
+        let e = error(&["targets.local.apply_timeout_secs=30"], &[]);
+        assert!(e.starts_with(&file), "{e}");
+        // A setting that replaces the file's bad value with another bad one is to blame.
+        let e = error(&["targets.local.timeout_secs=-1"], &[]);
+        assert!(e.starts_with("--set targets.local.timeout_secs=-1:"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn misspelt_keys_are_errors() {
         assert!(Config::from_str("sorce = 'x'", Path::new("/p")).is_err());
     }
@@ -810,7 +941,7 @@ mod tests {
                 "the accepted forms are listed: {e}"
             );
         }
-        let c = Config::from_str(TEMPLATE, Path::new("/p")).unwrap();
+        let c = Config::from_str(&template("src", &[]), Path::new("/p")).unwrap();
         let o = Overrides {
             url: Some("htp://127.0.0.1:7071/".into()),
             ..Default::default()

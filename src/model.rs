@@ -6,6 +6,8 @@
 //! definitions that came from an image, and they never take part in equality of definitions
 //! (see [`MethodDef::same_definition`] and [`ClassDef::same_definition`]).
 
+pub mod names;
+
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 

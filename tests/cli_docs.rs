@@ -47,6 +47,25 @@ fn manual_pages_for_the_tool_and_each_command() {
 }
 
 #[test]
+fn the_manual_says_what_every_exit_code_means() {
+    let (code, out) = hotpatch(&["man"]);
+    assert_eq!(code, 0);
+    for words in [
+        ".SH \"EXIT STATUS\"",
+        "\\fB10\\fR\nstatus: hotpatch could not tell whether the image has drifted",
+        "rollback \\-\\-group: some members were rolled back, others not",
+    ] {
+        assert!(out.contains(words), "hotpatch.1 lacks {words:?}");
+    }
+    let dir = std::env::temp_dir().join(format!("hotpatch-man-exit-{}", std::process::id()));
+    let (code, _) = hotpatch(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let status = std::fs::read_to_string(dir.join("hotpatch-status.1")).unwrap();
+    assert!(status.contains("10: hotpatch could not tell"), "{status}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_reader_that_goes_away_ends_the_output_quietly() {
     // `hotpatch man | head -1`: the pipe closes before (or while) hotpatch writes.
     let mut child = Command::new(env!("CARGO_BIN_EXE_hotpatch"))

@@ -114,29 +114,21 @@ fn a_hand_edit_is_drift_push_refuses_it_overwrite_and_rollback_bring_it_back_and
         "{refused}"
     );
     assert_eq!(vm.epoch(), epoch, "nothing applied");
-    if Runtime::current() == Runtime::Squeak {
-        // The test image tells nobody of a method compiled by hand, so the epoch did not move:
-        // from the cache (which knows what the last push installed) the push sends only the
-        // local change; the hand fix stays, and status still reports it.
-        let applied = p.push_json(&[], 0);
-        assert_eq!(applied["outcome"], "applied", "{applied}");
-        assert_eq!(
-            applied["changes"].as_array().map(Vec::len),
-            Some(1),
-            "{applied}"
-        );
-    } else {
-        // Cuis and Pharo announce the hand edit and the agent moves the epoch: the cache is
-        // stale, the push reads the image fresh and refuses as above. The local change goes
-        // alone with its file named; the hand fix stays, and status still reports it.
-        let refused = p.push_json(&[], DRIFT);
-        assert_eq!(refused["from_cache"], false, "{refused}");
-        assert_eq!(refused["outcome"], "drift", "{refused}");
-        assert_eq!(vm.epoch(), epoch, "nothing applied");
-        let counter = p.file("SampleCounter.class.st");
-        let applied = p.push_json(&[counter.to_str().expect("a UTF-8 path")], 0);
-        assert_eq!(applied["outcome"], "applied", "{applied}");
-    }
+    // The cached push does not trust its cache either: the hand edit came through `eval`,
+    // which moves what a cached snapshot is valid for. Refused the same way.
+    let refused = p.push_json(&[], DRIFT);
+    assert_eq!(refused["outcome"], "drift", "{refused}");
+    assert_eq!(refused["from_cache"], false, "{refused}");
+    assert_eq!(vm.epoch(), epoch, "nothing applied");
+    // A push of the counter's file alone sends only the local change; the hand fix stays, and
+    // status still reports it.
+    let applied = p.push_json(&["src/Sample-Core/SampleCounter.class.st"], 0);
+    assert_eq!(applied["outcome"], "applied", "{applied}");
+    assert_eq!(
+        applied["changes"].as_array().map(Vec::len),
+        Some(1),
+        "{applied}"
+    );
     assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hi, x'");
     status(&p, DRIFT);
 
@@ -322,4 +314,60 @@ fn a_class_definition_changed_by_hand_is_pulled_into_the_class_file() {
     let clean = status(&p, 0);
     assert_eq!(clean["drift"]["clean"], true, "{clean}");
     p.run(&["diff"], 0);
+}
+
+#[test]
+fn after_a_hand_edit_through_eval_push_never_says_the_image_already_matches() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "eval-edit");
+    p.run(&["push"], 0);
+    // Nothing to do: from now on the cache says the image matches the sources.
+    let nothing = p.push_json(&[], 0);
+    assert_eq!(nothing["outcome"], "nothing_to_push", "{nothing}");
+    let epoch = vm.epoch();
+
+    // A hand edit through `hotpatch eval` (the classic Squeak platform has no change
+    // notifications: the epoch does not move).
+    let expression = format!(
+        "SampleApp compile: '{}' classified: 'greeting'. #done",
+        HAND_FIX.replace('\'', "''")
+    );
+    let out = p.run(&["eval", &expression], 0);
+    assert!(out.contains("#done"), "{out}");
+    assert_eq!(vm.epoch(), epoch, "the premise: the epoch did not move");
+
+    // status sees the drift, and does not count the image's change as a local one.
+    let text = p.run(&["status"], DRIFT);
+    assert!(
+        text.contains("changed in the image: SampleApp>>greet:"),
+        "{text}"
+    );
+    assert!(!text.contains("not pushed yet"), "{text}");
+    assert_eq!(status(&p, DRIFT)["local_changes"], 0);
+    p.run(&["diff"], 1);
+
+    // push agrees with status: drift, refused, never "already matches".
+    let out = p.run(&["push"], DRIFT);
+    assert!(!out.contains("already matches"), "{out}");
+    assert!(out.contains("SampleApp>>greet:"), "{out}");
+    let refused = p.push_json(&[], DRIFT);
+    assert_eq!(refused["outcome"], "drift", "{refused}");
+    assert_eq!(
+        vm.eval("SampleApp default greet: 'x'"),
+        "'Hi, x'",
+        "the hand fix stays"
+    );
+
+    // A local change besides: counted, once.
+    p.edit(
+        "SampleCounter.class.st",
+        "count := count + 1",
+        "count := count + 2",
+    );
+    assert_eq!(status(&p, DRIFT)["local_changes"], 1);
+    let text = p.run(&["status"], DRIFT);
+    assert!(
+        text.contains("local    1 change(s) not pushed yet"),
+        "{text}"
+    );
 }

@@ -158,7 +158,10 @@ fn start_with_audit_limit(limit: u32) -> Vm {
 fn hand_fixes_show_as_drift_are_refused_overwritten_rolled_back_adopted_and_logged() {
     let vm = start_with_audit_limit(4);
     let mut w = Wire::open(&vm);
-    assert_eq!(w.hello["features"], json!(["drift", "log", "adopt"]));
+    assert_eq!(
+        w.hello["features"],
+        json!(["drift", "log", "adopt", "overrides"])
+    );
 
     // hotpatch installs a small package.
     let answer = w.apply(

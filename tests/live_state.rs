@@ -352,9 +352,12 @@ fn the_census_counts_beside_a_running_application_and_says_unknown_at_its_limit(
     let dots = &census.classes[times - 1];
     assert_eq!(dots.instances, Some(200000));
     assert_eq!(dots.vars[0].non_nil, Some(100000));
-    // The application ticked (every 10 ms) while the census counted.
+    // The application ticked (every 10 ms) while the census counted. A starved one would not
+    // tick at all; a busy machine takes the VM off the CPU now and then, which costs ticks
+    // whoever runs inside it (half of them at load 19 on 2 cores): a tenth of the ideal count
+    // tells the two apart on any machine.
     assert!(
-        census.millis >= 300 && ticks * 10 >= census.millis / 2,
+        census.millis >= 300 && ticks * 10 >= census.millis / 10,
         "{ticks} ticks in a census of {} ms ({times} classes asked)\n{}",
         census.millis,
         vm.logs()
@@ -515,4 +518,31 @@ fn renamed_class_instance_and_class_variables_keep_their_values() {
     assert_eq!(vm.eval("SampleRegistry slot"), "1");
     assert_eq!(vm.eval("SampleSubRegistry slot"), "10");
     assert_eq!(vm.eval("SampleRegistry shared"), "2");
+}
+
+#[test]
+fn the_census_counts_only_live_objects_so_dropped_instances_do_not_keep_a_class() {
+    let vm = Vm::start();
+    let p = Project::new(&vm, "garbage");
+    p.write(
+        "SampleShape.class.st",
+        &class_file("SampleShape", "Object", &[], &[], &[]),
+    );
+    p.run(&["push"], 0);
+    // Three temporary instances, made old (a full collection while something holds them, so
+    // that no young-space collection frees them by chance during the push), then dropped:
+    // garbage, but still in the object memory until the next full collection.
+    assert_eq!(
+        vm.eval(
+            "Smalltalk at: #HpTemporaryShapes put: ((1 to: 3) collect: [:i | SampleShape new]). \
+             Smalltalk garbageCollect. Smalltalk removeKey: #HpTemporaryShapes. \
+             SampleShape instanceCount"
+        ),
+        "3",
+        "three instances, unreachable now but not collected yet"
+    );
+    std::fs::remove_file(p.file("SampleShape.class.st")).expect("delete class file");
+    let report = p.push_json(&[], 0);
+    assert_eq!(report["outcome"], "applied", "{report}");
+    assert_eq!(vm.eval("Smalltalk includesKey: #SampleShape"), "false");
 }

@@ -5,7 +5,8 @@
 use super::{Common, exit, print_json, runtime};
 use crate::diff::{render_stat, render_summary, render_unified};
 use crate::ops::compare::{Comparison, SnapshotCache, compare};
-use crate::ops::local::{self, SourceError};
+use crate::ops::local;
+use crate::ops::overrides::{self, Overrides};
 use crate::ops::push::PushFailure;
 use clap::Args;
 use std::io::IsTerminal;
@@ -48,35 +49,40 @@ pub fn run(args: DiffArgs) -> i32 {
             dry_run: true,
             skip_unreachable: false,
             json: args.json,
+            offers_skip: false,
         });
     }
-    let outcome = (|| -> Result<(Comparison, String), PushFailure> {
+    let outcome = (|| -> Result<(Comparison, Overrides, String), PushFailure> {
         let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
         let target = config.target(&overrides).map_err(PushFailure::Config)?;
         let local = local::load(&config, &args.paths).map_err(PushFailure::Source)?;
         let token = target.token().map_err(PushFailure::Config)?;
         let cache = (!args.no_cache).then(|| SnapshotCache::new(&config.root, &target.name));
         let rt = runtime().map_err(PushFailure::Config)?;
-        let comparison = rt.block_on(async {
+        let (comparison, overrides) = rt.block_on(async {
             let mut client = crate::ops::connect(&target, &token).await?;
             // An agent that reports drift is read fresh: a hand edit does not move the epoch
             // on every dialect, and diff must show it (push is guarded by the agent instead).
             let cache = cache.filter(|_| !client.hello.has("drift"));
-            let c = compare(&mut client, &local, cache.as_ref()).await;
+            let found = async {
+                let c = compare(&mut client, &local, cache.as_ref()).await?;
+                let o = overrides::find(&mut client, &c, &local.scope.packages).await?;
+                Ok::<_, crate::image::ClientError>((c, o))
+            }
+            .await;
             client.close().await;
-            c
+            found
         })?;
-        Ok((comparison, target.name))
+        Ok((comparison, overrides, target.name))
     })();
-    let (comparison, target) = match outcome {
+    let (comparison, overrides, target) = match outcome {
         Ok(pair) => pair,
         Err(failure) => {
-            if let PushFailure::Source(SourceError::Tonel(errors)) = &failure {
-                for e in errors {
-                    eprintln!("{e}");
-                }
+            if args.json {
+                print_json(&super::push::failure_json(&failure));
+            } else {
+                super::push::print_failure(&failure);
             }
-            eprintln!("hotpatch: error: {failure}");
             return super::push::failure_code(&failure);
         }
     };
@@ -89,6 +95,7 @@ pub fn run(args: DiffArgs) -> i32 {
             "counts": changes.counts(),
             "changes": changes,
             "drift": comparison.drift,
+            "overrides": override_list(&comparison, &overrides),
         }));
     } else if changes.is_empty() {
         println!("no differences with {target} (epoch {})", comparison.epoch);
@@ -101,6 +108,7 @@ pub fn run(args: DiffArgs) -> i32 {
             && std::io::stdout().is_terminal();
         print_drift(&comparison);
         print!("{}", render_summary(changes));
+        print_overrides(&comparison, &overrides);
         println!();
         print!("{}", render_unified(changes, color));
     }
@@ -108,6 +116,52 @@ pub fn run(args: DiffArgs) -> i32 {
         exit::OK
     } else {
         exit::DIFFERENCES
+    }
+}
+
+/// The changed methods that are overrides of another package's method (Monticello's
+/// overrides): `{class_name, side, selector, change, owner}` each.
+fn override_list(comparison: &Comparison, overrides: &Overrides) -> Vec<serde_json::Value> {
+    comparison
+        .changes
+        .methods
+        .iter()
+        .filter_map(|m| {
+            let key = m.key();
+            let owner = overrides.get(&key)?;
+            let change = serde_json::to_value(m).ok()?["change"].clone();
+            Some(serde_json::json!({
+                "class_name": key.class_name, "side": key.side, "selector": key.selector,
+                "change": change, "owner": owner,
+            }))
+        })
+        .collect()
+}
+
+/// Which changed methods are overrides, and what becomes of the method they replace.
+fn print_overrides(comparison: &Comparison, overrides: &Overrides) {
+    let lines: Vec<String> = comparison
+        .changes
+        .methods
+        .iter()
+        .filter_map(|m| {
+            let owner = overrides.get(&m.key())?;
+            let removed = matches!(m, crate::diff::MethodChange::Removed { .. });
+            Some(format!(
+                "  {}: {}",
+                m.key(),
+                crate::ops::overrides::note(removed, owner)
+            ))
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    println!(
+        "overrides (methods of other packages; the image keeps each original and gives it back when the override is removed):"
+    );
+    for line in lines {
+        println!("{line}");
     }
 }
 

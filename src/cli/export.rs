@@ -44,6 +44,7 @@ pub fn run(args: &ExportArgs) -> i32 {
     };
     // A file-in loads every package at once: a class defined twice would be filed in twice.
     errors.extend(tonel::duplicate_definitions(&repo.packages));
+    errors.extend(tonel::name_errors(&repo.packages));
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("{e}");

@@ -7,24 +7,26 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Common, exit, print_json, report_error, runtime};
+use super::{Common, exit, fail, print_json, runtime};
 use crate::config::{Config, Group, Target};
 use crate::fleet::{
     self, Cause, FleetOutcome, FleetReport, Observer, Quiet, RolloutOptions, TargetReport,
     TargetState,
 };
 
-/// A group's configuration and members, or the exit code of why they cannot be had.
-fn load_group(common: &Common, name: &str) -> Result<(Config, Group, Vec<Target>), i32> {
+/// A group's configuration and members, or the exit code of why they cannot be had (reported,
+/// as one JSON error with `json`).
+fn load_group(
+    common: &Common,
+    name: &str,
+    json: bool,
+) -> Result<(Config, Group, Vec<Target>), i32> {
     let loaded = common.load().and_then(|(config, _)| {
         let group = config.group(name)?.clone();
         let members = fleet::inventory::members(&config, &group)?;
         Ok((config, group, members))
     });
-    loaded.map_err(|e| {
-        report_error(&e);
-        exit::ERROR
-    })
+    loaded.map_err(|e| fail(&e, json))
 }
 
 /// What `push --group` and `diff --group` were asked.
@@ -36,12 +38,15 @@ pub struct FleetArgs<'a> {
     pub dry_run: bool,
     pub skip_unreachable: bool,
     pub json: bool,
+    /// Whether the command takes `--skip-unreachable` (`push` does, `diff` does not), so the
+    /// hint to use it is only given where it works.
+    pub offers_skip: bool,
 }
 
 /// `push --group` (and, with `dry_run`, `diff --group`): roll the sources out; exit 0 only when
 /// every target ends on the new code.
 pub fn push(args: &FleetArgs<'_>) -> i32 {
-    let (config, group, members) = match load_group(args.common, args.group) {
+    let (config, group, members) = match load_group(args.common, args.group, args.json) {
         Ok(g) => g,
         Err(code) => return code,
     };
@@ -66,18 +71,31 @@ pub fn push(args: &FleetArgs<'_>) -> i32 {
             Ok(rt) => rt.block_on(fleet::rollout(
                 &config, &group, &members, &options, observer,
             )),
-            Err(e) => {
-                report_error(&e);
-                return exit::ERROR;
-            }
+            Err(e) => return fail(&e, args.json),
         }
     };
+    let code = exit_code(&report);
     if args.json {
-        print_json(&report);
+        let mut out = serde_json::to_value(&report).unwrap_or_default();
+        let failed = code != exit::OK && code != exit::DIFFERENCES;
+        if let Some(cause) = report.cause.filter(|_| failed) {
+            // One error object, as every command prints on failure; `targets` say who is where.
+            out["error"] = serde_json::json!({
+                "kind": cause,
+                "message": report.reason.as_deref().unwrap_or_default(),
+            });
+        }
+        print_json(&out);
     } else {
         print_report(&report);
+        if report.cause == Some(Cause::Unreachable)
+            && report.outcome == FleetOutcome::Refused
+            && args.offers_skip
+        {
+            eprintln!("hotpatch: --skip-unreachable leaves unreachable targets out");
+        }
     }
-    exit_code(&report)
+    code
 }
 
 /// The exit code of a rollout: 0 only when every target is on the new code.
@@ -91,16 +109,27 @@ pub fn exit_code(report: &FleetReport) -> i32 {
         (FleetOutcome::DryRun, _) => exit::DIFFERENCES,
         (_, Some(Cause::Setup)) => exit::ERROR,
         (_, Some(Cause::Unreachable)) => exit::UNREACHABLE,
+        (_, Some(Cause::Rejected)) => exit::REJECTED,
         (_, Some(Cause::NeedsRebuild)) => exit::NEEDS_REBUILD,
-        _ => exit::FLEET_INCOMPLETE,
+        (_, Some(Cause::Refused)) => exit::REFUSED,
+        (_, Some(Cause::Drift)) => exit::DRIFT,
+        (_, Some(Cause::Disagree | Cause::Failure) | None) => exit::FLEET_INCOMPLETE,
     }
 }
 
 fn print_report(report: &FleetReport) {
+    // Targets left out (--skip-unreachable) are not on the new code: never "every target".
+    let complete = report.all_on_new_code();
     let verdict = match report.outcome {
-        FleetOutcome::NothingToPush => "every target already matches the sources",
+        FleetOutcome::NothingToPush if complete => "every target already matches the sources",
+        FleetOutcome::NothingToPush => {
+            "every target reached already matches the sources; not every target is on the new code"
+        }
         FleetOutcome::DryRun => "dry run: nothing was changed",
-        FleetOutcome::RolledOut => "every target is on the new code",
+        FleetOutcome::RolledOut if complete => "every target is on the new code",
+        FleetOutcome::RolledOut => {
+            "rolled out to every target reached; not every target is on the new code"
+        }
         FleetOutcome::Refused => "refused: no target was changed",
         FleetOutcome::Stopped => "stopped: not every target is on the new code",
     };
@@ -232,19 +261,78 @@ impl Observer for PlainLines {
 fn members_and_runtime(
     common: &Common,
     group: &str,
+    json: bool,
 ) -> Result<(Config, Vec<Target>, tokio::runtime::Runtime), i32> {
-    let (config, _, members) = load_group(common, group)?;
-    let rt = runtime().map_err(|e| {
-        report_error(&e);
-        exit::ERROR
-    })?;
+    let (config, _, members) = load_group(common, group, json)?;
+    let rt = runtime().map_err(|e| fail(&e, json))?;
     Ok((config, members, rt))
 }
 
-/// `status --group`: every member's agent, one line each (or one JSON array). Exit 0 when all
-/// answer, 5 when some do not.
+/// Why one member could not be asked: its configuration (no token) or the exchange with it.
+enum MemberError {
+    Config(anyhow::Error),
+    Client(crate::image::ClientError),
+}
+
+impl MemberError {
+    /// The exit code a single-target command would give for it.
+    fn code(&self) -> i32 {
+        match self {
+            MemberError::Config(_) => exit::ERROR,
+            MemberError::Client(e) => super::client_error_code(e),
+        }
+    }
+
+    fn object(&self) -> serde_json::Value {
+        match self {
+            MemberError::Config(e) => super::error_object(e),
+            MemberError::Client(e) => super::client_error_object(e),
+        }
+    }
+
+    /// `unreachable: …`, `refused: …` or `error: …`, for the member's line.
+    fn describe(&self) -> String {
+        match self {
+            MemberError::Client(e) if self.code() == exit::UNREACHABLE => {
+                format!("unreachable: {e}")
+            }
+            MemberError::Client(e) if e.agent().is_some() => format!("refused: {e}"),
+            MemberError::Client(e) => format!("error: {e}"),
+            MemberError::Config(e) => format!("error: {e:#}"),
+        }
+    }
+}
+
+/// Connects to one member with its own token.
+async fn connect_member(t: &Target) -> Result<crate::image::Client, MemberError> {
+    let token = t.token().map_err(MemberError::Config)?;
+    crate::ops::connect(t, &token)
+        .await
+        .map_err(MemberError::Client)
+}
+
+/// The group's exit code from its members' codes: a member that could not be asked first (the
+/// configuration, then a refusing agent, then an unreachable one), else drift (9), else "could
+/// not tell" (10), else 0.
+fn group_code(codes: &[i32]) -> i32 {
+    [
+        exit::ERROR,
+        exit::REJECTED,
+        exit::UNREACHABLE,
+        exit::ROLLBACK_INCOMPLETE,
+        exit::DRIFT,
+        exit::UNKNOWN,
+    ]
+    .into_iter()
+    .find(|c| codes.contains(c))
+    .unwrap_or(exit::OK)
+}
+
+/// `status --group`: every member's agent and drift, one line each (or one JSON document). Exit
+/// as [`group_code`] says: 5 when a member does not answer, 9 when one has drifted, 10 when for
+/// one hotpatch could not tell.
 pub fn status(common: &Common, group: &str, json: bool) -> i32 {
-    let (config, members, rt) = match members_and_runtime(common, group) {
+    let (config, members, rt) = match members_and_runtime(common, group, json) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -252,22 +340,18 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
     let local = &crate::ops::drift::survey_sources(&config);
     type Answer = (
         crate::image::protocol::HelloInfo,
-        Result<crate::ops::drift::Survey, String>,
+        Result<crate::ops::drift::Survey, crate::ops::drift::DriftUnknown>,
     );
     let answers = rt.block_on(futures_util::future::join_all(members.iter().map(
-        async |t| -> Result<Answer, String> {
-            let token = t.token().map_err(|e| format!("{e:#}"))?;
-            let mut client = crate::ops::connect(t, &token)
-                .await
-                .map_err(|e| e.to_string())?;
+        async |t| -> Result<Answer, MemberError> {
+            let mut client = connect_member(t).await?;
             let hello = client.hello.clone();
             let drift = crate::ops::drift::survey(&mut client, local).await;
             client.close().await;
             Ok((hello, drift))
         },
     )));
-    let mut all = true;
-    let mut drifted = false;
+    let mut codes = Vec::new();
     let mut rows = Vec::new();
     for (t, answer) in members.iter().zip(answers) {
         match answer {
@@ -275,14 +359,17 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
                 let summary = match &drift {
                     Ok(s) if s.report.is_clean() => "no drift".to_owned(),
                     Ok(s) => {
-                        drifted = true;
+                        codes.push(exit::DRIFT);
                         let c = s.report.counts();
                         format!(
                             "DRIFT: {} in the image, {} conflict(s)",
                             c.drift, c.conflicts
                         )
                     }
-                    Err(reason) => format!("drift unknown ({reason})"),
+                    Err(reason) => {
+                        codes.push(super::status::unknown_code(reason));
+                        format!("drift unknown ({reason})")
+                    }
                 };
                 if !json {
                     println!(
@@ -294,56 +381,68 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
                     Ok(s) => {
                         serde_json::json!({ "known": true, "clean": s.report.is_clean(), "counts": s.report.counts(), "items": s.report.items })
                     }
-                    Err(reason) => serde_json::json!({ "known": false, "reason": reason }),
+                    Err(reason) => serde_json::json!({
+                        "known": false,
+                        "reason": reason.to_string(),
+                        "error": super::status::unknown_object(&reason),
+                    }),
                 };
                 rows.push(serde_json::json!({ "target": t.name, "url": t.url.to_string(), "agent": hello, "drift": drift }));
             }
             Err(e) => {
-                all = false;
+                codes.push(e.code());
                 if !json {
-                    println!("{:<16} {}  unreachable: {e}", t.name, t.url);
+                    println!("{:<16} {}  {}", t.name, t.url, e.describe());
                 }
                 rows.push(
-                    serde_json::json!({ "target": t.name, "url": t.url.to_string(), "error": e }),
+                    serde_json::json!({ "target": t.name, "url": t.url.to_string(), "error": e.object() }),
                 );
             }
         }
     }
+    let code = group_code(&codes);
     if json {
-        print_json(&serde_json::json!({ "group": group, "targets": rows }));
+        let mut out = serde_json::json!({ "group": group, "targets": rows });
+        if code != exit::OK && code != exit::DRIFT {
+            out["error"] = serde_json::json!({
+                "kind": "members",
+                "message": "not every member could be asked whether it has drifted (see targets)",
+            });
+        }
+        print_json(&out);
     }
-    if !all {
-        exit::UNREACHABLE
-    } else if drifted {
-        exit::DRIFT
-    } else {
-        exit::OK
-    }
+    code
 }
 
 /// `rollback --group`: undoes the last batch of every member, last member first. Exit 0 when
-/// every one was rolled back exactly.
+/// every one was rolled back exactly; 7 when undo steps failed; when some members could not be
+/// rolled back: 8 if others were (the report says which is where), else the code a single
+/// rollback gives (5 unreachable, 4 refused, e.g. nothing to roll back, 2 configuration).
 pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
-    let (_, members, rt) = match members_and_runtime(common, group) {
+    let (config, members, rt) = match members_and_runtime(common, group, json) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    let identity = crate::ops::identity::gather(&config.root);
     let mut rows = Vec::new();
-    let mut code = exit::OK;
+    let mut codes = Vec::new();
+    let mut changed = 0;
     for t in members.iter().rev() {
-        let result: Result<crate::image::protocol::RollbackResult, String> = rt.block_on(async {
-            let token = t.token().map_err(|e| format!("{e:#}"))?;
-            let mut client = crate::ops::connect(t, &token)
-                .await
-                .map_err(|e| e.to_string())?;
-            let r = client.rollback().await.map_err(|e| e.to_string());
-            client.close().await;
-            r
-        });
+        let result: Result<crate::image::protocol::RollbackResult, MemberError> =
+            rt.block_on(async {
+                let mut client = connect_member(t).await?;
+                let r = client
+                    .rollback_as(Some(identity.clone()))
+                    .await
+                    .map_err(MemberError::Client);
+                client.close().await;
+                r
+            });
         match result {
             Ok(r) => {
+                changed += 1;
                 if !r.problems.is_empty() {
-                    code = exit::ROLLBACK_INCOMPLETE;
+                    codes.push(exit::ROLLBACK_INCOMPLETE);
                 }
                 if !json {
                     println!(
@@ -358,21 +457,44 @@ pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
                         }
                     );
                 }
-                rows.push(serde_json::json!({ "target": t.name, "batch": r.batch, "epoch": r.epoch, "problems": r.problems }));
+                rows.push(serde_json::json!({ "target": t.name, "state": "rolled_back", "batch": r.batch, "epoch": r.epoch, "problems": r.problems }));
             }
             Err(e) => {
-                if code == exit::OK {
-                    code = exit::REJECTED;
-                }
+                codes.push(e.code());
                 if !json {
-                    println!("{:<16} not rolled back: {e}", t.name);
+                    println!("{:<16} not rolled back: {}", t.name, e.describe());
                 }
-                rows.push(serde_json::json!({ "target": t.name, "error": e }));
+                rows.push(serde_json::json!({ "target": t.name, "state": "not_rolled_back", "error": e.object() }));
             }
         }
     }
+    let failed = codes
+        .iter()
+        .any(|c| *c != exit::OK && *c != exit::ROLLBACK_INCOMPLETE);
+    let code = if failed && changed > 0 {
+        exit::FLEET_INCOMPLETE
+    } else {
+        group_code(&codes)
+    };
     if json {
-        print_json(&serde_json::json!({ "group": group, "targets": rows }));
+        let mut out = serde_json::json!({ "group": group, "targets": rows });
+        if failed {
+            out["error"] = serde_json::json!({
+                "kind": "members",
+                "message": format!(
+                    "{} of {} member(s) were not rolled back (see targets)",
+                    members.len() - changed,
+                    members.len()
+                ),
+            });
+        }
+        print_json(&out);
+    } else if failed && changed > 0 {
+        eprintln!(
+            "hotpatch: {changed} of {} member(s) rolled back, the others not: the group is on \
+             mixed code",
+            members.len()
+        );
     }
     code
 }

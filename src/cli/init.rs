@@ -1,13 +1,13 @@
-//! `hotpatch init`: writes the commented starting configuration.
+//! `hotpatch init`: writes the commented starting configuration for the project here.
 
 use super::exit;
-use crate::config::{FILE_NAME, TEMPLATE};
+use crate::ops::init::{Gitignore, SourceFrom, init};
 use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
-    /// The directory to write hotpatch.toml into
+    /// The project directory to write hotpatch.toml into
     #[arg(default_value = ".")]
     pub dir: PathBuf,
     /// Overwrite an existing hotpatch.toml
@@ -16,21 +16,37 @@ pub struct InitArgs {
 }
 
 pub fn run(args: InitArgs) -> i32 {
-    let path = args.dir.join(FILE_NAME);
-    if path.exists() && !args.force {
-        eprintln!(
-            "hotpatch: error: {} already exists; use --force to overwrite it",
-            path.display()
-        );
-        return exit::ERROR;
+    let done = match init(&args.dir, args.force) {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("hotpatch: error: {e}");
+            return exit::ERROR;
+        }
+    };
+    let from = match done.source_from {
+        SourceFrom::ProjectFile => " (srcDirectory of .project)",
+        SourceFrom::Found => " (it holds Tonel packages)",
+        SourceFrom::Default => " (no packages found yet: Iceberg's default)",
+    };
+    println!("wrote {}", done.config.display());
+    println!("  source    {}{from}", done.source);
+    if done.packages.is_empty() {
+        println!("  packages  all found under the source folder");
+    } else {
+        println!("  packages  {}", done.packages.join(", "));
     }
-    if let Err(e) = std::fs::write(&path, TEMPLATE) {
-        eprintln!("hotpatch: error: cannot write {}: {e}", path.display());
-        return exit::ERROR;
+    match &done.gitignore {
+        Gitignore::Added(path) => println!(
+            "  ignored   .hotpatch/ (the snapshot cache) in {}",
+            path.display()
+        ),
+        Gitignore::AlreadyIgnored(path) => {
+            println!("  ignored   .hotpatch/ already, in {}", path.display())
+        }
+        Gitignore::NotGit => {}
     }
     println!(
-        "wrote {}: set `source`, `packages` and the target's url, then export the token as HOTPATCH_TOKEN",
-        path.display()
+        "next: set the target's url, start the agent in the image (README: Quick start), export its token as HOTPATCH_TOKEN, then `hotpatch status`"
     );
     exit::OK
 }

@@ -77,13 +77,15 @@ fn summarize(repo: &Repository, errors: &[TonelError], warnings: &[TonelError]) 
 
 /// Runs `inspect`; returns the exit code (2 when the repository has errors).
 pub fn run(args: &InspectArgs) -> i32 {
-    let (repo, errors) = match tonel::read_repository(&args.dir) {
+    let (repo, mut errors) = match tonel::read_repository(&args.dir) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("hotpatch: {e:#}");
             return exit::ERROR;
         }
     };
+    // A name that breaks the language's rule is refused by every push: an error here too.
+    errors.extend(tonel::name_errors(&repo.packages));
     let warnings = tonel::duplicate_definitions(&repo.packages);
     let summary = summarize(&repo, &errors, &warnings);
     if args.json {

@@ -1,6 +1,6 @@
 //! `hotpatch log [-n N]`: the agent's audit log — who applied, rolled back or pulled what, when.
 
-use super::{Common, exit, fail, print_json, with_agent};
+use super::{Common, exit, fail, failure_json, print_json, with_agent};
 use crate::image::protocol::{ClientIdentity, LogEntry};
 use clap::Args;
 
@@ -27,13 +27,19 @@ pub fn run(args: LogArgs) -> i32 {
     let (target, log) = match log {
         Ok(Some(pair)) => pair,
         Ok(None) => {
-            eprintln!(
-                "hotpatch: error: this image's agent keeps no audit log (it predates it); update \
-                 the agent"
-            );
+            let message =
+                "this image's agent keeps no audit log (it predates it); update the agent";
+            if args.json {
+                print_json(&failure_json(serde_json::json!({
+                    "kind": "unsupported_agent",
+                    "message": message,
+                })));
+            } else {
+                eprintln!("hotpatch: error: {message}");
+            }
             return exit::ERROR;
         }
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e, args.json),
     };
     if args.json {
         print_json(&serde_json::json!({ "target": target, "log": log }));

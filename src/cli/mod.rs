@@ -13,6 +13,7 @@ mod fleet;
 mod init;
 mod inspect;
 mod log;
+mod man;
 mod pull;
 mod push;
 mod rebuild;
@@ -51,6 +52,56 @@ pub mod exit {
     /// sources: `status` found some, or `push` refused to overwrite them (nothing was sent),
     /// or `pull` left conflicts unresolved.
     pub const DRIFT: i32 = 9;
+    /// `status`: hotpatch could not tell whether the image has drifted (the sources cannot be
+    /// read, a listed package has no folder, the agent failed or predates drift reports); the
+    /// reason is printed. Never 0 when it could not tell.
+    pub const UNKNOWN: i32 = 10;
+
+    /// Every exit code with what it means, for the manual pages (the README's table says the
+    /// same at more length; a test keeps the two lists of codes equal).
+    pub const TABLE: &[(i32, &str)] = &[
+        (
+            OK,
+            "success; diff: nothing differs; push: applied, or nothing to push",
+        ),
+        (DIFFERENCES, "diff: something differs"),
+        (
+            ERROR,
+            "usage, configuration or source (Tonel) errors; nothing was sent, retrying will not help",
+        ),
+        (
+            REFUSED,
+            "push: a rule refused the push (needs a rebuild that is refused, or drops live state); nothing was applied",
+        ),
+        (
+            REJECTED,
+            "the agent refused the request (compile errors, a failed eval, a wrong token, nothing to roll back, an undone failure); the image is unchanged",
+        ),
+        (
+            UNREACHABLE,
+            "the agent could not be reached, or the connection broke; safe to retry",
+        ),
+        (
+            REBUILD_FAILED,
+            "rebuild failed; the previous image is still running",
+        ),
+        (
+            ROLLBACK_INCOMPLETE,
+            "rollback ran but some undo steps failed; check with hotpatch diff",
+        ),
+        (
+            FLEET_INCOMPLETE,
+            "push --group: not every target is on the new code; rollback --group: some members were rolled back, others not; the report says which is where",
+        ),
+        (
+            DRIFT,
+            "drift: the image holds changes hotpatch did not make (status), push refused to replace them, or pull left conflicts",
+        ),
+        (
+            UNKNOWN,
+            "status: hotpatch could not tell whether the image has drifted (the sources cannot be read, a listed package has no folder, the agent failed or predates drift reports); never 0 then",
+        ),
+    ];
 }
 
 #[derive(Parser, Debug)]
@@ -99,6 +150,7 @@ impl Common {
             url: self.url.clone(),
             token_env: self.token_env.clone(),
             set: self.set.clone(),
+            env_set: Vec::new(),
         }
         .with_env()
     }
@@ -120,6 +172,7 @@ pub enum Command {
     /// Write a commented hotpatch.toml in the current directory
     Init(init::InitArgs),
     /// Connect to a target's agent and print what it says about the image
+    #[command(long_about = status::LONG_ABOUT)]
     Status(status::StatusArgs),
     /// Show what differs between the sources and the live image (exit 1 when something does)
     Diff(diff::DiffArgs),
@@ -140,7 +193,7 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one per command into --dir
-    Man(completions::ManArgs),
+    Man(man::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -160,7 +213,7 @@ pub fn main() -> i32 {
         Command::Eval(args) => eval::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Completions(args) => completions::completions(&args),
-        Command::Man(args) => completions::man(&args),
+        Command::Man(args) => man::man(&args),
     }
 }
 
@@ -187,13 +240,58 @@ pub fn with_agent<T>(
 
 /// Reports `error` and answers the exit code for it: the agent refused ([`exit::REJECTED`]),
 /// the agent could not be reached or the connection broke ([`exit::UNREACHABLE`]), anything
-/// else, a URL or transport refusal included ([`exit::ERROR`]).
-pub fn fail(error: &anyhow::Error) -> i32 {
-    report_error(error);
+/// else, a URL or transport refusal included ([`exit::ERROR`]). With `json`, the report is the
+/// one JSON error object of [`failure_json`] on stdout, else a line on stderr.
+pub fn fail(error: &anyhow::Error, json: bool) -> i32 {
+    if json {
+        print_json(&failure_json(error_object(error)));
+    } else {
+        report_error(error);
+    }
     match error.downcast_ref::<crate::image::ClientError>() {
         Some(c) => client_error_code(c),
         None => exit::ERROR,
     }
+}
+
+/// What `--json` prints when a command fails: one object, `{"outcome": "failed", "error":
+/// {"kind": …, "message": …, …}}`, built around an error object from [`error_object`] or
+/// [`client_error_object`] (a command may add members that say more).
+pub fn failure_json(error: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "outcome": "failed", "error": error })
+}
+
+/// The error object of a failure that is not a command's own: a configuration error
+/// (`"kind": "config"`) or a failed exchange with an agent ([`client_error_object`]).
+pub fn error_object(error: &anyhow::Error) -> serde_json::Value {
+    match error.downcast_ref::<crate::image::ClientError>() {
+        Some(c) => {
+            let mut object = client_error_object(c);
+            // The context (which target, which step) is part of the message.
+            object["message"] = format!("{error:#}").into();
+            object
+        }
+        None => serde_json::json!({ "kind": "config", "message": format!("{error:#}") }),
+    }
+}
+
+/// The error object of a failed exchange with an agent. `kind`: the agent's own error kind when
+/// it answered with one (`unauthorized`, `eval_failed`, `nothing_to_rollback`, `internal`, …,
+/// PROTOCOL.md), `config` (a URL that can never work), `transport` (`problem` says which:
+/// `host_key`, `certificate`, …) or `unreachable` (safe to retry).
+pub fn client_error_object(error: &crate::image::ClientError) -> serde_json::Value {
+    use crate::image::ClientError;
+    let kind = match error {
+        ClientError::Agent(agent) => serde_json::to_value(agent.kind).unwrap_or_default(),
+        ClientError::BadUrl(_) => "config".into(),
+        ClientError::Transport { .. } => "transport".into(),
+        _ => "unreachable".into(),
+    };
+    let mut object = serde_json::json!({ "kind": kind, "message": error.to_string() });
+    if let ClientError::Transport { problem, .. } = error {
+        object["problem"] = serde_json::to_value(problem).unwrap_or_default();
+    }
+    object
 }
 
 /// The exit code for a failed exchange with an agent: it refused ([`exit::REJECTED`]), the URL

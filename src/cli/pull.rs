@@ -144,10 +144,21 @@ fn failed(failure: &PullFailure, json: bool) -> i32 {
         PullFailure::Agent(e) | PullFailure::Adopt(e) => super::client_error_code(e),
     };
     if json {
-        print_json(&serde_json::json!({
-            "outcome": "failed",
-            "error": { "message": failure.to_string() },
-        }));
+        let own = |kind: &str| serde_json::json!({ "kind": kind, "message": failure.to_string() });
+        let mut error = match failure {
+            PullFailure::Agent(e) => super::client_error_object(e),
+            PullFailure::Source(_) => own("source_errors"),
+            PullFailure::Config(_) => own("config"),
+            PullFailure::Plan(_) => own("plan"),
+            PullFailure::Write { .. } => own("write"),
+            PullFailure::Unsupported(_) => own("unsupported_agent"),
+            // The files were written: say so in the kind, a retry is what is needed.
+            PullFailure::Adopt(_) => own("adopt"),
+        };
+        if let PullFailure::Source(SourceError::Tonel(errors)) = failure {
+            error["errors"] = serde_json::to_value(errors).unwrap_or_default();
+        }
+        print_json(&super::failure_json(error));
     } else {
         if let PullFailure::Source(SourceError::Tonel(errors)) = failure {
             for e in errors {

@@ -2,8 +2,8 @@
 
 use super::{Common, exit, print_json, runtime};
 use crate::config::{Config, OnNeedsRebuild, Target};
-use crate::image::ClientError;
 use crate::image::ProgressSink;
+use crate::image::protocol::ErrorKind;
 use crate::image::protocol::Progress;
 use crate::ops::local::SourceError;
 use crate::ops::push::{
@@ -89,6 +89,7 @@ pub fn run(args: PushArgs) -> i32 {
             dry_run: args.dry_run,
             skip_unreachable: args.skip_unreachable,
             json: args.json,
+            offers_skip: true,
         });
     }
     let mut loaded = None;
@@ -319,7 +320,7 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
     match failure {
         PushFailure::Source(_) | PushFailure::Config(_) | PushFailure::Rename(_) => exit::ERROR,
         PushFailure::Agent(e) => super::client_error_code(e),
-        PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(_) => {
+        PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(..) => {
             exit::REJECTED
         }
         PushFailure::Drift(_) => exit::DRIFT,
@@ -435,7 +436,17 @@ fn print_changes(r: &PushReport) {
             _ => '~',
         };
         let class = if c.what == "class" { "class " } else { "" };
-        println!("  {mark} {class}{}", c.name);
+        let note = c
+            .overrides
+            .as_deref()
+            .map(|owner| {
+                format!(
+                    " ({})",
+                    crate::ops::overrides::note(c.change == "removed", owner)
+                )
+            })
+            .unwrap_or_default();
+        println!("  {mark} {class}{}{note}", c.name);
     }
 }
 
@@ -462,7 +473,9 @@ fn summary_counts(r: &PushReport) -> String {
     }
 }
 
-fn print_failure(failure: &PushFailure) {
+/// The failure on stderr: every source or compile error as `path:line:col: message`, then what
+/// it means.
+pub fn print_failure(failure: &PushFailure) {
     match failure {
         PushFailure::Source(SourceError::Tonel(errors)) => {
             for e in errors {
@@ -470,7 +483,7 @@ fn print_failure(failure: &PushFailure) {
             }
             eprintln!("hotpatch: error: {failure}");
         }
-        PushFailure::CompileFailed(errors) => {
+        PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => {
             for e in errors {
                 eprintln!("{e}");
             }
@@ -480,40 +493,35 @@ fn print_failure(failure: &PushFailure) {
     }
 }
 
-fn failure_json(failure: &PushFailure) -> serde_json::Value {
-    let kind = match failure {
-        PushFailure::Source(_) => "source_errors",
-        PushFailure::Config(_) => "config",
-        PushFailure::Agent(e) if e.agent().is_some() => "agent_error",
-        PushFailure::Agent(ClientError::BadUrl(_)) => "config",
-        PushFailure::Agent(ClientError::Transport { .. }) => "transport",
-        PushFailure::Agent(_) => "unreachable",
-        PushFailure::CompileFailed(_) => "compile_failed",
-        PushFailure::Stale(_) => "stale",
-        PushFailure::ApplyFailed(_) => "apply_failed",
-        PushFailure::Rename(_) => "rename",
-        PushFailure::Drift(_) => "drift",
+/// The one JSON error object `--json` prints for a failed push (also `diff`'s).
+pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
+    let own = |kind: &str| serde_json::json!({ "kind": kind, "message": failure.to_string() });
+    let mut error = match failure {
+        // The same kinds every command gives a failed exchange with an agent.
+        PushFailure::Agent(e) => super::client_error_object(e),
+        PushFailure::Source(_) => own("source_errors"),
+        PushFailure::Config(_) => own("config"),
+        PushFailure::CompileFailed(_) => own("compile_failed"),
+        PushFailure::Stale(_) => own("stale"),
+        PushFailure::ApplyFailed(e, _) if e.kind == ErrorKind::BadRequest => own("bad_request"),
+        PushFailure::ApplyFailed(..) => own("apply_failed"),
+        PushFailure::Rename(_) => own("rename"),
+        PushFailure::Drift(_) => own("drift"),
     };
     let errors: Vec<serde_json::Value> = match failure {
         PushFailure::Source(SourceError::Tonel(errors)) => errors
             .iter()
             .map(|e| serde_json::json!({"path": e.path, "line": e.line, "column": e.column, "message": e.message}))
             .collect(),
-        PushFailure::CompileFailed(errors) => errors
+        PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => errors
             .iter()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),
         PushFailure::Drift(names) => names.iter().map(|n| serde_json::json!(n)).collect(),
         _ => Vec::new(),
     };
-    let mut error =
-        serde_json::json!({ "kind": kind, "message": failure.to_string(), "errors": errors });
-    if let PushFailure::Agent(ClientError::Transport { problem, .. }) = failure {
-        error["problem"] = serde_json::to_value(problem).unwrap_or_default();
-    }
-    serde_json::json!({
-        "outcome": "failed",
-        "image_changed": false,
-        "error": error,
-    })
+    error["errors"] = errors.into();
+    let mut out = super::failure_json(error);
+    out["image_changed"] = false.into();
+    out
 }

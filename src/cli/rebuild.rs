@@ -43,11 +43,12 @@ pub fn run(args: RebuildArgs) -> i32 {
         }
         Err(e) => {
             if args.json {
-                print_json(&serde_json::json!({
-                    "outcome": "not_started",
-                    "image_changed": false,
-                    "error": { "message": format!("{e:#}") },
-                }));
+                // The configuration, the sources or another rebuild of the same image keep it
+                // from starting.
+                let mut out = super::failure_json(super::error_object(&e));
+                out["outcome"] = "not_started".into();
+                out["image_changed"] = false.into();
+                print_json(&out);
             } else {
                 report_error(&e);
             }

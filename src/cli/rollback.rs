@@ -1,6 +1,6 @@
 //! `hotpatch rollback`: undo the last batch applied to a target.
 
-use super::{Common, exit, fail, print_json, with_agent};
+use super::{Common, exit, fail, failure_json, print_json, with_agent};
 use crate::image::ClientError;
 use crate::image::protocol::ErrorKind;
 use clap::Args;
@@ -34,10 +34,17 @@ pub fn run(args: RollbackArgs) -> i32 {
                 .and_then(ClientError::agent)
                 .is_some_and(|a| a.kind == ErrorKind::NothingToRollback);
             if nothing {
-                eprintln!("hotpatch: nothing to roll back: no batch applied in this image session");
+                let message = "nothing to roll back: no batch applied in this image session";
+                if args.json {
+                    let mut error = super::error_object(&e);
+                    error["message"] = message.into();
+                    print_json(&failure_json(error));
+                } else {
+                    eprintln!("hotpatch: {message}");
+                }
                 return exit::REJECTED;
             }
-            return fail(&e);
+            return fail(&e, args.json);
         }
     };
     let exact = r.problems.is_empty();

@@ -1,10 +1,21 @@
 //! `hotpatch status`: connect to a target's agent, print its `hello`, and say whether the image
-//! has drifted from what hotpatch installed (exit 9 when it has: a deploy job's one question).
+//! has drifted from what hotpatch installed — a deploy job's one question, answered by the exit
+//! code: 0 it has not, 9 it has, 10 hotpatch could not tell (never 0 then), 5 unreachable.
 
 use super::{Common, exit, fail, print_json, runtime};
 use crate::drift::DriftReport;
+use crate::ops::drift::DriftUnknown;
 use crate::ops::push::DriftLine;
 use clap::Args;
+
+/// `hotpatch status --help` and its manual page: what the exit codes say.
+pub const LONG_ABOUT: &str = "Connect to a target's agent, print what it says about the image, \
+and whether the image has drifted from what hotpatch installed.
+
+Exit 0: the image holds what hotpatch installed. 9: it has drifted (or conflicts). 10: hotpatch \
+could not tell (the sources cannot be read, a listed package has no folder, the agent failed or \
+predates drift reports; the reason is printed). 5: the agent could not be reached. 2: a \
+configuration error.";
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -39,7 +50,7 @@ pub fn run(args: StatusArgs) -> i32 {
     })();
     let (target, hello, drift) = match outcome {
         Ok(t) => t,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e, args.json),
     };
     let (report, local_changes, unknown) = match drift {
         Ok(s) => (s.report, Some(s.local_changes), None),
@@ -48,19 +59,23 @@ pub fn run(args: StatusArgs) -> i32 {
     let counts = report.counts();
     let drifted = report.known && !report.is_clean();
     if args.json {
-        print_json(&serde_json::json!({
+        let mut out = serde_json::json!({
             "target": target.name,
             "url": target.url,
             "agent": hello,
             "drift": {
                 "known": report.known,
-                "reason": unknown,
+                "reason": unknown.as_ref().map(ToString::to_string),
                 "clean": report.known && report.is_clean(),
                 "counts": counts,
                 "items": report.items,
             },
             "local_changes": local_changes,
-        }));
+        });
+        if let Some(reason) = &unknown {
+            out["error"] = unknown_object(reason);
+        }
+        print_json(&out);
     } else {
         println!("target   {} ({})", target.name, target.url);
         println!("image    {}", hello.image);
@@ -90,6 +105,35 @@ pub fn run(args: StatusArgs) -> i32 {
         if let Some(n) = local_changes.filter(|n| *n > 0) {
             println!("local    {n} change(s) not pushed yet (`hotpatch diff`)");
         }
+        if unknown.is_some() {
+            eprintln!("hotpatch: could not tell whether the image has drifted (see `drift` above)");
+        }
     }
-    if drifted { exit::DRIFT } else { exit::OK }
+    match &unknown {
+        Some(reason) => unknown_code(reason),
+        None if drifted => exit::DRIFT,
+        None => exit::OK,
+    }
+}
+
+/// The exit code when drift is unknown: [`exit::UNREACHABLE`] when the connection broke (a
+/// retry may tell), else [`exit::UNKNOWN`].
+pub fn unknown_code(reason: &DriftUnknown) -> i32 {
+    match reason {
+        DriftUnknown::Agent(e) if super::client_error_code(e) == exit::UNREACHABLE => {
+            exit::UNREACHABLE
+        }
+        _ => exit::UNKNOWN,
+    }
+}
+
+/// The JSON error object for unknown drift: `sources`, `unsupported_agent`, or the kinds of a
+/// failed exchange with the agent (`agent_error` with `agent_kind`, `unreachable`, …).
+pub fn unknown_object(reason: &DriftUnknown) -> serde_json::Value {
+    let own = |kind: &str| serde_json::json!({ "kind": kind, "message": reason.to_string() });
+    match reason {
+        DriftUnknown::Sources(_) => own("sources"),
+        DriftUnknown::Unsupported => own("unsupported_agent"),
+        DriftUnknown::Agent(e) => super::client_error_object(e),
+    }
 }

@@ -18,6 +18,7 @@
 
 pub mod pull;
 
+use crate::diff::Changes;
 use crate::model::{ClassDef, MethodDef, MethodKey, Package, same_text};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -230,6 +231,37 @@ impl DriftReport {
     /// True when nothing drifted or conflicts (converged items are not drift any more).
     pub fn is_clean(&self) -> bool {
         self.blocking().next().is_none()
+    }
+
+    /// How many of `changes` (the diff of the same comparison) are local changes not pushed
+    /// yet: every difference the image's own changes do not explain. A difference is the
+    /// image's when its definition drifted and the files still hold the installed version
+    /// ([`Standing::Drift`]), or when it is a method of a class the image alone added or
+    /// removed (such a class is reported once, not method by method). A conflict counts: the
+    /// files changed too.
+    pub fn local_changes(&self, changes: &Changes) -> usize {
+        let image_only = |subject: &Subject| {
+            self.items
+                .iter()
+                .any(|i| i.standing == Standing::Drift && &i.subject == subject)
+        };
+        let class_of_image = |class_name: &str| {
+            self.items.iter().any(|i| {
+                i.standing == Standing::Drift
+                    && i.change != DriftChange::Changed
+                    && matches!(&i.subject, Subject::Class { name } if name == class_name)
+            })
+        };
+        let classes = changes.classes.iter().filter(|c| {
+            !image_only(&Subject::Class {
+                name: c.name().to_owned(),
+            })
+        });
+        let methods = changes.methods.iter().filter(|m| {
+            let key = m.key();
+            !class_of_image(&key.class_name) && !image_only(&Subject::Method { key })
+        });
+        classes.count() + methods.count()
     }
 }
 

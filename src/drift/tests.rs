@@ -289,3 +289,23 @@ fn splice_carries_a_change_into_a_file_in_another_header_style() {
     let header_change = after.replace("#name : 'A',", "#name : 'A',\n\t#instVars : [ 'x' ],");
     assert_eq!(super::pull::splice(disk, before, &header_change), None);
 }
+
+#[test]
+fn a_hand_edit_is_not_a_local_change_but_a_conflict_and_an_edit_elsewhere_are() {
+    let local = [package(vec![method("step", "step\n\t^ 1")])];
+    let image = [package(vec![method("step", "step\n\t^ 2")])];
+    let changes = crate::diff::diff(&local, &image);
+    assert_eq!(changes.counts().total(), 1);
+    let report = step_changed_by_hand(&local, &image);
+    assert_eq!(report.local_changes(&changes), 0, "the image's change only");
+
+    // The files changed step too (a conflict), and another method: both are the files'.
+    let local = [package(vec![
+        method("step", "step\n\t^ 3"),
+        method("reset", "reset\n\t^ 0"),
+    ])];
+    let changes = crate::diff::diff(&local, &image);
+    let report = step_changed_by_hand(&local, &image);
+    assert_eq!(report.counts().conflicts, 1);
+    assert_eq!(report.local_changes(&changes), 2);
+}

@@ -107,20 +107,44 @@ pub enum FleetOutcome {
     Stopped,
 }
 
-/// Why a rollout was refused or stopped, for the exit code.
+/// Why a rollout was refused or stopped, for the exit code (the code a single push would exit
+/// with for the same reason).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// The configuration or the sources are wrong (token missing, Tonel errors).
     Setup,
-    /// A target could not be reached.
+    /// A target could not be reached (or the connection broke), or was left out
+    /// (`--skip-unreachable`).
     Unreachable,
+    /// A target's agent refused the survey (a wrong token, an internal error).
+    Rejected,
     /// A change cannot go live.
     NeedsRebuild,
-    /// The targets need different changes, or one failed during the survey.
+    /// A change would drop values live objects hold (`drops-live-state`).
+    Refused,
+    /// A target holds changes made in the image since hotpatch installed them (drift), which
+    /// the push would replace.
+    Drift,
+    /// The targets need different changes.
     Disagree,
     /// A push or a health check failed during the rollout.
     Failure,
+}
+
+impl Cause {
+    /// Which cause names a refused survey when members fail for different reasons: what no
+    /// retry fixes first (the configuration, a refusing agent, a change that cannot go live
+    /// as it is), then what a retry may fix.
+    fn weight(self) -> u8 {
+        match self {
+            Cause::Setup => 6,
+            Cause::Rejected => 5,
+            Cause::NeedsRebuild | Cause::Refused | Cause::Drift => 4,
+            Cause::Unreachable => 3,
+            Cause::Disagree | Cause::Failure => 0,
+        }
+    }
 }
 
 /// The whole rollout, for the user and for `--json`.
@@ -214,7 +238,7 @@ impl Rollout<'_> {
             .filter(|&i| self.reports[i].state == TargetState::Pending)
             .collect();
         if pending.is_empty() {
-            return (FleetOutcome::NothingToPush, None);
+            return (FleetOutcome::NothingToPush, self.left_out());
         }
         if self.options.dry_run {
             for &i in &pending {
@@ -247,7 +271,28 @@ impl Rollout<'_> {
                 return (FleetOutcome::Stopped, Some((Cause::Failure, reason)));
             }
         }
-        (FleetOutcome::RolledOut, None)
+        (FleetOutcome::RolledOut, self.left_out())
+    }
+
+    /// Targets left out as unreachable (`--skip-unreachable`) are not on the new code: said as
+    /// the reason of a rollout that otherwise went through.
+    fn left_out(&self) -> Option<(Cause, String)> {
+        let skipped: Vec<&str> = self
+            .reports
+            .iter()
+            .filter(|r| r.state == TargetState::Skipped)
+            .map(|r| r.name.as_str())
+            .collect();
+        (!skipped.is_empty()).then(|| {
+            (
+                Cause::Unreachable,
+                format!(
+                    "{} target(s) left out as unreachable are not on the new code: {}",
+                    skipped.len(),
+                    skipped.join(", ")
+                ),
+            )
+        })
     }
 
     fn read_tokens(&mut self) -> Result<(), String> {
@@ -279,7 +324,13 @@ impl Rollout<'_> {
         .await;
         let mut problems = Vec::new();
         let mut cause = Cause::Disagree;
+        let mut blame = |c: Cause| {
+            if c.weight() > cause.weight() {
+                cause = c;
+            }
+        };
         for (i, result) in results.into_iter().enumerate() {
+            let name = self.targets[i].name.clone();
             match result {
                 Ok(report) => {
                     let r = &mut self.reports[i];
@@ -292,36 +343,32 @@ impl Rollout<'_> {
                         Outcome::NothingToPush => self.set(i, TargetState::UpToDate, "survey"),
                         Outcome::DryRun => self.observer.update(&self.reports[i], "survey"),
                         Outcome::NeedsRebuild | Outcome::Applied => {
-                            cause = Cause::NeedsRebuild;
+                            blame(Cause::NeedsRebuild);
                             problems.push(format!(
-                                "{}: {} change(s) cannot go live ({}); a fleet rollout does not \
-                                 rebuild, run `hotpatch push --target {}` with a rebuild",
-                                self.targets[i].name,
+                                "{name}: {} change(s) cannot go live ({}); a fleet rollout does \
+                                 not rebuild, run `hotpatch push --target {name}` with a rebuild",
                                 report.needs_rebuild.len(),
                                 report.needs_rebuild.join("; "),
-                                self.targets[i].name
                             ));
                         }
                         Outcome::Refused => {
-                            cause = Cause::NeedsRebuild;
+                            blame(Cause::Refused);
                             problems.push(format!(
-                                "{}: the push is refused ({}); see `hotpatch push --target {} \
-                                 --dry-run`",
-                                self.targets[i].name,
+                                "{name}: the push is refused ({}); see `hotpatch push --target \
+                                 {name} --dry-run`",
                                 report.refused.join("; "),
-                                self.targets[i].name
                             ));
                         }
                         Outcome::Drift => {
-                            cause = Cause::NeedsRebuild;
+                            blame(Cause::Drift);
                             let names: Vec<&str> =
                                 report.drift.iter().map(|d| d.name.as_str()).collect();
                             problems.push(format!(
-                                "{}: {} definition(s) were changed in the image since hotpatch                                  installed them ({}); see `hotpatch status --target {}`, then                                  `hotpatch pull` or push with --overwrite-drift",
-                                self.targets[i].name,
+                                "{name}: {} definition(s) were changed in the image since \
+                                 hotpatch installed them ({}); see `hotpatch status --target \
+                                 {name}`, then `hotpatch pull` or push with --overwrite-drift",
                                 names.len(),
                                 names.join(", "),
-                                self.targets[i].name
                             ));
                         }
                     }
@@ -331,7 +378,7 @@ impl Rollout<'_> {
                 }
                 Err(PushFailure::Config(e)) => return Err((Cause::Setup, format!("{e:#}"))),
                 Err(PushFailure::Agent(e)) if e.is_configuration() => {
-                    return Err((Cause::Setup, format!("{}: {e}", self.targets[i].name)));
+                    return Err((Cause::Setup, format!("{name}: {e}")));
                 }
                 Err(PushFailure::Agent(e)) if e.is_unreachable() => {
                     self.reports[i].error = Some(e.to_string());
@@ -339,19 +386,21 @@ impl Rollout<'_> {
                         self.set(i, TargetState::Skipped, "survey");
                     } else {
                         self.set(i, TargetState::Unreachable, "survey");
-                        if cause == Cause::Disagree {
-                            cause = Cause::Unreachable;
-                        }
-                        problems.push(format!(
-                            "{} is unreachable ({e}); --skip-unreachable leaves it out",
-                            self.targets[i].name
-                        ));
+                        blame(Cause::Unreachable);
+                        problems.push(format!("{name} is unreachable ({e})"));
                     }
                 }
                 Err(e) => {
+                    blame(match &e {
+                        PushFailure::Agent(c) if c.agent().is_some() => Cause::Rejected,
+                        // The connection broke or timed out: a retry may do.
+                        PushFailure::Agent(_) => Cause::Unreachable,
+                        PushFailure::Drift(_) => Cause::Drift,
+                        _ => Cause::Setup,
+                    });
                     self.reports[i].error = Some(e.to_string());
                     self.set(i, TargetState::Failed, "survey");
-                    problems.push(format!("{}: {e}", self.targets[i].name));
+                    problems.push(format!("{name}: {e}"));
                 }
             }
         }

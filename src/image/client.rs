@@ -187,6 +187,7 @@ impl Client {
                 protocol: 0,
                 session: String::new(),
                 epoch: 0,
+                evals: None,
                 features: Vec::new(),
             },
             progress: None,
@@ -232,12 +233,13 @@ impl Client {
     }
 
     /// `snapshot` of the given packages (optionally only some classes), or `unchanged` when
-    /// `since_epoch` is the current epoch.
+    /// the image is still at the mark `since` (its epoch, and its eval count where the agent
+    /// counts evals).
     pub async fn snapshot(
         &mut self,
         packages: Vec<String>,
         classes: Option<Vec<String>>,
-        since_epoch: Option<u64>,
+        since: Option<Mark>,
     ) -> Result<SnapshotResult, ClientError> {
         // Drift comes with every snapshot from an agent that can report it: a push must see
         // hand edits it would overwrite, and a cached snapshot keeps what it reported.
@@ -245,7 +247,8 @@ impl Client {
         self.call_as(Request::Snapshot {
             packages,
             classes,
-            since_epoch,
+            since_epoch: since.map(|m| m.epoch),
+            since_evals: since.and_then(|m| m.evals),
             drift,
         })
         .await
@@ -320,6 +323,16 @@ impl Client {
         self.call_as(Request::Log { limit }).await
     }
 
+    /// `overrides`: which of `methods` (put with the protocols given, by `packages`) would
+    /// replace a method of another package, and whose.
+    pub async fn overrides(
+        &mut self,
+        packages: Vec<String>,
+        methods: Vec<MethodProbe>,
+    ) -> Result<OverridesResult, ClientError> {
+        self.call_as(Request::Overrides { packages, methods }).await
+    }
+
     /// `eval` an expression and answer its printString.
     pub async fn eval(&mut self, expression: &str) -> Result<String, ClientError> {
         self.eval_within(expression, None).await
@@ -369,6 +382,11 @@ impl Client {
             | Request::Rollback { .. }
             | Request::Adopt { .. }
             | Request::Census { .. } => self.work_timeout,
+            // The agent answers when the expression's own limit runs out: wait that long too.
+            Request::Eval {
+                timeout_ms: Some(ms),
+                ..
+            } => self.timeout + Duration::from_millis(*ms),
             _ => self.timeout,
         };
         let progress = self.progress.is_some()

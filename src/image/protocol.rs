@@ -60,6 +60,10 @@ pub enum Request {
         classes: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since_epoch: Option<u64>,
+        /// With `since_epoch`: `unchanged` also needs the agent's eval count to be this one
+        /// (revision 6; an eval may change code without moving the epoch).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since_evals: Option<u64>,
         /// Ask for what changed in the image since hotpatch installed it (`drift` per package).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         drift: bool,
@@ -108,6 +112,12 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
+    /// Which of these methods would replace a method of another package (revision 6).
+    Overrides {
+        /// The packages the methods come with (the project's).
+        packages: Vec<String>,
+        methods: Vec<MethodProbe>,
+    },
 }
 
 impl Request {
@@ -123,6 +133,7 @@ impl Request {
             Request::Log { .. } => "log",
             Request::Census { .. } => "census",
             Request::Eval { .. } => "eval",
+            Request::Overrides { .. } => "overrides",
         }
     }
 }
@@ -384,6 +395,21 @@ pub struct WireMethod {
     /// False when the agent could only decompile the method.
     #[serde(default = "yes")]
     pub source_exact: bool,
+    /// The package whose method this one replaced, when it is an override (revision 6): its
+    /// original is kept in the image and comes back when this method is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
+}
+
+impl WireMethod {
+    /// The method's identity.
+    pub fn key(&self) -> MethodKey {
+        MethodKey {
+            class_name: self.class_name.clone(),
+            side: self.side,
+            selector: self.selector.clone(),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -428,7 +454,9 @@ pub struct AgentError {
     pub kind: ErrorKind,
     #[serde(default)]
     pub message: String,
-    /// `compile_failed`: every method that did not compile.
+    /// `compile_failed`: every method that did not compile; `apply_failed` and `bad_request`
+    /// (revision 6): every op refused (a name that breaks its rule, a missing superclass or
+    /// class), without `line` and `column`.
     #[serde(default)]
     pub errors: Vec<CompileError>,
     /// `stale`: the image's current epoch.
@@ -474,10 +502,12 @@ impl std::fmt::Display for AgentError {
 
 impl std::error::Error for AgentError {}
 
-/// One method that did not compile; `line`/`column` are 1-based, inside the method source.
+/// One method that did not compile, or one op refused; `line`/`column` are 1-based, inside the
+/// method source (0 when the error is not about a method's text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompileError {
     pub op: usize,
+    #[serde(default)]
     pub class_name: String,
     #[serde(default)]
     pub side: Side,
@@ -503,6 +533,10 @@ pub struct HelloInfo {
     pub protocol: u32,
     pub session: String,
     pub epoch: u64,
+    /// How many `eval`s ran in this session (revision 6; `None` from older agents): with the
+    /// epoch, what a cached snapshot is valid for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evals: Option<u64>,
     /// Optional commands and members the agent supports (`drift`, `log`, `adopt`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
@@ -520,6 +554,9 @@ impl HelloInfo {
 pub struct PingInfo {
     pub epoch: u64,
     pub session: String,
+    /// How many `eval`s ran in this session (revision 6; `None` from older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evals: Option<u64>,
 }
 
 /// Result of `snapshot`.
@@ -527,10 +564,34 @@ pub struct PingInfo {
 pub struct SnapshotResult {
     pub session: String,
     pub epoch: u64,
+    /// How many `eval`s ran in this session when the snapshot was taken (revision 6; `None`
+    /// from older agents): a cached snapshot is valid for this epoch and this count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evals: Option<u64>,
     #[serde(default)]
     pub unchanged: bool,
     #[serde(default)]
     pub packages: Vec<WirePackage>,
+}
+
+/// A point in an image's history as its agent counts it: the epoch, and how many `eval`s had
+/// run (revision 6; `None` from agents that do not count them). A cached snapshot is valid for
+/// one mark: an eval may change code without moving the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Mark {
+    pub epoch: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evals: Option<u64>,
+}
+
+impl SnapshotResult {
+    /// The point in the image's history this snapshot speaks of.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            epoch: self.epoch,
+            evals: self.evals,
+        }
+    }
 }
 
 /// A package as the agent lists it.
@@ -608,6 +669,10 @@ pub struct ApplyResult {
     /// Milliseconds per phase of the agent's work (revision 4; absent from older agents).
     #[serde(default)]
     pub phases: Option<ApplyPhases>,
+    /// Drifted definitions an `overwrite` batch replaced, as the agent found them when it
+    /// installed each one (revision 6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overwritten: Vec<DriftedName>,
 }
 
 /// The agent's milliseconds per phase of an `apply` (PROTOCOL.md, apply): parsing the request's
@@ -637,6 +702,35 @@ pub struct RollbackResult {
     /// Undo steps that failed (the others still ran); empty when the rollback was exact.
     #[serde(default)]
     pub problems: Vec<String>,
+}
+
+/// A method a push would put, as `overrides` asks about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodProbe {
+    pub class_name: String,
+    #[serde(default)]
+    pub side: Side,
+    pub selector: String,
+    /// The protocol it would be put in (its package, for an extension `*P`).
+    pub protocol: String,
+}
+
+/// Result of `overrides`: the asked methods that would replace another package's method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OverridesResult {
+    #[serde(default)]
+    pub overrides: Vec<Overridden>,
+}
+
+/// A method of another package that a pushed one would replace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overridden {
+    pub class_name: String,
+    #[serde(default)]
+    pub side: Side,
+    pub selector: String,
+    /// The package the image says the method belongs to now.
+    pub owner: String,
 }
 
 /// Result of `eval`.
@@ -784,22 +878,29 @@ impl SnapshotResult {
         Some(recorded)
     }
 
+    /// Every method the snapshot lists: its classes' and its extensions'.
+    fn methods(&self) -> impl Iterator<Item = &WireMethod> {
+        self.packages.iter().flat_map(|p| {
+            p.classes
+                .iter()
+                .flat_map(|c| c.methods.iter())
+                .chain(p.extensions.iter().flat_map(|e| e.methods.iter()))
+        })
+    }
+
     /// Methods whose source the image could only decompile.
     pub fn inexact(&self) -> Vec<MethodKey> {
-        self.packages
-            .iter()
-            .flat_map(|p| {
-                p.classes
-                    .iter()
-                    .flat_map(|c| c.methods.iter())
-                    .chain(p.extensions.iter().flat_map(|e| e.methods.iter()))
-            })
+        self.methods()
             .filter(|m| !m.source_exact)
-            .map(|m| MethodKey {
-                class_name: m.class_name.clone(),
-                side: m.side,
-                selector: m.selector.clone(),
-            })
+            .map(WireMethod::key)
+            .collect()
+    }
+
+    /// The methods the snapshot marks as overrides, with the package whose method each
+    /// replaced.
+    pub fn overrides(&self) -> std::collections::BTreeMap<MethodKey, String> {
+        self.methods()
+            .filter_map(|m| Some((m.key(), m.overrides.clone()?)))
             .collect()
     }
 
@@ -947,6 +1048,7 @@ mod tests {
                 "census" => serde_json::from_value::<CensusResult>(result).map(|_| ()),
                 "adopt" => serde_json::from_value::<AdoptResult>(result).map(|_| ()),
                 "log" => serde_json::from_value::<LogResult>(result).map(|_| ()),
+                "overrides" => serde_json::from_value::<OverridesResult>(result).map(|_| ()),
                 other => panic!("example {name}: unknown command {other}"),
             };
             parsed.unwrap_or_else(|e| panic!("result of {name}: {e}"));
@@ -965,6 +1067,41 @@ mod tests {
         assert_eq!(packages[0].classes[0].name, "SampleCounter");
         assert_eq!(packages[0].classes[0].methods[1].side, Side::Class);
         assert_eq!(packages[0].extensions[0].methods[0].selector, "shout");
+    }
+
+    fn result_of<T: serde::de::DeserializeOwned>(example: &str) -> T {
+        let (_, json) = examples()
+            .into_iter()
+            .find(|(n, _)| n == example)
+            .unwrap_or_else(|| panic!("no example {example}"));
+        let answer: Answer = serde_json::from_str(&json).unwrap();
+        serde_json::from_value(answer.result.unwrap()).unwrap()
+    }
+
+    #[test]
+    fn overrides_examples_name_whose_method_is_replaced() {
+        let snap: SnapshotResult = result_of("snapshot-overrides-answer");
+        let key = MethodKey {
+            class_name: "Integer".into(),
+            side: Side::Instance,
+            selector: "benchFib".into(),
+        };
+        assert_eq!(
+            snap.overrides().get(&key).map(String::as_str),
+            Some("Kernel-Numbers")
+        );
+        assert_eq!(
+            snap.mark(),
+            Mark {
+                epoch: 4,
+                evals: Some(5)
+            }
+        );
+        let found: OverridesResult = result_of("overrides-answer");
+        assert_eq!(found.overrides.len(), 1);
+        assert_eq!(found.overrides[0].owner, "Kernel-Numbers");
+        let applied: ApplyResult = result_of("apply-overwritten-answer");
+        assert_eq!(applied.overwritten[0].selector.as_deref(), Some("greeting"));
     }
 
     #[test]

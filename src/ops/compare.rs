@@ -24,8 +24,8 @@ use super::local::{LocalSources, Scope};
 use crate::diff::{Changes, ClassAspect, ClassChange, MethodChange, diff};
 use crate::drift::DriftReport;
 use crate::image::protocol::{
-    DriftedClass, DriftedMethod, SnapshotResult, WireClass, WireDrift, WireExtension, WireMethod,
-    WirePackage,
+    DriftedClass, DriftedMethod, Mark, SnapshotResult, WireClass, WireDrift, WireExtension,
+    WireMethod, WirePackage,
 };
 use crate::image::{Client, ClientError};
 use crate::model::{MethodDef, MethodKey, Package};
@@ -39,6 +39,9 @@ use std::sync::Arc;
 pub struct Comparison {
     pub session: String,
     pub epoch: u64,
+    /// The agent's eval count the image's side speaks of (`None` from agents that do not count
+    /// evals): with `epoch`, what a cached snapshot advanced from this comparison is valid for.
+    pub evals: Option<u64>,
     /// The image's packages for the scope.
     pub image: Vec<Package>,
     /// Direct subclasses the image reported, by superclass.
@@ -48,6 +51,9 @@ pub struct Comparison {
     pub drift: DriftReport,
     /// Methods whose image source is decompiled (the image keeps no source for them).
     pub inexact: Vec<MethodKey>,
+    /// Methods the image holds as overrides of another package's method, with that package
+    /// (the agent keeps their originals; removing one gives the original back).
+    pub overrides: BTreeMap<MethodKey, String>,
     /// True when the image's side came from the snapshot cache.
     pub from_cache: bool,
     /// The snapshot of every owned package at `epoch` the image's side was cut from, when the
@@ -67,6 +73,10 @@ struct SyncRecord {
     url: String,
     session: String,
     epoch: u64,
+    /// The agent's eval count at `epoch` (`None`: an agent that does not count evals, or a
+    /// record written before they were counted).
+    #[serde(default)]
+    evals: Option<u64>,
     scope: Scope,
     fingerprint: String,
 }
@@ -86,6 +96,9 @@ struct Index {
     scope: Vec<String>,
     session: String,
     epoch: u64,
+    /// The agent's eval count the snapshot speaks of (see [`Mark`]).
+    #[serde(default)]
+    evals: Option<u64>,
     /// Whether the snapshot carried the agent's drift report (kept per class in the shards).
     #[serde(default)]
     drift: bool,
@@ -94,6 +107,15 @@ struct Index {
     adopted: Vec<String>,
     /// Shard file by class name.
     shards: BTreeMap<String, String>,
+}
+
+impl Index {
+    fn mark(&self) -> Mark {
+        Mark {
+            epoch: self.epoch,
+            evals: self.evals,
+        }
+    }
 }
 
 /// One class's part of a snapshot: its definition and methods when a snapshotted package
@@ -215,6 +237,7 @@ impl SnapshotCache {
             scope: packages.to_vec(),
             session: snapshot.session.clone(),
             epoch: snapshot.epoch,
+            evals: snapshot.evals,
             drift: snapshot.drift().is_some(),
             adopted: snapshot
                 .packages
@@ -303,15 +326,15 @@ impl SnapshotCache {
             .unwrap_or_default()
     }
 
-    /// The epoch at which the image matched sources with `fingerprint` in `scope`, if recorded
+    /// The mark at which the image matched sources with `fingerprint` in `scope`, if recorded
     /// for this agent session.
-    fn synced_epoch(
+    fn synced_mark(
         &self,
         url: &str,
         session: &str,
         scope: &Scope,
         fingerprint: &str,
-    ) -> Option<u64> {
+    ) -> Option<Mark> {
         self.sync_records()
             .into_iter()
             .find(|r| {
@@ -320,23 +343,27 @@ impl SnapshotCache {
                     && &r.scope == scope
                     && r.fingerprint == fingerprint
             })
-            .map(|r| r.epoch)
+            .map(|r| Mark {
+                epoch: r.epoch,
+                evals: r.evals,
+            })
     }
 
-    /// Records that at `session`/`epoch` the image matched the sources with `fingerprint` in
+    /// Records that at `session`/`mark` the image matched the sources with `fingerprint` in
     /// `scope`. Best effort, like the snapshot cache.
     pub fn record_sync(
         &self,
         url: &str,
         session: &str,
-        epoch: u64,
+        mark: Mark,
         scope: &Scope,
         fingerprint: &str,
     ) {
         let record = SyncRecord {
             url: url.to_owned(),
             session: session.to_owned(),
-            epoch,
+            epoch: mark.epoch,
+            evals: mark.evals,
             scope: scope.clone(),
             fingerprint: fingerprint.to_owned(),
         };
@@ -357,6 +384,12 @@ impl SnapshotCache {
     /// and advances the cached snapshot by the batch itself, so the next push asks only whether
     /// the image moved and diffs against what it knows the image holds.
     ///
+    /// Only when the batch was the one change since the comparison (the epoch moved by exactly
+    /// one): an agent that hears of a change made meanwhile by other means counts it too, and
+    /// then nothing is recorded. The advanced snapshot keeps the comparison's eval count, so an
+    /// `eval` run between the comparison and the batch still makes the next push read the
+    /// image again.
+    ///
     /// The image now holds, for the pushed scope, the local definitions where the comparison
     /// found differences and what the snapshot said everywhere else (text the diff counts as
     /// equal is kept as the image has it). When the batch does something this model does not
@@ -365,11 +398,28 @@ impl SnapshotCache {
     /// epoch and the next push reads the image again. Only the shards of the classes the batch
     /// touched (and of their superclasses) are read and written. Best effort, like the rest of
     /// the cache.
-    pub fn advance(&self, url: &str, comparison: &Comparison, local: &LocalSources, epoch: u64) {
+    ///
+    /// `overrides` are the methods that are overrides once the batch is in (see
+    /// [`super::overrides`]), so the advanced snapshot marks them as the agent would.
+    pub fn advance(
+        &self,
+        url: &str,
+        comparison: &Comparison,
+        local: &LocalSources,
+        epoch: u64,
+        overrides: &BTreeMap<MethodKey, String>,
+    ) {
+        if comparison.epoch.checked_add(1) != Some(epoch) {
+            return;
+        }
+        let mark = Mark {
+            epoch,
+            evals: comparison.evals,
+        };
         self.record_sync(
             url,
             &comparison.session,
-            epoch,
+            mark,
             &local.scope,
             &local.fingerprint(),
         );
@@ -397,7 +447,7 @@ impl SnapshotCache {
         }
         let mut before = split(&base);
         before.retain(|name, _| touched.contains(name));
-        let Some(next) = advanced(base, &comparison.changes, epoch) else {
+        let Some(next) = advanced(base, &comparison.changes, epoch, overrides) else {
             return;
         };
         let image = view_of(&next, &local.scope).into_packages();
@@ -408,6 +458,7 @@ impl SnapshotCache {
         after.retain(|name, _| touched.contains(name));
         let mut index = loaded.index.clone();
         index.epoch = epoch;
+        index.evals = comparison.evals;
         let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
         for name in names {
             if before.get(name) == after.get(name) {
@@ -539,6 +590,7 @@ fn join(index: &Index, shards: Vec<Shard>) -> SnapshotResult {
     SnapshotResult {
         session: index.session.clone(),
         epoch: index.epoch,
+        evals: index.evals,
         unchanged: false,
         packages,
     }
@@ -570,7 +622,13 @@ pub async fn compare(
     let url = client.url().to_owned();
     let session = client.hello.session.clone();
     let fingerprint = local.fingerprint();
-    let synced = cache.and_then(|c| c.synced_epoch(&url, &session, scope, &fingerprint));
+    // An agent that counts evals is asked about marks that have a count: a record or snapshot
+    // written without one (an older client) may predate an eval's hand edit.
+    let counts_evals = client.hello.evals.is_some();
+    let trusted = |mark: &Mark| mark.evals.is_some() || !counts_evals;
+    let synced = cache
+        .and_then(|c| c.synced_mark(&url, &session, scope, &fingerprint))
+        .filter(trusted);
     let snapshot_cache = cache.filter(|_| cuts_exactly(&local.owned, scope));
     // What to ask the agent for: everything owned when it is cached, else just the scope.
     let (packages, classes) = match snapshot_cache {
@@ -581,21 +639,24 @@ pub async fn compare(
         // The sources are known to match: only whether the image moved matters.
         Some(_) => None,
         None => snapshot_cache
-            .and_then(|c| c.load(&url, &session, &local.owned, scope.classes.as_deref())),
+            .and_then(|c| c.load(&url, &session, &local.owned, scope.classes.as_deref()))
+            .filter(|l| trusted(&l.index.mark())),
     };
-    let since = synced.or(cached.as_ref().map(|l| l.index.epoch));
+    let since = synced.or(cached.as_ref().map(|l| l.index.mark()));
     let answer = client
         .snapshot(packages.clone(), classes.clone(), since)
         .await?;
-    if let (true, Some(epoch)) = (answer.unchanged, synced) {
+    if let (true, Some(mark)) = (answer.unchanged, synced) {
         return Ok(Comparison {
             session,
-            epoch,
+            epoch: mark.epoch,
+            evals: mark.evals,
             image: Vec::new(),
             subclasses: HashMap::new(),
             changes: Changes::default(),
             drift: DriftReport::unknown(),
             inexact: Vec::new(),
+            overrides: BTreeMap::new(),
             from_cache: true,
             whole: None,
         });
@@ -620,9 +681,11 @@ pub async fn compare(
     };
     let whole = whole.map(Arc::new);
     let subclasses = view.subclasses();
-    let (session, epoch) = (view.session.clone(), view.epoch);
+    let (session, epoch, evals) = (view.session.clone(), view.epoch, view.evals);
+    let view_mark = view.mark();
     let recorded = view.drift();
     let inexact = view.inexact();
+    let overrides = view.overrides();
     let image = view.into_packages();
     let changes = diff(&local.packages, &image);
     let drift = match recorded {
@@ -632,16 +695,18 @@ pub async fn compare(
         None => DriftReport::unknown(),
     };
     if let Some(c) = cache.filter(|_| changes.is_empty()) {
-        c.record_sync(&url, &session, epoch, scope, &fingerprint);
+        c.record_sync(&url, &session, view_mark, scope, &fingerprint);
     }
     Ok(Comparison {
         session,
         epoch,
+        evals,
         image,
         subclasses,
         changes,
         drift,
         inexact,
+        overrides,
         from_cache,
         whole,
     })
@@ -717,6 +782,7 @@ fn view_of(whole: &SnapshotResult, scope: &Scope) -> SnapshotResult {
     SnapshotResult {
         session: whole.session.clone(),
         epoch: whole.epoch,
+        evals: whole.evals,
         unchanged: false,
         packages,
     }
@@ -733,7 +799,12 @@ fn view_of(whole: &SnapshotResult, scope: &Scope) -> SnapshotResult {
 /// the diff did not list keep the image's values. Methods are filed where the agent would list
 /// them: `*P` protocols under package `P`'s extensions, other protocols under their class.
 /// Subclass lists follow added, removed and re-parented classes.
-fn advanced(mut next: SnapshotResult, changes: &Changes, epoch: u64) -> Option<SnapshotResult> {
+fn advanced(
+    mut next: SnapshotResult,
+    changes: &Changes,
+    epoch: u64,
+    overrides: &BTreeMap<MethodKey, String>,
+) -> Option<SnapshotResult> {
     next.epoch = epoch;
     next.unchanged = false;
     // (class, superclass before, superclass after), applied once every class is in place: a
@@ -797,9 +868,10 @@ fn advanced(mut next: SnapshotResult, changes: &Changes, epoch: u64) -> Option<S
         let key = change.key();
         let was = take_method(&mut next, &key);
         let put = match change {
-            MethodChange::Added { new } | MethodChange::Changed { new, .. } => {
-                wire_method(&new.method)
-            }
+            MethodChange::Added { new } | MethodChange::Changed { new, .. } => WireMethod {
+                overrides: overrides.get(&key).cloned(),
+                ..wire_method(&new.method)
+            },
             MethodChange::Moved { new, .. } => WireMethod {
                 protocol: new.method.protocol.clone(),
                 ..was?
@@ -853,6 +925,7 @@ fn wire_method(m: &MethodDef) -> WireMethod {
         protocol: m.protocol.clone(),
         source: m.source.clone(),
         source_exact: true,
+        overrides: None,
     }
 }
 
@@ -989,6 +1062,7 @@ mod tests {
             protocol: protocol.into(),
             source: source.into(),
             source_exact: true,
+            overrides: None,
         }
     }
 
@@ -1023,6 +1097,7 @@ mod tests {
         SnapshotResult {
             session: "s1".into(),
             epoch: 4,
+            evals: Some(2),
             unchanged: false,
             packages: vec![
                 WirePackage {
@@ -1076,7 +1151,7 @@ mod tests {
         let before = image();
         let changes = diff(local, &view_of(&before, scope).into_packages());
         assert!(!changes.is_empty(), "the test pushes something");
-        let next = advanced(before, &changes, 5)?;
+        let next = advanced(before, &changes, 5, &BTreeMap::new())?;
         assert_eq!(next.epoch, 5);
         let after = diff(local, &view_of(&next, scope).into_packages());
         assert!(after.is_empty(), "{after:?}");
@@ -1132,6 +1207,7 @@ mod tests {
             scope: before.packages.iter().map(|p| p.name.clone()).collect(),
             session: before.session.clone(),
             epoch: before.epoch,
+            evals: before.evals,
             drift: true,
             adopted: vec!["Sample-Core".into()],
             shards: BTreeMap::new(),
@@ -1159,7 +1235,7 @@ mod tests {
             class_mut(p, "Square").methods[1].source = "side\n\t^ side * 1".into();
         });
         let changes = diff(&local, &view_of(&before, &scope).into_packages());
-        let next = advanced(before.clone(), &changes, 5).expect("advanced");
+        let next = advanced(before.clone(), &changes, 5, &BTreeMap::new()).expect("advanced");
         assert_eq!(drift_of(&next), vec!["Shape>>area"]);
     }
 
@@ -1262,7 +1338,7 @@ mod tests {
             l
         };
         let changes = diff(&removed, &view_of(&next, &scope).into_packages());
-        let later = advanced(next.clone(), &changes, 6).expect("advanced");
+        let later = advanced(next.clone(), &changes, 6, &BTreeMap::new()).expect("advanced");
         assert!(find_class(&later, "Square").is_none());
         assert!(find(&later, "Tile").subclasses.is_empty());
         assert!(diff(&removed, &view_of(&later, &scope).into_packages()).is_empty());
@@ -1293,7 +1369,7 @@ mod tests {
             p[1].classes.push(square);
         });
         let changes = diff(&local, &view_of(&image(), &scope).into_packages());
-        assert!(advanced(image(), &changes, 5).is_none());
+        assert!(advanced(image(), &changes, 5, &BTreeMap::new()).is_none());
     }
 
     #[test]
@@ -1331,24 +1407,36 @@ mod tests {
         let comparison = Comparison {
             session: "s1".into(),
             epoch: 4,
+            evals: Some(2),
             image: Vec::new(),
             subclasses: HashMap::new(),
             changes: changes.clone(),
             drift: DriftReport::unknown(),
             inexact: Vec::new(),
+            overrides: BTreeMap::new(),
             from_cache: true,
             whole: Some(Arc::new(loaded)),
         };
-        cache.advance(url, &comparison, &local, 5);
+        cache.advance(url, &comparison, &local, 5, &BTreeMap::new());
 
         let next = cache.snapshot().expect("advanced");
-        assert_eq!(Some(next.clone()), advanced(image(), &changes, 5));
+        assert_eq!(
+            Some(next.clone()),
+            advanced(image(), &changes, 5, &BTreeMap::new())
+        );
         assert!(find(&next, "Shape").subclasses.is_empty(), "read on demand");
         let index = cache.read_index().expect("index");
         assert_ne!(index.shards["Shape"], shape_file, "rewritten");
         assert_eq!(files(&cache), 4, "replaced shards removed");
-        let sync = cache.synced_epoch(url, "s1", &scope, &local.fingerprint());
-        assert_eq!(sync, Some(5));
+        let sync = cache.synced_mark(url, "s1", &scope, &local.fingerprint());
+        assert_eq!(
+            sync,
+            Some(Mark {
+                epoch: 5,
+                evals: Some(2)
+            }),
+            "valid at the new epoch and the eval count the comparison saw"
+        );
         // Another session (a restarted image) finds nothing, nor does a reader whose shard a
         // concurrent writer removed.
         assert!(cache.load(url, "s2", &owned, None).is_none());

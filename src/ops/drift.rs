@@ -80,6 +80,21 @@ pub struct Survey {
     pub local_changes: usize,
 }
 
+/// Why a drift survey could not tell whether the image has drifted.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftUnknown {
+    /// The local sources cannot be read or used (Tonel errors, a listed package with no
+    /// folder, an unreadable directory).
+    #[error("{0}")]
+    Sources(String),
+    /// The agent cannot report drift.
+    #[error("the agent predates drift reports; update it")]
+    Unsupported,
+    /// The agent failed to answer the snapshot (an internal error, a broken connection).
+    #[error(transparent)]
+    Agent(#[from] ClientError),
+}
+
 /// The sources a drift survey compares with, or why drift will be unknown. Read once, for
 /// as many images as are surveyed.
 pub fn survey_sources(config: &Config) -> Result<LocalSources, String> {
@@ -99,16 +114,16 @@ pub fn survey_sources(config: &Config) -> Result<LocalSources, String> {
 pub async fn survey(
     client: &mut crate::image::Client,
     local: &Result<LocalSources, String>,
-) -> Result<Survey, String> {
+) -> Result<Survey, DriftUnknown> {
     if !client.hello.has("drift") {
-        return Err("the agent predates drift reports; update it".into());
+        return Err(DriftUnknown::Unsupported);
     }
-    let local = local.as_ref().map_err(Clone::clone)?;
-    let c = compare(client, local, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let local = local
+        .as_ref()
+        .map_err(|reason| DriftUnknown::Sources(reason.clone()))?;
+    let c = compare(client, local, None).await?;
     Ok(Survey {
-        local_changes: c.changes.counts().total(),
+        local_changes: c.drift.local_changes(&c.changes),
         report: c.drift,
     })
 }

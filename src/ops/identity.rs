@@ -3,7 +3,8 @@
 //! and adopt, and kept in the agent's audit log (`hotpatch log`).
 //!
 //! `HOTPATCH_USER` overrides the user (a deploy job can name the person or pipeline it runs
-//! for). Anything that cannot be found is left out, never guessed.
+//! for); without it the user is `USER`/`LOGNAME`, else the system's name for the process's
+//! user. Anything that cannot be found is left out, never guessed.
 
 use crate::image::protocol::ClientIdentity;
 use std::path::{Path, PathBuf};
@@ -73,9 +74,56 @@ fn tool() -> String {
 }
 
 fn user() -> Option<String> {
+    user_from(|name| std::env::var(name).ok())
+}
+
+/// `HOTPATCH_USER`, else the login name the environment gives (`USER`, `LOGNAME`), else the
+/// one the system gives for this process's user: cron, systemd units and containers often set
+/// neither variable.
+fn user_from(var: impl Fn(&str) -> Option<String>) -> Option<String> {
     ["HOTPATCH_USER", "USER", "LOGNAME", "USERNAME"]
         .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .find_map(|name| var(name).filter(|v| !v.trim().is_empty()))
+        .or_else(login_name)
+}
+
+/// The name of this process's real user in the system's user database (`getpwuid_r`), or
+/// `uid N` for a user it does not list (a container run with an arbitrary uid): a fact, never
+/// a guess.
+#[cfg(unix)]
+fn login_name() -> Option<String> {
+    // SAFETY: getuid cannot fail and has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: an all-zero passwd is a valid value to be filled in.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call; `buf` for its length. The strings
+        // `entry` points to live in `buf`, read below before `buf` changes.
+        let rc =
+            unsafe { libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+            return Some(format!("uid {uid}"));
+        }
+        // SAFETY: getpwuid_r succeeded, so pw_name is a NUL-terminated string inside `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+        let name = name.to_string_lossy().trim().to_owned();
+        return Some(if name.is_empty() {
+            format!("uid {uid}")
+        } else {
+            name
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn login_name() -> Option<String> {
+    None
 }
 
 fn host() -> Option<String> {
@@ -126,6 +174,30 @@ mod tests {
         assert_eq!(id.dirty, None);
         assert!(id.tool.unwrap().starts_with("hotpatch "));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn without_user_variables_the_user_is_the_login_name_of_the_system() {
+        let nobody_set = |_: &str| None;
+        let expected = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .expect("`id -un` names the user running the tests");
+        assert_eq!(user_from(nobody_set).as_deref(), Some(expected.as_str()));
+        // The variables still win, HOTPATCH_USER first.
+        let set = |name: &str| match name {
+            "HOTPATCH_USER" => Some("release-bot".to_owned()),
+            "USER" => Some("ann".to_owned()),
+            _ => None,
+        };
+        assert_eq!(user_from(set).as_deref(), Some("release-bot"));
+        assert_eq!(
+            user_from(|name| (name == "LOGNAME").then(|| "bob".to_owned())).as_deref(),
+            Some("bob")
+        );
     }
 
     #[test]

@@ -92,9 +92,11 @@ pub fn load(config: &Config, paths: &[PathBuf]) -> Result<LocalSources, SourceEr
     let mut packages = owned_packages(repo.packages, &config.packages, &config.source)?;
     // Variants of one package for several dialects may define the same class; that clash only
     // matters among the packages pushed together.
-    let clashes = tonel::duplicate_definitions(&packages);
-    if !clashes.is_empty() {
-        return Err(SourceError::Tonel(clashes));
+    let mut refused = tonel::duplicate_definitions(&packages);
+    // Every name held to the language's rule for its kind, all offenders listed at once.
+    refused.extend(tonel::name_errors(&packages));
+    if !refused.is_empty() {
+        return Err(SourceError::Tonel(refused));
     }
     let owned: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
     if paths.is_empty() {

@@ -4,7 +4,9 @@
 pub mod compare;
 pub mod drift;
 pub mod identity;
+pub mod init;
 pub mod local;
+pub mod overrides;
 pub mod push;
 pub mod state;
 

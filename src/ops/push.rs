@@ -7,6 +7,7 @@
 
 use super::compare::{SnapshotCache, compare};
 use super::local::{self, LocalSources, SourceError};
+use super::overrides::{self, Overrides};
 use super::state::{self, StateError};
 use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
@@ -142,6 +143,10 @@ pub struct ChangeLine {
     pub what: &'static str,
     /// `Foo`, `Foo>>bar` or `Foo class>>bar`.
     pub name: String,
+    /// For a method that overrides another package's method (Monticello's override): that
+    /// package. Put in, the agent keeps the original; removed, the original comes back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
 }
 
 /// Milliseconds spent per phase.
@@ -179,6 +184,7 @@ impl std::fmt::Display for LocatedError {
                 self.message,
                 self.method
             ),
+            None if self.line == 0 => write!(f, "{}: {}", self.method, self.message),
             None => write!(
                 f,
                 "{}: line {} column {}: {}",
@@ -203,8 +209,11 @@ pub enum PushFailure {
         "the image kept changing while pushing (now at epoch {0}); nothing was applied, try again"
     )]
     Stale(u64),
-    #[error("the agent could not apply the batch and undid it; the image is unchanged: {0}")]
-    ApplyFailed(AgentError),
+    /// The agent refused the batch or undid it: the image is unchanged. When it names the ops
+    /// it refuses (every one: names that break its rules, a missing superclass, an extended
+    /// class that does not exist), each is located in its Tonel file.
+    #[error("the agent could not apply the batch; the image is unchanged: {0}")]
+    ApplyFailed(Box<AgentError>, Vec<LocatedError>),
     #[error("{0}; nothing was sent")]
     Rename(RenameError),
     /// The agent found definitions changed in the image the batch would replace (seen at
@@ -262,6 +271,7 @@ pub async fn push(
     loop {
         let t = Instant::now();
         let comparison = compare(&mut client, &local, cache.as_ref()).await?;
+        let overrides = overrides::find(&mut client, &comparison, &local.scope.packages).await?;
         millis.snapshot += elapsed(t);
         let (carries, live_state) =
             state::check(&mut client, &comparison.changes, &options.renames).await?;
@@ -284,7 +294,7 @@ pub async fn push(
             retried_stale,
             from_cache: comparison.from_cache,
             counts: comparison.changes.counts(),
-            changes: change_lines(&comparison.changes),
+            changes: change_lines(&comparison.changes, &overrides),
             needs_rebuild: rebuild_reasons(&plan),
             refused: plan
                 .refusals()
@@ -355,7 +365,20 @@ pub async fn push(
                 // The image now holds exactly these sources for the scope; a replayed answer
                 // speaks of an earlier epoch, so it proves nothing about now.
                 if let Some(c) = cache.as_ref().filter(|_| !result.replayed) {
-                    c.advance(client.url(), &comparison, &local, result.epoch);
+                    c.advance(client.url(), &comparison, &local, result.epoch, &overrides);
+                }
+                // Hand edits the agent found when it installed (made after the snapshot) and
+                // replaced, as `--overwrite-drift` allowed: said, as the log keeps them.
+                for d in &result.overwritten {
+                    let line = DriftLine {
+                        standing: Standing::Drift,
+                        change: d.change.unwrap_or(DriftChange::Changed),
+                        name: drifted_subject(d).map_or_else(|| "?".to_owned(), |s| s.to_string()),
+                        stamp: None,
+                    };
+                    if !report.drift.iter().any(|l| l.name == line.name) {
+                        report.drift.push(line);
+                    }
                 }
                 return Ok(finish(report, started, client).await);
             }
@@ -369,7 +392,16 @@ pub async fn push(
                 ErrorKind::CompileFailed => {
                     return Err(PushFailure::CompileFailed(locate(&e.errors, &plan, &local)));
                 }
-                ErrorKind::ApplyFailed => return Err(PushFailure::ApplyFailed(e)),
+                ErrorKind::ApplyFailed => {
+                    let located = locate_refused(&e.errors, &plan, &local);
+                    return Err(PushFailure::ApplyFailed(Box::new(e), located));
+                }
+                // Names the agent's rules refuse, every one listed (the client's own check,
+                // the same rules, normally finds them first).
+                ErrorKind::BadRequest if !e.errors.is_empty() => {
+                    let located = locate_refused(&e.errors, &plan, &local);
+                    return Err(PushFailure::ApplyFailed(Box::new(e), located));
+                }
                 ErrorKind::Drift => {
                     if let Some(c) = cache.take() {
                         // What the cache said about this image is not true any more: look
@@ -393,10 +425,9 @@ pub async fn push(
     }
 }
 
-/// `Foo>>bar (changed)` or `class Foo (removed)` for a definition named in a `drift` error.
-fn drifted_name(d: &DriftedName) -> String {
-    // Named as everywhere else (`Subject`'s display).
-    let subject = match (&d.class_name, &d.selector, &d.name) {
+/// The definition a `drift` list of the agent names.
+fn drifted_subject(d: &DriftedName) -> Option<Subject> {
+    match (&d.class_name, &d.selector, &d.name) {
         (Some(class_name), Some(selector), _) => Some(Subject::Method {
             key: crate::model::MethodKey {
                 class_name: class_name.clone(),
@@ -406,8 +437,13 @@ fn drifted_name(d: &DriftedName) -> String {
         }),
         (_, _, Some(name)) => Some(Subject::Class { name: name.clone() }),
         _ => None,
-    };
-    let name = subject.map_or_else(|| "?".to_owned(), |s| s.to_string());
+    }
+}
+
+/// `Foo>>bar (changed)` or `class Foo (removed)` for a definition named in a `drift` error.
+fn drifted_name(d: &DriftedName) -> String {
+    // Named as everywhere else (`Subject`'s display).
+    let name = drifted_subject(d).map_or_else(|| "?".to_owned(), |s| s.to_string());
     match d.change {
         Some(change) => format!("{name} ({})", change.label()),
         None => name,
@@ -475,8 +511,9 @@ fn rebuild_reasons(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-/// The changes as one line each, in the diff's order.
-pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
+/// The changes as one line each, in the diff's order; methods that are overrides (see
+/// [`overrides::find`]) say whose method they replace.
+pub fn change_lines(changes: &Changes, overrides: &Overrides) -> Vec<ChangeLine> {
     let classes = changes.classes.iter().map(|c| ChangeLine {
         change: match c {
             ClassChange::Added { .. } => "added",
@@ -485,6 +522,7 @@ pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
         },
         what: "class",
         name: c.name().to_owned(),
+        overrides: None,
     });
     let methods = changes.methods.iter().map(|m| ChangeLine {
         change: match m {
@@ -495,6 +533,7 @@ pub fn change_lines(changes: &Changes) -> Vec<ChangeLine> {
         },
         what: "method",
         name: m.key().to_string(),
+        overrides: overrides.get(&m.key()).cloned(),
     });
     classes.chain(methods).collect()
 }
@@ -510,6 +549,48 @@ fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<Loc
             };
             let path = method.and_then(|m| file_of(local, m));
             locate_one(e, method, path)
+        })
+        .collect()
+}
+
+/// Maps the ops an agent refused (`errors` of `apply_failed` or `bad_request`) to the Tonel
+/// definitions they came from: a method at its header, a class at its definition.
+fn locate_refused(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<LocatedError> {
+    errors
+        .iter()
+        .map(|e| {
+            let class_at = |name: &str| {
+                let origin = local
+                    .packages
+                    .iter()
+                    .flat_map(|p| &p.classes)
+                    .find(|c| c.name == name)
+                    .and_then(|c| c.origin.as_ref());
+                (
+                    origin.map(|o| o.path.clone()),
+                    origin.map_or(0, |o| o.line),
+                    u32::from(origin.is_some()),
+                )
+            };
+            let ((path, line, column), name) = match plan.steps.get(e.op) {
+                Some(Step::PutMethod(m)) => {
+                    let at = m.span.map_or((0, 0), |s| (s.header.line, s.header.column));
+                    ((file_of(local, m), at.0, at.1), m.key().to_string())
+                }
+                Some(Step::DefineClass(c)) => (class_at(&c.name), format!("class {}", c.name)),
+                Some(Step::Classify { key, .. } | Step::RemoveMethod(key)) => {
+                    (class_at(&key.class_name), key.to_string())
+                }
+                Some(Step::RemoveClass(name)) => ((None, 0, 0), format!("class {name}")),
+                None => ((None, 0, 0), e.class_name.clone()),
+            };
+            LocatedError {
+                path,
+                line,
+                column,
+                method: name,
+                message: e.message.clone(),
+            }
         })
         .collect()
 }

@@ -9,6 +9,7 @@
 
 use crate::diff::{Changes, ClassChange};
 use crate::model::ClassDef;
+use crate::model::names::{is_class_name, is_variable_name};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -68,7 +69,7 @@ impl FromStr for Rename {
         let (class_name, vars) = text.split_once('.').ok_or_else(usage)?;
         let (from, to) = vars.split_once('=').ok_or_else(usage)?;
         let (class_name, from, to) = (class_name.trim(), from.trim(), to.trim());
-        if [class_name, from, to].iter().any(|s| !is_identifier(s)) {
+        if !is_class_name(class_name) || !is_variable_name(from) || !is_variable_name(to) {
             return Err(usage());
         }
         Ok(Rename {
@@ -77,14 +78,6 @@ impl FromStr for Rename {
             to: to.into(),
         })
     }
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A variable whose live values the agent moves into another variable during the batch (the

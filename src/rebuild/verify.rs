@@ -107,10 +107,13 @@ pub async fn check_matches(client: &mut Client, local: &LocalSources) -> Result<
     let squeak = client.hello.dialect.eq_ignore_ascii_case("squeak");
     let changes = diff(&local.packages, &snapshot.into_packages());
 
-    let mut differences: Vec<String> = crate::ops::push::change_lines(&crate::diff::Changes {
-        classes: changes.classes.clone(),
-        methods: Vec::new(),
-    })
+    let mut differences: Vec<String> = crate::ops::push::change_lines(
+        &crate::diff::Changes {
+            classes: changes.classes.clone(),
+            methods: Vec::new(),
+        },
+        &Default::default(),
+    )
     .iter()
     .map(|l| format!("{} {} {}", l.change, l.what, l.name))
     .collect();

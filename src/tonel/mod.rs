@@ -73,6 +73,7 @@
 //! Class comments follow the same clean on both sides (`TonelCommentScanner`).
 
 pub mod chunk;
+mod names;
 mod reader;
 mod repository;
 pub mod ston;
@@ -83,6 +84,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{ClassDef, Extension, Package};
 
+pub use names::name_errors;
 pub use repository::{duplicate_definitions, locate_packages_dir, read_repository};
 pub use writer::{
     WriteError, write_class_file, write_extension_file, write_package_file, write_repository,

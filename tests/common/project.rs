@@ -17,12 +17,21 @@ pub struct Project {
 impl Project {
     /// A fresh copy named after the test binary and `name`, pushing to `vm`.
     pub fn new(vm: &Vm, name: &str) -> Project {
-        Project::copy_of(&repo().join("examples/sample-app"), vm, name)
+        Project::for_url(&vm.url, &vm.token, name)
+    }
+
+    /// A fresh copy pushing to `url` with `token` (e.g. a port nothing listens on).
+    pub fn for_url(url: &str, token: &str, name: &str) -> Project {
+        Project::copied(&repo().join("examples/sample-app"), url, token, name)
     }
 
     /// A fresh copy of the project at `source` (a directory with a `hotpatch.toml` whose target
     /// URL is `ws://127.0.0.1:7071/`), named after the test binary and `name`, pushing to `vm`.
     pub fn copy_of(source: &std::path::Path, vm: &Vm, name: &str) -> Project {
+        Project::copied(source, &vm.url, &vm.token, name)
+    }
+
+    fn copied(source: &std::path::Path, url: &str, token: &str, name: &str) -> Project {
         let suite = std::env::current_exe()
             .ok()
             .and_then(|e| e.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -34,11 +43,11 @@ impl Project {
         let _ = std::fs::remove_dir_all(&dir);
         copy_dir(source, &dir);
         let config = std::fs::read_to_string(dir.join("hotpatch.toml")).expect("read config");
-        let config = without_fixed_clocks(&config.replace("ws://127.0.0.1:7071/", &vm.url));
+        let config = without_fixed_clocks(&config.replace("ws://127.0.0.1:7071/", url));
         std::fs::write(dir.join("hotpatch.toml"), config).expect("write config");
         Project {
             dir,
-            token: vm.token.clone(),
+            token: token.to_owned(),
         }
     }
 
@@ -138,7 +147,7 @@ fn without_fixed_clocks(config: &str) -> String {
 /// The `hotpatch` binary of this build: cargo builds it for integration tests beside their
 /// `deps/` directory (`env!("CARGO_BIN_EXE_hotpatch")` cannot be used here: the bench binaries
 /// that share this harness are compiled without it).
-fn hotpatch_exe() -> PathBuf {
+pub fn hotpatch_exe() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let dir = exe
         .parent()
