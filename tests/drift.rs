@@ -326,15 +326,20 @@ fn after_a_hand_edit_through_eval_push_never_says_the_image_already_matches() {
     assert_eq!(nothing["outcome"], "nothing_to_push", "{nothing}");
     let epoch = vm.epoch();
 
-    // A hand edit through `hotpatch eval` (the classic Squeak platform has no change
-    // notifications: the epoch does not move).
+    // A hand edit through `hotpatch eval`. The classic Squeak platform has no change
+    // notifications: the epoch does not move, the case this test is about; Cuis and Pharo
+    // announce the change and the epoch moves (the cache is stale either way).
     let expression = format!(
         "SampleApp compile: '{}' classified: 'greeting'. #done",
         HAND_FIX.replace('\'', "''")
     );
     let out = p.run(&["eval", &expression], 0);
     assert!(out.contains("#done"), "{out}");
-    assert_eq!(vm.epoch(), epoch, "the premise: the epoch did not move");
+    if Runtime::current() == Runtime::Squeak {
+        assert_eq!(vm.epoch(), epoch, "the premise: the epoch did not move");
+    } else {
+        assert!(vm.epoch() > epoch, "the image announced the change");
+    }
 
     // status sees the drift, and does not count the image's change as a local one.
     let text = p.run(&["status"], DRIFT);
