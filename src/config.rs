@@ -3,6 +3,7 @@
 //! `--config` / `HOTPATCH_CONFIG`; every setting can be overridden on the command line or by an
 //! environment variable (see [`Overrides`]).
 
+use crate::image::protocol::OnHookFailure;
 use crate::image::{AgentUrl, Endpoint};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -25,6 +26,7 @@ struct RawConfig {
     targets: BTreeMap<String, RawTarget>,
     #[serde(default)]
     groups: BTreeMap<String, RawGroup>,
+    hooks: Option<Hooks>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -99,6 +101,54 @@ struct RawTarget {
     ca_file: Option<PathBuf>,
     ssh_options: Option<Vec<String>>,
     rebuild: Option<RebuildConfig>,
+    hooks: Option<Hooks>,
+}
+
+/// How the application is told that hotpatch changed its code (`[hooks]` for every target, or a
+/// target's own `[targets.NAME.hooks]`, which replaces it): the agent runs them inside the
+/// batch, under the time limit for pushed code (PROTOCOL.md, apply: hooks).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// Smalltalk the agent evaluates in the image after each push (once the batch is installed,
+    /// after the class-side `hotpatchChanged:` methods) and after each rollback.
+    pub after_change: Option<String>,
+    /// `undo` (default): a failing hook undoes the push; `report`: the push stays and the
+    /// failure is reported. A rollback always stays.
+    #[serde(default)]
+    pub on_failure: OnHookFailure,
+    /// Send `hotpatchChanged:` to the classes of changed packages that define it (default true).
+    #[serde(default = "yes")]
+    pub notify: bool,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            after_change: None,
+            on_failure: OnHookFailure::Undo,
+            notify: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Hooks {
+    /// Checks the settings read from `key` (`hooks` or `targets.NAME.hooks`).
+    fn check(self, origin: &str, key: &str) -> Result<Hooks> {
+        if let Some(expression) = &self.after_change
+            && expression.trim().is_empty()
+        {
+            bail!(
+                "{origin}: {key}.after_change is empty: give a Smalltalk expression (e.g. \
+                 \"MyApp default rebuildRoutes\") or leave the key out"
+            );
+        }
+        Ok(self)
+    }
 }
 
 /// What to do when a push contains a change that cannot go live.
@@ -165,6 +215,8 @@ pub struct Target {
     /// Time limit for `snapshot`, `apply` and `rollback`, whose work grows with the code involved.
     pub apply_timeout: Duration,
     pub rebuild: RebuildConfig,
+    /// The application's hooks: the target's own, else the file's `[hooks]`.
+    pub hooks: Hooks,
 }
 
 impl Target {
@@ -242,6 +294,8 @@ pub struct Config {
     pub default_target: Option<String>,
     pub targets: BTreeMap<String, Target>,
     pub groups: BTreeMap<String, Group>,
+    /// `[hooks]`: the application hooks of every target that has none of its own.
+    pub hooks: Hooks,
 }
 
 /// Settings given on the command line or in the environment; they win over the file.
@@ -406,6 +460,10 @@ impl Config {
             Some(s) => cwd.join(s),
             None => root.join(raw.source.as_deref().unwrap_or("src")),
         };
+        let hooks = match raw.hooks {
+            Some(h) => h.check(origin, "hooks")?,
+            None => Hooks::default(),
+        };
         let mut targets = BTreeMap::new();
         for (name, t) in raw.targets {
             let key = |k: &str| format!("targets.{name}.{k}");
@@ -462,6 +520,10 @@ impl Config {
                 timeout: secs(t.timeout_secs, 10.0, "timeout_secs")?,
                 apply_timeout: secs(t.apply_timeout_secs, 120.0, "apply_timeout_secs")?,
                 rebuild,
+                hooks: match t.hooks {
+                    Some(h) => h.check(origin, &format!("targets.{name}.hooks"))?,
+                    None => hooks.clone(),
+                },
                 name: name.clone(),
             };
             target.check_transport(origin)?;
@@ -485,6 +547,7 @@ impl Config {
             default_target: raw.default_target,
             targets,
             groups,
+            hooks,
         })
     }
 
@@ -525,14 +588,14 @@ impl Config {
         let mut target = match (name, url.clone()) {
             (Some(name), url) => match (self.targets.get(&name), url) {
                 (Some(t), _) => t.clone(),
-                (None, Some(url)) => ad_hoc(&name, url),
+                (None, Some(url)) => self.ad_hoc(&name, url),
                 (None, None) => bail!(
                     "no target named '{name}' in {} (known: {})",
                     self.describe_file(),
                     self.target_names()
                 ),
             },
-            (None, Some(url)) => ad_hoc("default", url),
+            (None, Some(url)) => self.ad_hoc("default", url),
             (None, None) if self.targets.is_empty() => bail!(
                 "no target configured: add a [targets.NAME] section with a url to {}, or pass --url ws://HOST:PORT/",
                 self.describe_file()
@@ -550,6 +613,15 @@ impl Config {
             target.token_env = var.clone();
         }
         Ok(target)
+    }
+
+    /// A target known only by name and url (`--url`, a dynamic inventory), with the file's
+    /// `[hooks]`.
+    pub fn ad_hoc(&self, name: &str, url: AgentUrl) -> Target {
+        Target {
+            hooks: self.hooks.clone(),
+            ..ad_hoc(name, url)
+        }
     }
 
     fn target_names(&self) -> String {
@@ -576,6 +648,7 @@ pub fn ad_hoc(name: &str, url: AgentUrl) -> Target {
         timeout: Duration::from_secs(10),
         apply_timeout: Duration::from_secs(120),
         rebuild: RebuildConfig::default(),
+        hooks: Hooks::default(),
     }
 }
 
@@ -698,7 +771,6 @@ fn find_upwards(start: &Path) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// The commented starting file `hotpatch init` writes.
 /// The commented starting configuration `hotpatch init` writes, with `{source}` and `{packages}`
 /// to fill in (see [`template`]).
 const TEMPLATE: &str = r#"# hotpatch.toml: how hotpatch finds your sources and your running images.
@@ -714,6 +786,18 @@ packages = {packages}
 
 # The target used when --target is not given (optional when there is only one target).
 default_target = "local"
+
+# How the application learns that its code changed (every target; a [targets.NAME.hooks]
+# section replaces this for one target). The agent runs the hooks inside the push, after the
+# batch is installed, each under its time limit for pushed code (5 s by default), and again
+# after a rollback: first the class-side `hotpatchChanged:` of every class of a changed package
+# that defines it (told which of its classes and methods changed), then `after_change`.
+[hooks]
+# after_change = "MyApp default rebuildRoutes"   # Smalltalk evaluated in the image
+# "undo" (default): a hook that fails, halts, loops past the limit or ends its process undoes
+# the push; "report": the push stays and the failure is reported. A rollback always stays.
+on_failure = "undo"
+# notify = false                                 # send no hotpatchChanged:
 
 [targets.local]
 # Where the hotpatch agent listens inside the running image.
@@ -907,6 +991,47 @@ mod tests {
         let e = error(&["targets.local.timeout_secs=-1"], &[]);
         assert!(e.starts_with("--set targets.local.timeout_secs=-1:"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hooks_apply_to_every_target_unless_it_has_its_own() {
+        let text = "[hooks]\nafter_change = 'App rebuild'\non_failure = 'report'\n\
+                    [targets.a]\nurl = 'ws://h:1/'\n\
+                    [targets.b]\nurl = 'ws://h:2/'\n[targets.b.hooks]\nnotify = false\n";
+        let c = Config::from_str(text, Path::new("/p")).unwrap();
+        let a = &c.targets["a"].hooks;
+        assert_eq!(a.after_change.as_deref(), Some("App rebuild"));
+        assert_eq!(a.on_failure, OnHookFailure::Report);
+        assert!(a.notify);
+        // A target's own section replaces [hooks] as a whole: b has no expression.
+        let b = &c.targets["b"].hooks;
+        assert_eq!(
+            (b.after_change.as_deref(), b.on_failure, b.notify),
+            (None, OnHookFailure::Undo, false)
+        );
+        // A target known only by its url (--url, an inventory) gets [hooks] too.
+        let o = Overrides {
+            target: Some("adhoc".into()),
+            url: Some("ws://h:3/".into()),
+            ..Default::default()
+        };
+        assert_eq!(c.target(&o).unwrap().hooks, *a);
+        // Without [hooks]: hotpatchChanged: is sent, a failure undoes the push.
+        let t = Config::from_str(&template("src", &[]), Path::new("/p")).unwrap();
+        assert_eq!(t.targets["local"].hooks, Hooks::default());
+    }
+
+    #[test]
+    fn hook_settings_are_checked_when_the_configuration_is_read() {
+        let e = config_error("[hooks]\nafter_change = '  '\n");
+        assert!(e.contains("hooks.after_change is empty"), "{e}");
+        let e =
+            config_error("[targets.p]\nurl = 'ws://h:1/'\n[targets.p.hooks]\nafter_change = ''\n");
+        assert!(e.contains("targets.p.hooks.after_change is empty"), "{e}");
+        let e = config_error("[hooks]\non_failure = 'ignore'\n");
+        assert!(e.contains("ignore"), "{e}");
+        let e = config_error("[hooks]\nafter = 'x'\n");
+        assert!(e.contains("after"), "misspelt keys are refused: {e}");
     }
 
     #[test]

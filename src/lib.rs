@@ -5,7 +5,7 @@
 //! ordered batch ─[`image`]→ agent; [`rebuild`] takes over when a change cannot go live;
 //! [`fleet`] rolls one change across a group of images, built from single pushes; [`drift`]
 //! sets what the image changed by other means against the local sources (status, the push
-//! guard, pull).
+//! guard, pull); [`revision`] gives the sources as they are at a git commit (`push --ref`).
 
 pub mod cli;
 pub mod config;
@@ -17,4 +17,5 @@ pub mod model;
 pub mod ops;
 pub mod plan;
 pub mod rebuild;
+pub mod revision;
 pub mod tonel;

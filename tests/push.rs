@@ -40,16 +40,7 @@ fn push_edit_add_remove_and_roll_back() {
     assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hi, X!'");
 
     // Add a method and remove one (setUp's work moves into a new method).
-    p.edit(
-        "SampleCounter.class.st",
-        "{ #category : 'initialization' }\nSampleCounter >> setUp [\n\n\tcount := 0\n]",
-        "{ #category : 'actions' }\nSampleCounter >> reset [\n\n\tcount := 0\n]",
-    );
-    p.edit(
-        "SampleCounter.class.st",
-        "^ super new setUp",
-        "^ super new reset; yourself",
-    );
+    p.replace_set_up_with_reset();
     let out = p.hotpatch(&["push", "--json"]);
     assert_eq!(
         out.status.code(),

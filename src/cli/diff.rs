@@ -46,6 +46,7 @@ pub fn run(args: DiffArgs) -> i32 {
                 use_cache: !args.no_cache,
                 ..Default::default()
             },
+            git_ref: None,
             dry_run: true,
             skip_unreachable: false,
             json: args.json,

@@ -35,6 +35,8 @@ pub struct FleetArgs<'a> {
     pub group: &'a str,
     /// What each member's push is asked (paths, cache, state-loss and rename choices).
     pub push: crate::ops::push::PushOptions,
+    /// `--ref REV`: every member gets the sources of this revision, checked out once.
+    pub git_ref: Option<&'a str>,
     pub dry_run: bool,
     pub skip_unreachable: bool,
     pub json: bool,
@@ -50,8 +52,13 @@ pub fn push(args: &FleetArgs<'_>) -> i32 {
         Ok(g) => g,
         Err(code) => return code,
     };
+    let mut push = args.push.clone();
+    match super::push::checkout(&config, args.git_ref) {
+        Ok(revision) => push.revision = revision,
+        Err(e) => return fail(&anyhow::Error::new(e), args.json),
+    }
     let options = RolloutOptions {
-        push: args.push.clone(),
+        push,
         dry_run: args.dry_run,
         skip_unreachable: args.skip_unreachable,
     };
@@ -341,21 +348,37 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
     type Answer = (
         crate::image::protocol::HelloInfo,
         Result<crate::ops::drift::Survey, crate::ops::drift::DriftUnknown>,
+        Option<crate::ops::provenance::Provenance>,
     );
     let answers = rt.block_on(futures_util::future::join_all(members.iter().map(
         async |t| -> Result<Answer, MemberError> {
             let mut client = connect_member(t).await?;
             let hello = client.hello.clone();
             let drift = crate::ops::drift::survey(&mut client, local).await;
+            let drifted = drift
+                .as_ref()
+                .ok()
+                .filter(|s| s.report.known)
+                .map(|s| !s.report.is_clean());
+            let provenance = crate::ops::provenance::read(&mut client, drifted)
+                .await
+                .map_err(MemberError::Client)?;
             client.close().await;
-            Ok((hello, drift))
+            Ok((hello, drift, provenance))
         },
     )));
     let mut codes = Vec::new();
     let mut rows = Vec::new();
+    if !json {
+        // Members × commit, one table.
+        println!(
+            "{:<16} {:<21} {:<6} {:<24} URL",
+            "TARGET", "COMMIT", "EPOCH", "DRIFT"
+        );
+    }
     for (t, answer) in members.iter().zip(answers) {
         match answer {
-            Ok((hello, drift)) => {
+            Ok((hello, drift, provenance)) => {
                 let summary = match &drift {
                     Ok(s) if s.report.is_clean() => "no drift".to_owned(),
                     Ok(s) => {
@@ -372,9 +395,22 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
                     }
                 };
                 if !json {
+                    let commit = match &provenance {
+                        Some(p) => match (&p.commit, p.modified) {
+                            (Some(c), false) => c.get(..10).unwrap_or(c).to_owned(),
+                            (Some(c), true) => format!("{} modified", c.get(..10).unwrap_or(c)),
+                            (None, _) => "unknown".to_owned(),
+                        },
+                        None => "unknown".to_owned(),
+                    };
+                    let why = provenance
+                        .as_ref()
+                        .filter(|p| !p.reasons.is_empty())
+                        .map(|p| format!("  ({})", p.reasons.join("; ")))
+                        .unwrap_or_default();
                     println!(
-                        "{:<16} {}  session {}  epoch {}  {summary}",
-                        t.name, t.url, hello.session, hello.epoch
+                        "{:<16} {commit:<21} {:<6} {summary:<24} {}{why}",
+                        t.name, hello.epoch, t.url
                     );
                 }
                 let drift = match drift {
@@ -387,12 +423,20 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
                         "error": super::status::unknown_object(&reason),
                     }),
                 };
-                rows.push(serde_json::json!({ "target": t.name, "url": t.url.to_string(), "agent": hello, "drift": drift }));
+                rows.push(serde_json::json!({ "target": t.name, "url": t.url.to_string(), "agent": hello, "drift": drift, "commit": provenance }));
             }
             Err(e) => {
                 codes.push(e.code());
                 if !json {
-                    println!("{:<16} {}  {}", t.name, t.url, e.describe());
+                    println!(
+                        "{:<16} {:<21} {:<6} {:<24} {}  {}",
+                        t.name,
+                        "?",
+                        "?",
+                        "?",
+                        t.url,
+                        e.describe()
+                    );
                 }
                 rows.push(
                     serde_json::json!({ "target": t.name, "url": t.url.to_string(), "error": e.object() }),
@@ -414,11 +458,12 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
     code
 }
 
-/// `rollback --group`: undoes the last batch of every member, last member first. Exit 0 when
-/// every one was rolled back exactly; 7 when undo steps failed; when some members could not be
-/// rolled back: 8 if others were (the report says which is where), else the code a single
-/// rollback gives (5 unreachable, 4 refused, e.g. nothing to roll back, 2 configuration).
-pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
+/// `rollback --group`: undoes the last batch of every member, last member first, running each
+/// member's application hooks unless `run_hooks` is false. Exit 0 when every one was rolled back
+/// exactly; 7 when undo steps (or, with `on_failure = "undo"`, hooks) failed; when some members
+/// could not be rolled back: 8 if others were (the report says which is where), else the code a
+/// single rollback gives (5 unreachable, 4 refused, e.g. nothing to roll back, 2 configuration).
+pub fn rollback(common: &Common, group: &str, json: bool, run_hooks: bool) -> i32 {
     let (config, members, rt) = match members_and_runtime(common, group, json) {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -431,17 +476,23 @@ pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
         let result: Result<crate::image::protocol::RollbackResult, MemberError> =
             rt.block_on(async {
                 let mut client = connect_member(t).await?;
-                let r = client
-                    .rollback_as(Some(identity.clone()))
-                    .await
-                    .map_err(MemberError::Client);
+                let r = match crate::ops::hooks_for(t, &client.hello, run_hooks) {
+                    Ok(hooks) => client
+                        .rollback_with(Some(identity.clone()), hooks)
+                        .await
+                        .map_err(MemberError::Client),
+                    Err(e) => Err(MemberError::Config(e)),
+                };
                 client.close().await;
                 r
             });
         match result {
             Ok(r) => {
                 changed += 1;
-                if !r.problems.is_empty() {
+                let hooks_failed = t.hooks.on_failure
+                    == crate::image::protocol::OnHookFailure::Undo
+                    && r.hooks.iter().any(|h| !h.is_done());
+                if !r.problems.is_empty() || hooks_failed {
                     codes.push(exit::ROLLBACK_INCOMPLETE);
                 }
                 if !json {
@@ -457,7 +508,12 @@ pub fn rollback(common: &Common, group: &str, json: bool) -> i32 {
                         }
                     );
                 }
-                rows.push(serde_json::json!({ "target": t.name, "state": "rolled_back", "batch": r.batch, "epoch": r.epoch, "problems": r.problems }));
+                if !json {
+                    for h in &r.hooks {
+                        println!("{:<16}   hook: {h}", "");
+                    }
+                }
+                rows.push(serde_json::json!({ "target": t.name, "state": "rolled_back", "batch": r.batch, "epoch": r.epoch, "problems": r.problems, "hooks": r.hooks }));
             }
             Err(e) => {
                 codes.push(e.code());

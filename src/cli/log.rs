@@ -95,6 +95,9 @@ fn print_entry(e: &LogEntry) {
         };
         println!("    {}{more}", e.touched.join(", "));
     }
+    for h in &e.hooks {
+        println!("    hook: {h}");
+    }
     for o in &e.overwritten {
         let side = if o.side == crate::model::Side::Class {
             " class"

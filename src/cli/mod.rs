@@ -36,14 +36,16 @@ pub mod exit {
     /// `--allow-state-loss` was not given; the image is unchanged, no rebuild ran. The same code
     /// as [`NEEDS_REBUILD`]: both mean "a rule refused the push, nothing was applied".
     pub const REFUSED: i32 = 3;
-    /// The agent refused the batch (compile errors, or the image kept changing under us); the
-    /// image is unchanged.
+    /// The agent refused the batch (compile errors, the image kept changing under us, a failing
+    /// application hook undid it); the image is unchanged.
     pub const REJECTED: i32 = 4;
     /// The agent could not be reached or broke off; safe to retry.
     pub const UNREACHABLE: i32 = 5;
     /// A rebuild failed; the previous image is running.
     pub const REBUILD_FAILED: i32 = 6;
-    /// `rollback` ran, but some undo steps failed: the image may differ from before the batch.
+    /// `rollback` ran, but some undo steps failed: the image may differ from before the batch;
+    /// or an application hook failed on the code rolled back (unless its failures are only
+    /// reported).
     pub const ROLLBACK_INCOMPLETE: i32 = 7;
     /// A group rollout was refused because the targets need different changes, or stopped
     /// after a failure: not every target is on the new code (the report says which is where).

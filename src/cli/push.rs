@@ -63,6 +63,14 @@ pub struct PushArgs {
     /// fixes); the agent keeps what it replaced, so `hotpatch rollback` brings it back
     #[arg(long)]
     pub overwrite_drift: bool,
+    /// Run none of the application's hooks (no class-side hotpatchChanged:, no
+    /// hooks.after_change): for pushing past a hook that fails
+    #[arg(long)]
+    pub no_hooks: bool,
+    /// Push the sources as they are at this git revision (a tag, branch or commit), not the
+    /// work tree's; the work tree and the index are not touched. Never falls back to a rebuild
+    #[arg(long = "ref", value_name = "REV", conflicts_with_all = ["paths", "rebuild"])]
+    pub git_ref: Option<String>,
 }
 
 pub fn run(args: PushArgs) -> i32 {
@@ -80,12 +88,15 @@ pub fn run(args: PushArgs) -> i32 {
         renames: args.rename_var.clone(),
         no_initialize: args.no_initialize,
         overwrite_drift: args.overwrite_drift,
+        no_hooks: args.no_hooks,
+        revision: None,
     };
     if let Some(group) = &args.group {
         return super::fleet::push(&super::fleet::FleetArgs {
             common: &args.common,
             group,
             push: options,
+            git_ref: args.git_ref.as_deref(),
             dry_run: args.dry_run,
             skip_unreachable: args.skip_unreachable,
             json: args.json,
@@ -93,9 +104,11 @@ pub fn run(args: PushArgs) -> i32 {
         });
     }
     let mut loaded = None;
+    let mut options = options;
     let outcome = (|| -> Result<PushReport, PushFailure> {
         let (config, overrides) = args.common.load().map_err(PushFailure::Config)?;
         let target = config.target(&overrides).map_err(PushFailure::Config)?;
+        options.revision = checkout(&config, args.git_ref.as_deref())?;
         let rt = runtime().map_err(PushFailure::Config)?;
         let result = rt.block_on(push(&config, &target, &options));
         loaded = Some((config, target));
@@ -181,8 +194,24 @@ fn phase_word(phase: &str) -> String {
     }
 }
 
-/// `--rebuild` / `--no-rebuild`, else the target's `on_needs_rebuild`.
+/// The sources of `--ref REV`, checked out of git once (a group's members share them).
+pub fn checkout(
+    config: &Config,
+    git_ref: Option<&str>,
+) -> Result<Option<std::sync::Arc<crate::revision::Revision>>, PushFailure> {
+    let Some(spec) = git_ref else {
+        return Ok(None);
+    };
+    let revision = crate::revision::Revision::checkout(&config.root, &config.source, spec)?;
+    Ok(Some(std::sync::Arc::new(revision)))
+}
+
+/// `--rebuild` / `--no-rebuild`, else the target's `on_needs_rebuild`. Never with `--ref`: a
+/// rebuild builds from the work tree, not from the revision pushed.
 fn rebuild_allowed(args: &PushArgs, target: &Target) -> bool {
+    if args.git_ref.is_some() {
+        return false;
+    }
     if args.rebuild || args.no_rebuild {
         return args.rebuild;
     }
@@ -318,7 +347,10 @@ fn cannot_rebuild(
 /// The exit code for a failed push (see [`exit`]).
 pub fn failure_code(failure: &PushFailure) -> i32 {
     match failure {
-        PushFailure::Source(_) | PushFailure::Config(_) | PushFailure::Rename(_) => exit::ERROR,
+        PushFailure::Source(_)
+        | PushFailure::Config(_)
+        | PushFailure::Rename(_)
+        | PushFailure::Revision(_) => exit::ERROR,
         PushFailure::Agent(e) => super::client_error_code(e),
         PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(..) => {
             exit::REJECTED
@@ -331,8 +363,11 @@ fn print_report(r: &PushReport) {
     let counts = summary_counts(r);
     match r.outcome {
         Outcome::NothingToPush => println!(
-            "{} ({}) already matches the sources (epoch {})",
-            r.target, r.url, r.epoch_before
+            "{} ({}) already matches the sources{} (epoch {})",
+            r.target,
+            r.url,
+            at_revision(r),
+            r.epoch_before
         ),
         Outcome::DryRun => {
             println!("would push to {} ({}): {counts}", r.target, r.url);
@@ -345,8 +380,11 @@ fn print_report(r: &PushReport) {
                 ""
             };
             println!(
-                "pushed to {} ({}) in {} ms: {counts}{replay}",
-                r.target, r.url, r.millis.total
+                "pushed to {} ({}) in {} ms: {counts}{replay}{}",
+                r.target,
+                r.url,
+                r.millis.total,
+                at_revision(r)
             );
             print_changes(r);
             for carried in &r.carried {
@@ -355,6 +393,7 @@ fn print_report(r: &PushReport) {
             if !r.initialized.is_empty() {
                 println!("  initialized: {}", r.initialized.join(", "));
             }
+            print_hooks(&r.hooks);
             for d in &r.drift {
                 println!("  replaced the image's own change: {}", drift_line(d));
             }
@@ -406,6 +445,27 @@ fn print_report(r: &PushReport) {
                 "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`, or \
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
+        }
+    }
+}
+
+/// ` at v1.4.2 (3f2c1e0a12)` for a push of `--ref v1.4.2`, else nothing.
+fn at_revision(r: &PushReport) -> String {
+    match (&r.git_ref, &r.commit) {
+        (Some(spec), Some(commit)) => {
+            format!(" at {spec} ({})", commit.get(..10).unwrap_or(commit))
+        }
+        _ => String::new(),
+    }
+}
+
+/// The application hooks that ran after a batch: one line each on stdout; a failure (only
+/// reported, `on_failure = "report"`) also as a warning on stderr.
+pub fn print_hooks(hooks: &[crate::image::protocol::HookRun]) {
+    for h in hooks {
+        println!("  hook: {h}");
+        if !h.is_done() {
+            eprintln!("hotpatch: warning: hook {h} (reported only; the change stays)");
         }
     }
 }
@@ -483,6 +543,15 @@ pub fn print_failure(failure: &PushFailure) {
             }
             eprintln!("hotpatch: error: {failure}");
         }
+        PushFailure::ApplyFailed(e, _) if !e.hook_failure.hooks.is_empty() => {
+            eprintln!("hotpatch: error: {failure}");
+            for h in &e.hook_failure.hooks {
+                eprintln!("  hook: {h}");
+            }
+            for h in &e.hook_failure.hooks_after_undo {
+                eprintln!("  hook, after the undo: {h}");
+            }
+        }
         PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => {
             for e in errors {
                 eprintln!("{e}");
@@ -506,6 +575,7 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::ApplyFailed(e, _) if e.kind == ErrorKind::BadRequest => own("bad_request"),
         PushFailure::ApplyFailed(..) => own("apply_failed"),
         PushFailure::Rename(_) => own("rename"),
+        PushFailure::Revision(_) => own("revision"),
         PushFailure::Drift(_) => own("drift"),
     };
     let errors: Vec<serde_json::Value> = match failure {
@@ -521,6 +591,14 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
         _ => Vec::new(),
     };
     error["errors"] = errors.into();
+    if let PushFailure::ApplyFailed(e, _) = failure
+        && !e.hook_failure.hooks.is_empty()
+    {
+        let hooks = &e.hook_failure;
+        error["hooks"] = serde_json::to_value(&hooks.hooks).unwrap_or_default();
+        error["hooks_after_undo"] =
+            serde_json::to_value(&hooks.hooks_after_undo).unwrap_or_default();
+    }
     let mut out = super::failure_json(error);
     out["image_changed"] = false.into();
     out

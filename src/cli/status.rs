@@ -44,11 +44,17 @@ pub fn run(args: StatusArgs) -> i32 {
             // Without readable sources the agent's answer is still worth printing.
             let local = crate::ops::drift::survey_sources(&config);
             let drift = crate::ops::drift::survey(&mut client, &local).await;
+            let drifted = drift
+                .as_ref()
+                .ok()
+                .filter(|s| s.report.known)
+                .map(|s| !s.report.is_clean());
+            let provenance = crate::ops::provenance::read(&mut client, drifted).await?;
             client.close().await;
-            Ok((target, hello, drift))
+            Ok((target, hello, drift, provenance))
         })
     })();
-    let (target, hello, drift) = match outcome {
+    let (target, hello, drift, provenance) = match outcome {
         Ok(t) => t,
         Err(e) => return fail(&e, args.json),
     };
@@ -71,6 +77,7 @@ pub fn run(args: StatusArgs) -> i32 {
                 "items": report.items,
             },
             "local_changes": local_changes,
+            "commit": provenance,
         });
         if let Some(reason) = &unknown {
             out["error"] = unknown_object(reason);
@@ -86,6 +93,10 @@ pub fn run(args: StatusArgs) -> i32 {
         );
         println!("session  {}", hello.session);
         println!("epoch    {}", hello.epoch);
+        match &provenance {
+            Some(p) => println!("commit   {}", p.summary()),
+            None => println!("commit   unknown (the agent keeps no audit log; update it)"),
+        }
         match (&unknown, drifted) {
             (Some(reason), _) => println!("drift    unknown: {reason}"),
             (None, false) => println!("drift    none: the image holds what hotpatch installed"),

@@ -86,6 +86,9 @@ fn watch(args: &WatchArgs) -> anyhow::Result<()> {
                             r.millis.total,
                             lines.join(", ")
                         );
+                        for h in r.hooks.iter().filter(|h| !h.is_done()) {
+                            eprintln!("  hook {h} (reported only; the change stays)");
+                        }
                     }
                     Outcome::NeedsRebuild => {
                         eprintln!("{shown}: not pushed, needs a rebuild:");

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::config::{Config, Group, Members, Target, ad_hoc};
+use crate::config::{Config, Group, Members, Target};
 use crate::image::AgentUrl;
 
 /// The group's targets, in the order the group lists them (globs expand in name order), each
@@ -111,7 +111,7 @@ fn parse_inventory(text: &str, config: &Config, group: &Group) -> Result<Vec<Tar
             .targets
             .get(name)
             .cloned()
-            .unwrap_or_else(|| ad_hoc(name, url.clone()));
+            .unwrap_or_else(|| config.ad_hoc(name, url.clone()));
         target.url = url;
         out.push(target);
     }

@@ -595,10 +595,15 @@ impl Rollout<'_> {
                 expected.unwrap_or_default()
             ))
         } else {
-            match client.rollback().await {
-                Ok(r) if r.problems.is_empty() => Ok(r.epoch),
-                Ok(r) => Err(format!("undo steps failed: {}", r.problems.join("; "))),
-                Err(e) => Err(e.to_string()),
+            let hooks = crate::ops::hooks_for(target, &client.hello, !self.options.push.no_hooks)
+                .map_err(|e| format!("{e:#}"));
+            match hooks {
+                Ok(hooks) => match client.rollback_with(None, hooks).await {
+                    Ok(r) if r.problems.is_empty() => Ok(r.epoch),
+                    Ok(r) => Err(format!("undo steps failed: {}", r.problems.join("; "))),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e),
             }
         };
         client.close().await;

@@ -297,7 +297,17 @@ impl Client {
         &mut self,
         client: Option<ClientIdentity>,
     ) -> Result<RollbackResult, ClientError> {
-        self.call_as(Request::Rollback { client }).await
+        self.rollback_with(client, None).await
+    }
+
+    /// `rollback`, telling the agent who asks and which application hooks to run on what
+    /// changed back (`None`: the agent's default, `hotpatchChanged:` only).
+    pub async fn rollback_with(
+        &mut self,
+        client: Option<ClientIdentity>,
+        hooks: Option<Hooks>,
+    ) -> Result<RollbackResult, ClientError> {
+        self.call_as(Request::Rollback { client, hooks }).await
     }
 
     /// `adopt`: make the image's current state of these definitions the installed one.

@@ -81,6 +81,9 @@ pub enum Request {
         /// Who asks, for the agent's audit log.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<ClientIdentity>,
+        /// The application's hooks, run on what changed back (revision 6).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hooks: Option<Hooks>,
     },
     /// Make the image's current state of these definitions the installed one (after `pull`).
     Adopt {
@@ -166,6 +169,117 @@ pub struct ApplyOptions {
     /// Who pushes, for the agent's audit log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientIdentity>,
+    /// The application's hooks, run after the batch is installed (revision 6). Absent: the
+    /// agent still sends `hotpatchChanged:` to the classes that define it, and a failure undoes
+    /// the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Hooks>,
+}
+
+/// The `hooks` member of `apply` and `rollback` (PROTOCOL.md, apply: hooks): how the
+/// application is told that its code changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Hooks {
+    /// Smalltalk evaluated in the image after the class-side `hotpatchChanged:` methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    /// What a failing hook does to an `apply` (default `undo`); a rollback always stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnHookFailure>,
+    /// `false`: send no `hotpatchChanged:` (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<bool>,
+}
+
+/// What a failing application hook does to the batch it ran after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnHookFailure {
+    /// Undo the batch (and tell the hooks it changed back): the image is as before.
+    #[default]
+    Undo,
+    /// Keep the batch; the failure is only reported.
+    Report,
+}
+
+/// What one application hook did (the `hooks` of `apply`, `rollback` and audit entries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookRun {
+    /// `Foo class>>hotpatchChanged:` for a class-side method, the expression's text for the
+    /// configured expression.
+    pub name: String,
+    pub kind: HookKind,
+    pub outcome: HookOutcome,
+    /// Why it did not finish (absent when it did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub millis: u64,
+}
+
+impl HookRun {
+    /// Whether the hook finished without error.
+    pub fn is_done(&self) -> bool {
+        self.outcome == HookOutcome::Done
+    }
+}
+
+impl std::fmt::Display for HookRun {
+    /// `Foo class>>hotpatchChanged: failed: no routes`, ``the expression `Foo rebuild` done``.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            HookKind::Expression => write!(f, "the expression `{}`", self.name)?,
+            HookKind::Method | HookKind::Other => f.write_str(&self.name)?,
+        }
+        match (self.outcome, &self.message) {
+            (HookOutcome::Done, _) => write!(f, " done ({} ms)", self.millis),
+            (HookOutcome::Failed, Some(m)) => write!(f, " failed: {m}"),
+            (_, Some(m)) => write!(f, " {m}"),
+            (outcome, None) => write!(f, " {}", outcome.label()),
+        }
+    }
+}
+
+/// Which kind of hook ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookKind {
+    /// A class-side `hotpatchChanged:` of a changed package.
+    Method,
+    /// The target's configured expression.
+    Expression,
+    /// A kind this client does not know (a newer agent).
+    #[serde(other)]
+    Other,
+}
+
+/// How a hook ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookOutcome {
+    Done,
+    /// It signalled an error nobody handled.
+    Failed,
+    /// A halt, a debugger, or its process suspended or ended itself.
+    Stopped,
+    /// It ran past the time limit for pushed code.
+    TimedOut,
+    /// An outcome this client does not know (a newer agent).
+    #[serde(other)]
+    Other,
+}
+
+impl HookOutcome {
+    /// The outcome as the wire names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            HookOutcome::Done => "done",
+            HookOutcome::Failed => "failed",
+            HookOutcome::Stopped => "stopped",
+            HookOutcome::TimedOut => "timed_out",
+            HookOutcome::Other => "ended",
+        }
+    }
 }
 
 /// `apply`'s `drift` member.
@@ -262,6 +376,9 @@ pub struct LogEntry {
     /// Sources of drifted definitions an `overwrite` batch replaced.
     #[serde(default)]
     pub overwritten: Vec<OverwrittenMethod>,
+    /// The application hooks that ran after the batch (or rollback), and how they ended.
+    #[serde(default)]
+    pub hooks: Vec<HookRun>,
 }
 
 /// A method the image had changed by hand that a batch overwrote, with the image's source.
@@ -464,7 +581,7 @@ pub struct AgentError {
     pub epoch: Option<u64>,
     /// `apply_failed`: index of the op that failed.
     #[serde(default)]
-    pub op: Option<usize>,
+    pub op: Option<u32>,
     /// `unsupported_protocol`: the versions the agent speaks.
     #[serde(default)]
     pub supported: Vec<u32>,
@@ -472,6 +589,21 @@ pub struct AgentError {
     /// passed around by value and this one is rare).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Box<Vec<DriftedName>>>,
+    /// `apply_failed` after a hook failed: the hooks before and after the undo (boxed, as
+    /// `drift`: most errors have none).
+    #[serde(flatten, default)]
+    pub hook_failure: Box<HookFailure>,
+}
+
+/// The hooks of an `apply_failed` that a failing hook caused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookFailure {
+    /// The hooks that ran on the installed batch (the last one failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookRun>,
+    /// The hooks run again after the batch was undone, so the application saw its code back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks_after_undo: Vec<HookRun>,
 }
 
 /// A definition named in a `drift` error: a method (`class_name`, `side`, `selector`) or a
@@ -664,6 +796,9 @@ pub struct ApplyResult {
     pub replayed: bool,
     #[serde(default)]
     pub initialized: Vec<String>,
+    /// The application hooks that ran after the batch was installed (revision 6).
+    #[serde(default)]
+    pub hooks: Vec<HookRun>,
     #[serde(default)]
     pub millis: u64,
     /// Milliseconds per phase of the agent's work (revision 4; absent from older agents).
@@ -690,6 +825,9 @@ pub struct ApplyPhases {
     pub install: u64,
     #[serde(default)]
     pub initialize: u64,
+    /// The application's hooks (revision 6).
+    #[serde(default)]
+    pub hooks: u64,
     #[serde(default)]
     pub record: u64,
 }
@@ -702,6 +840,9 @@ pub struct RollbackResult {
     /// Undo steps that failed (the others still ran); empty when the rollback was exact.
     #[serde(default)]
     pub problems: Vec<String>,
+    /// The application hooks run on what changed back (revision 6).
+    #[serde(default)]
+    pub hooks: Vec<HookRun>,
 }
 
 /// A method a push would put, as `overrides` asks about it.
@@ -1114,6 +1255,36 @@ mod tests {
         let err = answer.error.unwrap();
         assert_eq!(err.kind, ErrorKind::CompileFailed);
         assert_eq!((err.errors[0].line, err.errors[0].column), (2, 20));
+    }
+
+    #[test]
+    fn a_failed_hook_is_named_with_its_outcome_before_and_after_the_undo() {
+        let (_, json) = examples()
+            .into_iter()
+            .find(|(n, _)| n == "apply-failed-hook")
+            .unwrap();
+        let answer: Answer = serde_json::from_str(&json).unwrap();
+        let err = answer.error.unwrap();
+        assert_eq!(err.kind, ErrorKind::ApplyFailed);
+        let failed = &err.hook_failure.hooks[1];
+        assert_eq!(
+            (failed.kind, failed.outcome),
+            (HookKind::Expression, HookOutcome::TimedOut)
+        );
+        assert_eq!(
+            failed.to_string(),
+            "the expression `SampleRoutes rebuild` did not finish within 5000 ms; its process was terminated"
+        );
+        assert!(
+            err.hook_failure
+                .hooks_after_undo
+                .iter()
+                .all(HookRun::is_done)
+        );
+        assert_eq!(
+            err.hook_failure.hooks[0].to_string(),
+            "SampleRoutes class>>hotpatchChanged: done (1 ms)"
+        );
     }
 
     #[test]

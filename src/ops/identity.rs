@@ -46,6 +46,21 @@ pub fn gather_in_background(root: &Path) -> Pending {
     }
 }
 
+/// The identity of a push of the sources as they are at `commit` (`push --ref`): that commit,
+/// and no uncommitted changes whatever the work tree holds (it is not read).
+pub fn at_commit(commit: &str) -> Pending {
+    Pending {
+        thread: None,
+        found: Some(ClientIdentity {
+            user: user(),
+            host: host(),
+            commit: Some(commit.to_owned()),
+            dirty: Some(false),
+            tool: Some(tool()),
+        }),
+    }
+}
+
 /// Finds the identity for the sources under `root` now.
 pub fn gather(root: &Path) -> ClientIdentity {
     let commit = git(root, &["rev-parse", "HEAD"]);

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::model::Package;
+use crate::revision::Revision;
 use crate::tonel::{self, TonelError};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -80,16 +81,55 @@ fn hash_methods(methods: &[crate::model::MethodDef], h: &mut impl std::hash::Has
 
 /// Reads the sources under `config.source` and narrows them to the owned packages and `paths`.
 pub fn load(config: &Config, paths: &[PathBuf]) -> Result<LocalSources, SourceError> {
-    let (repo, errors) = tonel::read_repository(&config.source).map_err(|e| {
+    load_from(
+        config,
+        &config.source,
+        &config.source.display().to_string(),
+        paths,
+    )
+}
+
+/// Reads the owned packages as they are at a git commit (`push --ref`); every path in them and
+/// in their errors is named as git names it (`COMMIT:src/P/Foo.class.st`).
+pub fn load_revision(config: &Config, revision: &Revision) -> Result<LocalSources, SourceError> {
+    let shown = revision.label(revision.source_dir()).display().to_string();
+    let mut local = load_from(config, revision.source_dir(), &shown, &[]).map_err(|e| match e {
+        SourceError::Tonel(mut errors) => {
+            for error in &mut errors {
+                error.path = revision.label(&error.path);
+            }
+            SourceError::Tonel(errors)
+        }
+        other => other,
+    })?;
+    for package in &mut local.packages {
+        package.path = package.path.as_deref().map(|p| revision.label(p));
+        let classes = package.classes.iter_mut().map(|c| &mut c.origin);
+        let extensions = package.extensions.iter_mut().map(|e| &mut e.origin);
+        for origin in classes.chain(extensions).flatten() {
+            origin.path = revision.label(&origin.path);
+        }
+    }
+    Ok(local)
+}
+
+/// Reads the sources under `source` (named `shown` in messages) and narrows them to the owned
+/// packages and `paths`.
+fn load_from(
+    config: &Config,
+    source: &Path,
+    shown: &str,
+    paths: &[PathBuf],
+) -> Result<LocalSources, SourceError> {
+    let (repo, errors) = tonel::read_repository(source).map_err(|e| {
         SourceError::Other(e.context(format!(
-            "cannot read the Tonel sources at {} (set `source` in hotpatch.toml or pass --source)",
-            config.source.display()
+            "cannot read the Tonel sources at {shown} (set `source` in hotpatch.toml or pass --source)"
         )))
     })?;
     if !errors.is_empty() {
         return Err(SourceError::Tonel(errors));
     }
-    let mut packages = owned_packages(repo.packages, &config.packages, &config.source)?;
+    let mut packages = owned_packages(repo.packages, &config.packages, shown)?;
     // Variants of one package for several dialects may define the same class; that clash only
     // matters among the packages pushed together.
     let mut refused = tonel::duplicate_definitions(&packages);
@@ -132,7 +172,7 @@ pub fn load(config: &Config, paths: &[PathBuf]) -> Result<LocalSources, SourceEr
 fn owned_packages(
     all: Vec<Package>,
     owned: &[String],
-    source: &Path,
+    source: &str,
 ) -> Result<Vec<Package>, SourceError> {
     if owned.is_empty() {
         return Ok(all);
@@ -148,7 +188,7 @@ fn owned_packages(
             "package(s) {} listed in hotpatch.toml have no folder under {} (found: {}); pushing \
              would remove them from the image, so nothing was done",
             absent.join(", "),
-            source.display(),
+            source,
             found.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }

@@ -7,10 +7,12 @@ pub mod identity;
 pub mod init;
 pub mod local;
 pub mod overrides;
+pub mod provenance;
 pub mod push;
 pub mod state;
 
 use crate::config::Target;
+use crate::image::protocol::{HelloInfo, Hooks};
 use crate::image::{Client, ClientError};
 
 /// Connects to `target`'s agent with the target's time limits: `timeout_secs` for connecting and
@@ -19,4 +21,87 @@ pub async fn connect(target: &Target, token: &str) -> Result<Client, ClientError
     let mut client = Client::connect_to(&target.endpoint(), token, target.timeout).await?;
     client.set_work_timeout(target.apply_timeout);
     Ok(client)
+}
+
+/// The `hooks` member to send with an apply or rollback to `target`'s agent (`hello`): its
+/// configured hooks, or with `run` false none at all (`--no-hooks`: no `hotpatchChanged:`, no
+/// expression). `None` for an agent that predates hooks when the configuration asks nothing it
+/// would not do anyway; an error naming the target when it asks for more.
+pub fn hooks_for(target: &Target, hello: &HelloInfo, run: bool) -> anyhow::Result<Option<Hooks>> {
+    let settings = &target.hooks;
+    let wire = if run {
+        Hooks {
+            expression: settings.after_change.clone(),
+            on_failure: Some(settings.on_failure),
+            notify: Some(settings.notify),
+        }
+    } else {
+        Hooks {
+            expression: None,
+            on_failure: None,
+            notify: Some(false),
+        }
+    };
+    if hello.has("hooks") {
+        return Ok(Some(wire));
+    }
+    if run && settings.after_change.is_some() {
+        anyhow::bail!(
+            "target '{}': hooks.after_change is set, but the agent there (version {}) cannot run \
+             application hooks; update the agent in the image, or push with --no-hooks",
+            target.name,
+            hello.agent_version
+        );
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::image::protocol::OnHookFailure;
+    use std::path::Path;
+
+    fn hello(features: &[&str]) -> HelloInfo {
+        HelloInfo {
+            dialect: "squeak".into(),
+            dialect_version: String::new(),
+            image: String::new(),
+            agent_version: "0.0.9".into(),
+            protocol: 1,
+            session: "s".into(),
+            epoch: 0,
+            evals: None,
+            features: features.iter().map(|f| (*f).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn hooks_are_sent_as_configured_and_refused_to_an_agent_that_cannot_run_them() {
+        let text = "[hooks]\nafter_change = 'App rebuild'\non_failure = 'report'\n\
+                    [targets.t]\nurl = 'ws://h:1/'\n";
+        let config = Config::from_str(text, Path::new("/p")).unwrap();
+        let target = &config.targets["t"];
+        let sent = hooks_for(target, &hello(&["hooks"]), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(sent.expression.as_deref(), Some("App rebuild"));
+        assert_eq!(sent.on_failure, Some(OnHookFailure::Report));
+        // --no-hooks: nothing runs, not even hotpatchChanged:.
+        let none = hooks_for(target, &hello(&["hooks"]), false)
+            .unwrap()
+            .unwrap();
+        assert_eq!((none.expression, none.notify), (None, Some(false)));
+        // An agent that predates hooks would ignore the expression: refused, naming the target.
+        let e = hooks_for(target, &hello(&["drift"]), true).unwrap_err();
+        assert!(e.to_string().contains("target 't'"), "{e}");
+        assert_eq!(hooks_for(target, &hello(&[]), false).unwrap(), None);
+        // Without an expression there is nothing it would not do anyway.
+        let plain = Config::from_str("[targets.t]\nurl = 'ws://h:1/'\n", Path::new("/p")).unwrap();
+        assert_eq!(
+            hooks_for(&plain.targets["t"], &hello(&[]), true).unwrap(),
+            None
+        );
+    }
 }

@@ -13,14 +13,17 @@ use crate::config::{Config, Target};
 use crate::diff::{ChangeCounts, Changes, ClassChange, MethodChange};
 use crate::drift::{DriftChange, DriftItem, DriftReport, Standing, Subject};
 use crate::image::protocol::{
-    AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName, ErrorKind,
+    AgentError, ApplyOptions, ApplyPhases, Batch, CompileError, DriftPolicy, DriftedName,
+    ErrorKind, HookRun,
 };
 use crate::image::{Client, ClientError, ProgressSink};
 use crate::model::{MethodDef, Side};
 use crate::plan::state::{Rename, RenameError};
 use crate::plan::{self, Plan, PlanContext, Safety, Step};
+use crate::revision::Revision;
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the user asked for.
@@ -43,6 +46,12 @@ pub struct PushOptions {
     /// `--overwrite-drift`: replace definitions changed in the image since hotpatch installed
     /// them (the agent keeps what it replaced, so `rollback` brings it back).
     pub overwrite_drift: bool,
+    /// `--no-hooks`: run none of the application's hooks (no `hotpatchChanged:`, no
+    /// `after_change`).
+    pub no_hooks: bool,
+    /// `--ref REV`: push the sources as they are at this commit, not the work tree's (shared by
+    /// the members of a group rollout, which read it once).
+    pub revision: Option<Arc<Revision>>,
     /// Where the agent's progress messages go while it snapshots and applies (the CLI's
     /// progress bar); `None` asks for none.
     pub progress: Option<ProgressSink>,
@@ -76,6 +85,17 @@ pub struct PushReport {
     pub carried: Vec<String>,
     /// Classes whose class-side `initialize` ran, in the order they ran.
     pub initialized: Vec<String>,
+    /// The application hooks that ran after the batch was installed, and how each ended (a
+    /// failure listed here was only reported: `on_failure = "report"`).
+    pub hooks: Vec<HookRun>,
+    /// The git commit of the sources pushed, when a batch was sent or `--ref` named it (what
+    /// the audit log keeps and `status` shows).
+    pub commit: Option<String>,
+    /// Whether the work tree had uncommitted changes (false for `--ref`).
+    pub dirty: Option<bool>,
+    /// The `--ref` asked for.
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
     /// Definitions changed in the image since hotpatch installed them that this push would
     /// replace (outcome `drift`), or replaced (`--overwrite-drift`).
     pub drift: Vec<DriftLine>,
@@ -216,6 +236,9 @@ pub enum PushFailure {
     ApplyFailed(Box<AgentError>, Vec<LocatedError>),
     #[error("{0}; nothing was sent")]
     Rename(RenameError),
+    /// `--ref`: the sources of that revision cannot be had; nothing was sent.
+    #[error("{0}; nothing was sent")]
+    Revision(#[from] crate::revision::RevisionError),
     /// The agent found definitions changed in the image the batch would replace (seen at
     /// apply time, e.g. after a cached snapshot); nothing was changed.
     #[error(
@@ -249,10 +272,18 @@ pub async fn push(
 ) -> Result<PushReport, PushFailure> {
     let started = Instant::now();
     let mut millis = Timings::default();
-    let local = local::load(config, &options.paths)?;
+    let (local, mut identity) = match &options.revision {
+        Some(revision) => (
+            local::load_revision(config, revision)?,
+            super::identity::at_commit(&revision.commit),
+        ),
+        // Who pushes (user, host, git commit) costs a few git calls: found while we connect.
+        None => (
+            local::load(config, &options.paths)?,
+            super::identity::gather_in_background(&config.root),
+        ),
+    };
     millis.read = elapsed(started);
-    // Who pushes (user, host, git commit) costs a few git calls: found while we connect.
-    let mut identity = super::identity::gather_in_background(&config.root);
 
     let token = match &options.token {
         Some(t) => t.clone(),
@@ -302,6 +333,10 @@ pub async fn push(
                 .collect(),
             carried: carries.iter().map(ToString::to_string).collect(),
             initialized: Vec::new(),
+            hooks: Vec::new(),
+            commit: options.revision.as_ref().map(|r| r.commit.clone()),
+            dirty: options.revision.as_ref().map(|_| false),
+            git_ref: options.revision.as_ref().map(|r| r.spec.clone()),
             drift: DriftLine::of(&comparison.drift),
             millis,
         };
@@ -346,11 +381,17 @@ pub async fn push(
             } else {
                 DriftPolicy::Refuse
             });
+        let hooks = super::hooks_for(target, &client.hello, !options.no_hooks)
+            .map_err(PushFailure::Config)?;
+        let who = identity.get();
+        report.commit.clone_from(&who.commit);
+        report.dirty = who.dirty;
         let how = ApplyOptions {
             carry: carries,
             initialize: options.no_initialize.then_some(false),
             drift: drift_policy,
-            client: Some(identity.get()),
+            client: Some(who),
+            hooks,
         };
         let t = Instant::now();
         let applied = client.apply_with(batch, how).await;
@@ -361,6 +402,7 @@ pub async fn push(
                 report.epoch_after = result.epoch;
                 report.replayed = result.replayed;
                 report.initialized = result.initialized;
+                report.hooks = result.hooks;
                 report.millis.agent = result.phases;
                 // The image now holds exactly these sources for the scope; a replayed answer
                 // speaks of an earlier epoch, so it proves nothing about now.

@@ -102,6 +102,21 @@ impl Project {
         std::fs::write(&path, text.replace(from, to)).expect("write source");
     }
 
+    /// The sample edit that adds a method and removes one: `SampleCounter>>setUp`'s work moves
+    /// into a new `reset`, which the class-side `new` now sends.
+    pub fn replace_set_up_with_reset(&self) {
+        self.edit(
+            "SampleCounter.class.st",
+            "{ #category : 'initialization' }\nSampleCounter >> setUp [\n\n\tcount := 0\n]",
+            "{ #category : 'actions' }\nSampleCounter >> reset [\n\n\tcount := 0\n]",
+        );
+        self.edit(
+            "SampleCounter.class.st",
+            "^ super new setUp",
+            "^ super new reset; yourself",
+        );
+    }
+
     /// `push --json` with `args`, asserting the exit code; answers the report.
     pub fn push_json(&self, args: &[&str], code: i32) -> serde_json::Value {
         let mut all = vec!["push", "--json"];
