@@ -52,6 +52,10 @@ pub const GUARDED_SENDS: &[GuardedSend] = &[
         reason: "Pharo 9-11 log a compiled method only where the class accepts it; asked in the branch for #logMethodSource:forMethod:inCategory:withStamp: (12-13 always log)",
     },
     GuardedSend {
+        selector: "classComment",
+        reason: "Pharo 8-11 keep a class's stored comment in its ClassOrganization (#classComment); HpPharoPlatform>>commentOf: asks it there, and 12-13's Class>>comment (the stored comment, '' for none) where the organization lacks it",
+    },
+    GuardedSend {
         selector: "printProtocolChunk:on:withStamp:priorMethod:",
         reason: "the changes-file preamble of Pharo 12-13's OpalCompiler>>install, used where #logMethodSource:forMethod:inCategory:withStamp: (9-11) is missing",
     },
