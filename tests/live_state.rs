@@ -533,11 +533,12 @@ fn the_census_counts_only_live_objects_so_dropped_instances_do_not_keep_a_class(
     // that no young-space collection frees them by chance during the push), then dropped:
     // garbage, but still in the object memory until the next full collection.
     assert_eq!(
-        vm.eval(
+        vm.eval(&format!(
             "Smalltalk at: #HpTemporaryShapes put: ((1 to: 3) collect: [:i | SampleShape new]). \
-             Smalltalk garbageCollect. Smalltalk removeKey: #HpTemporaryShapes. \
-             SampleShape instanceCount"
-        ),
+             Smalltalk garbageCollect. {} removeKey: #HpTemporaryShapes. \
+             SampleShape instanceCount",
+            Runtime::current().globals()
+        )),
         "3",
         "three instances, unreachable now but not collected yet"
     );
