@@ -52,6 +52,19 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// The 1, 5 and 15 minute load averages (Linux), or "unknown": figures from a busy machine
+/// say so.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 /// A package of `methods` generated methods, 25 per class, as Tonel files under `src`.
 fn generate_bulk(src: &Path, methods: usize) -> Result<()> {
     let dir = src.join("Bench-Bulk");
@@ -189,9 +202,10 @@ agent_source = "{agent}"
         let push_median = median(&mut pushes);
         let rebuild_median = median(&mut rebuilds);
         println!(
-            "one-method change, sample app + {} generated methods, Squeak VM on Scratch.image ({} cores)",
+            "one-method change, sample app + {} generated methods, Squeak VM on Scratch.image ({} cores, load average {})",
             self.extra_methods,
-            cores()
+            cores(),
+            load_average()
         );
         println!(
             "hot patch (save-hook push of the file): {:>8.1} ms  (median of {}; last: {})",

@@ -6,6 +6,7 @@
 //! [`fleet`] rolls one change across a group of images, built from single pushes; [`drift`]
 //! sets what the image changed by other means against the local sources (status, the push
 //! guard, pull); [`revision`] gives the sources as they are at a git commit (`push --ref`).
+//! [`term`] shows text from outside to people with its control characters escaped.
 
 pub mod cli;
 pub mod config;
@@ -18,4 +19,5 @@ pub mod ops;
 pub mod plan;
 pub mod rebuild;
 pub mod revision;
+pub mod term;
 pub mod tonel;

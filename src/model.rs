@@ -145,6 +145,93 @@ pub struct Origin {
     pub path: PathBuf,
     /// Line of the `Class {` / `Trait {` / `Extension {` header.
     pub line: u32,
+    /// How the file is written, so that it is written back the same way (not part of the JSON
+    /// model: a detail of the file's text).
+    #[serde(skip)]
+    pub style: TonelStyle,
+}
+
+/// How a Tonel file is written, where the versions Pharo has written differ (v1: names and
+/// categories as symbols, `#name : #Foo`, `{ #category : #accessing }`; v2: strings; v3:
+/// strings and `#package`/`#tag` beside `#category`) and where writers of one version differ
+/// (`Foo class >> bar` or `Foo classSide >> bar`). The default is what Pharo 12/13 write (v3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TonelStyle {
+    /// `#name`, `#superclass` and `#type` (and an extension's `#name`) are symbols (v1).
+    pub symbol_names: bool,
+    /// A class's `#category` is written, and as a symbol (v1) or a string.
+    pub category: Option<Quoting>,
+    /// Method metadata names the protocol as a symbol, `{ #category : #accessing }` (v1).
+    pub symbol_protocols: bool,
+    /// Class definitions carry `#package` and `#tag` (v3).
+    pub package_fields: bool,
+    /// The word before `>>` of class-side methods; `None`: `classSide` in a trait's file,
+    /// `class` everywhere else.
+    pub class_side: Option<ClassSideWord>,
+    /// How methods are sorted by selector (Pharo 9 compared selectors ignoring case).
+    pub selector_order: SelectorOrder,
+}
+
+/// How a Tonel writer sorts methods by selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SelectorOrder {
+    /// Byte order (`String>>#<` of Pharo 11 and later: `classNames` before `classes`).
+    #[default]
+    Bytes,
+    /// ASCII case ignored, then byte order (Pharo 9 and earlier: `classes` before
+    /// `classNames`).
+    IgnoringCase,
+}
+
+/// How a text value is written in a Tonel header: `'text'` or `#text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quoting {
+    String,
+    Symbol,
+}
+
+/// `Foo class >> bar` or `Foo classSide >> bar` (Pharo writes the latter for traits, and in
+/// extension files for classes it did not have loaded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassSideWord {
+    Class,
+    ClassSide,
+}
+
+impl TonelStyle {
+    /// Tonel v1 as Pharo 7–9 write it.
+    pub const V1: TonelStyle = TonelStyle {
+        symbol_names: true,
+        category: Some(Quoting::Symbol),
+        symbol_protocols: true,
+        package_fields: false,
+        class_side: None,
+        selector_order: SelectorOrder::Bytes,
+    };
+    /// Tonel v2 (Pharo 10–11).
+    pub const V2: TonelStyle = TonelStyle {
+        symbol_names: false,
+        category: Some(Quoting::String),
+        symbol_protocols: false,
+        package_fields: false,
+        class_side: None,
+        selector_order: SelectorOrder::Bytes,
+    };
+    /// Tonel v3 (Pharo 12–13).
+    pub const V3: TonelStyle = TonelStyle {
+        symbol_names: false,
+        category: Some(Quoting::String),
+        symbol_protocols: false,
+        package_fields: true,
+        class_side: None,
+        selector_order: SelectorOrder::Bytes,
+    };
+}
+
+impl Default for TonelStyle {
+    fn default() -> TonelStyle {
+        TonelStyle::V3
+    }
 }
 
 /// Identity of a method across models: class, side, selector.

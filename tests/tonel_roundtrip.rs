@@ -37,6 +37,33 @@ fn pharo_written_files_are_rewritten_byte_identical() {
     }
 }
 
+/// Files in the styles other Pharo versions wrote (`tests/fixtures/tonel/styles`, written by
+/// us): v1 (symbols), v2 (strings, no `#package`), v3 extension files with `classSide`.
+#[test]
+fn files_of_every_style_are_rewritten_byte_identical() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tonel/styles");
+    let (repo, errors) = tonel::read_repository(&root).unwrap();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut checked = 0;
+    for package in &repo.packages {
+        let classes = package.classes.iter().map(|c| {
+            let origin = c.origin.as_ref().unwrap();
+            (origin.path.clone(), tonel::write_class_file(c).unwrap())
+        });
+        let extensions = package.extensions.iter().map(|e| {
+            let origin = e.origin.as_ref().unwrap();
+            (origin.path.clone(), tonel::write_extension_file(e).unwrap())
+        });
+        for (path, written) in classes.chain(extensions) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(written, text, "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 5);
+    assert_eq!(repo.packages.len(), 3);
+}
+
 #[test]
 fn write_repository_then_read_gives_the_same_model() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tonel/v3");

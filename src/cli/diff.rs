@@ -8,6 +8,7 @@ use crate::ops::compare::{Comparison, SnapshotCache, compare};
 use crate::ops::local;
 use crate::ops::overrides::{self, Overrides};
 use crate::ops::push::PushFailure;
+use crate::term::{out, outln};
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -99,18 +100,19 @@ pub fn run(args: DiffArgs) -> i32 {
             "overrides": override_list(&comparison, &overrides),
         }));
     } else if changes.is_empty() {
-        println!("no differences with {target} (epoch {})", comparison.epoch);
+        outln!("no differences with {target} (epoch {})", comparison.epoch);
     } else if args.stat {
         print_drift(&comparison);
-        print!("{}", render_stat(changes));
+        out!("{}", render_stat(changes));
     } else {
         let color = !args.no_color
             && std::env::var_os("NO_COLOR").is_none()
             && std::io::stdout().is_terminal();
         print_drift(&comparison);
-        print!("{}", render_summary(changes));
+        out!("{}", render_summary(changes));
         print_overrides(&comparison, &overrides);
-        println!();
+        outln!();
+        // Printed as it is: the renderer escapes what came from outside and adds the colours.
         print!("{}", render_unified(changes, color));
     }
     if changes.is_empty() {
@@ -158,11 +160,11 @@ fn print_overrides(comparison: &Comparison, overrides: &Overrides) {
     if lines.is_empty() {
         return;
     }
-    println!(
+    outln!(
         "overrides (methods of other packages; the image keeps each original and gives it back when the override is removed):"
     );
     for line in lines {
-        println!("{line}");
+        outln!("{line}");
     }
 }
 
@@ -173,11 +175,11 @@ fn print_drift(comparison: &Comparison) {
     if lines.is_empty() {
         return;
     }
-    println!(
+    outln!(
         "changed in the image since hotpatch installed it (a push would undo these; `hotpatch pull` takes them):"
     );
     for line in &lines {
-        println!("  {}", super::push::drift_line(line));
+        outln!("  {}", super::push::drift_line(line));
     }
-    println!();
+    outln!();
 }

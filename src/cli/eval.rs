@@ -1,5 +1,6 @@
 //! `hotpatch eval EXPRESSION`: evaluate Smalltalk in the image (health checks, smoke tests).
 
+use crate::term::outln;
 use std::time::Duration;
 
 use super::{Common, exit, fail, print_json, with_agent};
@@ -41,7 +42,7 @@ pub fn run(args: EvalArgs) -> i32 {
             exit::OK
         }
         Ok(value) => {
-            println!("{value}");
+            outln!("{value}");
             exit::OK
         }
         // One JSON error whose kind is the agent's (`eval_failed`), `unreachable`, `config`….

@@ -2,6 +2,7 @@
 //! images can load. Refuses (exit 2, every error listed) when the repository has Tonel errors,
 //! so a half-read repository is never exported.
 
+use crate::term::errln;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -38,7 +39,7 @@ pub fn run(args: &ExportArgs) -> i32 {
     let (repo, mut errors) = match tonel::read_repository(&args.dir) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("hotpatch: {e:#}");
+            errln!("hotpatch: {e:#}");
             return exit::ERROR;
         }
     };
@@ -47,9 +48,9 @@ pub fn run(args: &ExportArgs) -> i32 {
     errors.extend(tonel::name_errors(&repo.packages));
     if !errors.is_empty() {
         for e in &errors {
-            eprintln!("{e}");
+            errln!("{e}");
         }
-        eprintln!(
+        errln!(
             "hotpatch: {} Tonel error(s); nothing exported",
             errors.len()
         );
@@ -70,7 +71,7 @@ pub fn run(args: &ExportArgs) -> i32 {
     match &args.output {
         Some(path) => {
             if let Err(e) = std::fs::write(path, text) {
-                eprintln!("hotpatch: writing {}: {e}", path.display());
+                errln!("hotpatch: writing {}: {e}", path.display());
                 return exit::ERROR;
             }
         }
@@ -81,7 +82,7 @@ pub fn run(args: &ExportArgs) -> i32 {
                 .write_all(text.as_bytes())
                 .and_then(|_| stdout.flush())
             {
-                eprintln!("hotpatch: writing standard output: {e}");
+                errln!("hotpatch: writing standard output: {e}");
                 return exit::ERROR;
             }
         }

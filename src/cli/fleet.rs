@@ -2,6 +2,7 @@
 //! (see [`crate::fleet`]). Progress goes to stderr: one live line per target on a terminal,
 //! plain lines otherwise, nothing with `--json`; the report goes to stdout.
 
+use crate::term::{errln, escape, outln};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -99,7 +100,7 @@ pub fn push(args: &FleetArgs<'_>) -> i32 {
             && report.outcome == FleetOutcome::Refused
             && args.offers_skip
         {
-            eprintln!("hotpatch: --skip-unreachable leaves unreachable targets out");
+            errln!("hotpatch: --skip-unreachable leaves unreachable targets out");
         }
     }
     code
@@ -140,16 +141,16 @@ fn print_report(report: &FleetReport) {
         FleetOutcome::Refused => "refused: no target was changed",
         FleetOutcome::Stopped => "stopped: not every target is on the new code",
     };
-    println!(
+    outln!(
         "group {}: {verdict} ({:.1} s)",
         report.group,
         report.millis as f64 / 1e3
     );
     for t in &report.targets {
-        println!("  {}", describe(t));
+        outln!("  {}", describe(t));
     }
     if let Some(reason) = &report.reason {
-        eprintln!("hotpatch: {reason}");
+        errln!("hotpatch: {reason}");
     }
 }
 
@@ -212,7 +213,7 @@ impl LiveLines {
             .map(|t| {
                 let bar = multi.add(ProgressBar::new_spinner());
                 bar.set_style(style.clone());
-                bar.set_prefix(t.name.clone());
+                bar.set_prefix(escape(&t.name).into_owned());
                 bar.set_message("waiting");
                 bar.enable_steady_tick(Duration::from_millis(120));
                 (t.name.clone(), bar)
@@ -255,7 +256,7 @@ struct PlainLines(Instant);
 
 impl Observer for PlainLines {
     fn update(&self, target: &TargetReport, phase: &str) {
-        eprintln!(
+        errln!(
             "[{:>6.1}s] {}: {phase} ({})",
             self.0.elapsed().as_secs_f64(),
             target.name,
@@ -371,9 +372,12 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
     let mut rows = Vec::new();
     if !json {
         // Members × commit, one table.
-        println!(
+        outln!(
             "{:<16} {:<21} {:<6} {:<24} URL",
-            "TARGET", "COMMIT", "EPOCH", "DRIFT"
+            "TARGET",
+            "COMMIT",
+            "EPOCH",
+            "DRIFT"
         );
     }
     for (t, answer) in members.iter().zip(answers) {
@@ -408,9 +412,13 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
                         .filter(|p| !p.reasons.is_empty())
                         .map(|p| format!("  ({})", p.reasons.join("; ")))
                         .unwrap_or_default();
-                    println!(
+                    // From the image's audit log: one-line fields, escaped so that no column moves.
+                    let (commit, why) = (escape(&commit), escape(&why));
+                    outln!(
                         "{:<16} {commit:<21} {:<6} {summary:<24} {}{why}",
-                        t.name, hello.epoch, t.url
+                        t.name,
+                        hello.epoch,
+                        t.url
                     );
                 }
                 let drift = match drift {
@@ -428,7 +436,7 @@ pub fn status(common: &Common, group: &str, json: bool) -> i32 {
             Err(e) => {
                 codes.push(e.code());
                 if !json {
-                    println!(
+                    outln!(
                         "{:<16} {:<21} {:<6} {:<24} {}  {}",
                         t.name,
                         "?",
@@ -496,10 +504,10 @@ pub fn rollback(common: &Common, group: &str, json: bool, run_hooks: bool) -> i3
                     codes.push(exit::ROLLBACK_INCOMPLETE);
                 }
                 if !json {
-                    println!(
+                    outln!(
                         "{:<16} rolled back batch {} (epoch {}){}",
                         t.name,
-                        r.batch,
+                        escape(&r.batch),
                         r.epoch,
                         if r.problems.is_empty() {
                             ""
@@ -510,7 +518,7 @@ pub fn rollback(common: &Common, group: &str, json: bool, run_hooks: bool) -> i3
                 }
                 if !json {
                     for h in &r.hooks {
-                        println!("{:<16}   hook: {h}", "");
+                        outln!("{:<16}   hook: {h}", "");
                     }
                 }
                 rows.push(serde_json::json!({ "target": t.name, "state": "rolled_back", "batch": r.batch, "epoch": r.epoch, "problems": r.problems, "hooks": r.hooks }));
@@ -518,7 +526,7 @@ pub fn rollback(common: &Common, group: &str, json: bool, run_hooks: bool) -> i3
             Err(e) => {
                 codes.push(e.code());
                 if !json {
-                    println!("{:<16} not rolled back: {}", t.name, e.describe());
+                    outln!("{:<16} not rolled back: {}", t.name, e.describe());
                 }
                 rows.push(serde_json::json!({ "target": t.name, "state": "not_rolled_back", "error": e.object() }));
             }
@@ -546,7 +554,7 @@ pub fn rollback(common: &Common, group: &str, json: bool, run_hooks: bool) -> i3
         }
         print_json(&out);
     } else if failed && changed > 0 {
-        eprintln!(
+        errln!(
             "hotpatch: {changed} of {} member(s) rolled back, the others not: the group is on \
              mixed code",
             members.len()

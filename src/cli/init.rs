@@ -2,6 +2,7 @@
 
 use super::exit;
 use crate::ops::init::{Gitignore, SourceFrom, init};
+use crate::term::{errln, outln};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -19,7 +20,7 @@ pub fn run(args: InitArgs) -> i32 {
     let done = match init(&args.dir, args.force) {
         Ok(done) => done,
         Err(e) => {
-            eprintln!("hotpatch: error: {e}");
+            errln!("hotpatch: error: {e}");
             return exit::ERROR;
         }
     };
@@ -28,24 +29,24 @@ pub fn run(args: InitArgs) -> i32 {
         SourceFrom::Found => " (it holds Tonel packages)",
         SourceFrom::Default => " (no packages found yet: Iceberg's default)",
     };
-    println!("wrote {}", done.config.display());
-    println!("  source    {}{from}", done.source);
+    outln!("wrote {}", done.config.display());
+    outln!("  source    {}{from}", done.source);
     if done.packages.is_empty() {
-        println!("  packages  all found under the source folder");
+        outln!("  packages  all found under the source folder");
     } else {
-        println!("  packages  {}", done.packages.join(", "));
+        outln!("  packages  {}", done.packages.join(", "));
     }
     match &done.gitignore {
-        Gitignore::Added(path) => println!(
+        Gitignore::Added(path) => outln!(
             "  ignored   .hotpatch/ (the snapshot cache) in {}",
             path.display()
         ),
         Gitignore::AlreadyIgnored(path) => {
-            println!("  ignored   .hotpatch/ already, in {}", path.display())
+            outln!("  ignored   .hotpatch/ already, in {}", path.display())
         }
         Gitignore::NotGit => {}
     }
-    println!(
+    outln!(
         "next: set the target's url, start the agent in the image (README: Quick start), export its token as HOTPATCH_TOKEN, then `hotpatch status`"
     );
     exit::OK

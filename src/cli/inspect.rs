@@ -2,6 +2,7 @@
 //! error in it with `path:line:col`. `--json` prints the full model in the documented schema
 //! (README, "Tonel engine").
 
+use crate::term::{errln, out};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -80,7 +81,7 @@ pub fn run(args: &InspectArgs) -> i32 {
     let (repo, mut errors) = match tonel::read_repository(&args.dir) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("hotpatch: {e:#}");
+            errln!("hotpatch: {e:#}");
             return exit::ERROR;
         }
     };
@@ -102,16 +103,16 @@ pub fn run(args: &InspectArgs) -> i32 {
         // Streamed: the document of a Pharo-sized repository is several times the size of its
         // sources, and building it as one string first doubled the command's peak memory.
         if let Err(e) = write_json(&report) {
-            eprintln!("hotpatch: cannot write JSON: {e}");
+            errln!("hotpatch: cannot write JSON: {e}");
             return exit::ERROR;
         }
     } else {
-        print!("{}", human(&repo, &summary));
+        out!("{}", human(&repo, &summary));
         for w in &warnings {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
         for e in &errors {
-            eprintln!("{e}");
+            errln!("{e}");
         }
     }
     if errors.is_empty() {

@@ -2,6 +2,7 @@
 
 use super::{Common, exit, fail, failure_json, print_json, with_agent};
 use crate::image::protocol::{ClientIdentity, LogEntry};
+use crate::term::{errln, escape, outln};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -35,7 +36,7 @@ pub fn run(args: LogArgs) -> i32 {
                     "message": message,
                 })));
             } else {
-                eprintln!("hotpatch: error: {message}");
+                errln!("hotpatch: error: {message}");
             }
             return exit::ERROR;
         }
@@ -46,15 +47,16 @@ pub fn run(args: LogArgs) -> i32 {
         return exit::OK;
     }
     if log.entries.is_empty() {
-        println!("{target}: nothing recorded yet");
+        outln!("{target}: nothing recorded yet");
     }
     for entry in &log.entries {
         print_entry(entry);
     }
     if log.dropped > 0 {
-        println!(
+        outln!(
             "({} older entries were dropped; the image keeps the last {})",
-            log.dropped, log.limit
+            log.dropped,
+            log.limit
         );
     }
     exit::OK
@@ -68,23 +70,23 @@ fn print_entry(e: &LogEntry) {
     let batch = e
         .batch
         .as_deref()
-        .map(|b| format!(" {b}"))
+        .map(|b| format!(" {}", escape(b)))
         .unwrap_or_default();
-    println!(
+    outln!(
         "#{} {} {}{batch}{epochs} by {}",
         e.seq,
-        e.time,
-        e.event,
+        escape(&e.time),
+        escape(&e.event),
         who(e.client.as_ref())
     );
     let counts: Vec<String> = e
         .counts
         .iter()
         .filter(|(_, n)| **n > 0)
-        .map(|(op, n)| format!("{n} {op}"))
+        .map(|(op, n)| format!("{n} {}", escape(op)))
         .collect();
     if !counts.is_empty() {
-        println!("    {}", counts.join(", "));
+        outln!("    {}", counts.join(", "));
     }
     if !e.touched.is_empty() {
         let more = (e.touched_total as usize).saturating_sub(e.touched.len());
@@ -93,10 +95,11 @@ fn print_entry(e: &LogEntry) {
         } else {
             String::new()
         };
-        println!("    {}{more}", e.touched.join(", "));
+        let touched: Vec<_> = e.touched.iter().map(|t| escape(t)).collect();
+        outln!("    {}{more}", touched.join(", "));
     }
     for h in &e.hooks {
-        println!("    hook: {h}");
+        outln!("    hook: {h}");
     }
     for o in &e.overwritten {
         let side = if o.side == crate::model::Side::Class {
@@ -104,26 +107,31 @@ fn print_entry(e: &LogEntry) {
         } else {
             ""
         };
-        println!(
+        outln!(
             "    replaced a change made in the image: {}{side}>>{}",
-            o.class_name, o.selector
+            escape(&o.class_name),
+            escape(&o.selector)
         );
     }
 }
 
-/// `ann@laptop 3f2c1e0 (dirty)`, or `unknown` when the client said nothing.
+/// `ann@laptop 3f2c1e0 (dirty)`, or `unknown` when the client said nothing; what the pusher's
+/// environment and the image said, escaped.
 fn who(client: Option<&ClientIdentity>) -> String {
     let Some(c) = client else {
         return "unknown".into();
     };
-    let mut s = c.user.clone().unwrap_or_else(|| "?".into());
+    let mut s = c
+        .user
+        .as_deref()
+        .map_or("?".into(), |u| escape(u).into_owned());
     if let Some(host) = &c.host {
         s.push('@');
-        s.push_str(host);
+        s.push_str(&escape(host));
     }
     if let Some(commit) = &c.commit {
         s.push(' ');
-        s.push_str(commit.get(..10).unwrap_or(commit));
+        s.push_str(&escape(commit.get(..10).unwrap_or(commit)));
         if c.dirty == Some(true) {
             s.push_str(" (dirty)");
         }

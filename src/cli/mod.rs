@@ -2,6 +2,7 @@
 //! command is a function that takes its options and returns an exit code; the work itself is in
 //! the library ([`crate::ops`] and the pipeline modules), printing happens here.
 
+use crate::term::errln;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -311,14 +312,14 @@ pub fn client_error_code(error: &crate::image::ClientError) -> i32 {
 
 /// Prints an error with its chain of causes, the way every command reports failure.
 pub fn report_error(error: &anyhow::Error) {
-    eprintln!("hotpatch: error: {error:#}");
+    errln!("hotpatch: error: {error:#}");
 }
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("hotpatch: error: cannot encode the JSON output: {e}"),
+        Ok(s) => println!("{s}"), // JSON: exact text
+        Err(e) => errln!("hotpatch: error: cannot encode the JSON output: {e}"),
     }
 }
 

@@ -2,10 +2,11 @@
 
 use super::{Common, exit, print_json, runtime};
 use crate::drift::Standing;
-use crate::drift::pull::ConflictChoice;
+use crate::drift::pull::{ConflictChoice, PullError};
 use crate::ops::drift::{PullFailure, PullOptions, pull};
 use crate::ops::local::SourceError;
 use crate::ops::push::DriftLine;
+use crate::term::{errln, escape, outln};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -69,9 +70,10 @@ pub fn run(args: PullArgs) -> i32 {
         && report.plan.conflicts.is_empty()
         && report.plan.kept_ours.is_empty()
     {
-        println!(
+        outln!(
             "nothing to pull from {} ({}): the image holds what hotpatch installed",
-            report.target, report.url
+            report.target,
+            report.url
         );
     }
     for item in report
@@ -80,7 +82,7 @@ pub fn run(args: PullArgs) -> i32 {
         .iter()
         .filter(|i| report.plan.taken.contains(&i.subject))
     {
-        println!("  {}", super::push::drift_line(&DriftLine::from(item)));
+        outln!("  {}", super::push::drift_line(&DriftLine::from(item)));
     }
     for edit in &report.plan.files {
         let what = if edit.text.is_some() {
@@ -95,21 +97,26 @@ pub fn run(args: PullArgs) -> i32 {
         } else {
             ""
         };
-        println!("{what} {}{restyled}", edit.path.display());
+        outln!(
+            "{what} {}{restyled}",
+            escape(&edit.path.display().to_string())
+        );
     }
     for subject in &report.plan.inexact {
-        eprintln!(
-            "hotpatch: warning: the image keeps no source for {subject}: its decompiled text was \
-             written; review it before committing"
+        errln!(
+            "hotpatch: warning: the image keeps no source for {}: its decompiled text was \
+             written; review it before committing",
+            escape(&subject.to_string())
         );
     }
     for subject in &report.plan.kept_ours {
-        println!(
-            "  kept the local version of {subject} (push with --overwrite-drift to install it)"
+        outln!(
+            "  kept the local version of {} (push with --overwrite-drift to install it)",
+            escape(&subject.to_string())
         );
     }
     if !report.plan.conflicts.is_empty() {
-        eprintln!(
+        errln!(
             "hotpatch: {} conflict(s), changed in the image and locally; nothing written for them:",
             report.plan.conflicts.len()
         );
@@ -119,16 +126,17 @@ pub fn run(args: PullArgs) -> i32 {
             .iter()
             .filter(|i| i.standing == Standing::Conflict)
         {
-            eprintln!("  !! {}", item.subject);
+            errln!("  !! {}", escape(&item.subject.to_string()));
         }
-        eprintln!(
+        errln!(
             "Choose with `hotpatch pull --theirs` (the image wins) or `--ours` (the files win)."
         );
     }
     if !report.dry_run && report.epoch_after != report.epoch_before {
-        println!(
+        outln!(
             "the image's versions are now recorded as installed (epoch {} -> {}); commit the files",
-            report.epoch_before, report.epoch_after
+            report.epoch_before,
+            report.epoch_after
         );
     }
     code
@@ -140,6 +148,7 @@ fn failed(failure: &PullFailure, json: bool) -> i32 {
         | PullFailure::Config(_)
         | PullFailure::Plan(_)
         | PullFailure::Write { .. }
+        | PullFailure::Outside { .. }
         | PullFailure::Unsupported(_) => exit::ERROR,
         PullFailure::Agent(e) | PullFailure::Adopt(e) => super::client_error_code(e),
     };
@@ -149,8 +158,19 @@ fn failed(failure: &PullFailure, json: bool) -> i32 {
             PullFailure::Agent(e) => super::client_error_object(e),
             PullFailure::Source(_) => own("source_errors"),
             PullFailure::Config(_) => own("config"),
+            // An image's name that cannot name a file, given exactly as the image sent it.
+            PullFailure::Plan(PullError::BadName(bad)) => {
+                let mut error = own("unsafe_name");
+                error["name"] = serde_json::json!(bad.name);
+                error
+            }
             PullFailure::Plan(_) => own("plan"),
             PullFailure::Write { .. } => own("write"),
+            PullFailure::Outside { path, .. } => {
+                let mut error = own("outside_sources");
+                error["path"] = serde_json::json!(path);
+                error
+            }
             PullFailure::Unsupported(_) => own("unsupported_agent"),
             // The files were written: say so in the kind, a retry is what is needed.
             PullFailure::Adopt(_) => own("adopt"),
@@ -162,10 +182,10 @@ fn failed(failure: &PullFailure, json: bool) -> i32 {
     } else {
         if let PullFailure::Source(SourceError::Tonel(errors)) = failure {
             for e in errors {
-                eprintln!("{e}");
+                errln!("{e}");
             }
         }
-        eprintln!("hotpatch: error: {failure}");
+        errln!("hotpatch: error: {failure}");
     }
     code
 }

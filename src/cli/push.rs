@@ -11,6 +11,7 @@ use crate::ops::push::{
 };
 use crate::plan::state::Rename;
 use crate::rebuild::liveness::{AppState, application_state};
+use crate::term::{errln, escape, outln};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -175,7 +176,7 @@ impl ProgressLine {
             }
             bar.set_length(p.total);
             bar.set_position(p.done);
-            bar.set_message(phase_word(&p.phase));
+            bar.set_message(escape(&phase_word(&p.phase)).into_owned());
         })
     }
 
@@ -230,7 +231,7 @@ fn rebuild_fallback(
     if let RebuildTrigger::AgentUnreachable(reason) = &trigger {
         match confirm_down(config, target) {
             Ok(state) if state.is_down() => {
-                eprintln!(
+                errln!(
                     "hotpatch: {reason}; the application is down: {}",
                     state.evidence()
                 );
@@ -312,7 +313,7 @@ fn refuse_rebuild(
         if let Err(failure) = pushed {
             print_failure(failure);
         }
-        eprintln!(
+        errln!(
             "hotpatch: not rebuilding: {why} ({}). A rebuild would restart it and lose its \
              state; check the url, the port and the firewall, then retry.",
             state.evidence()
@@ -339,7 +340,7 @@ fn cannot_rebuild(
             "error": { "kind": "rebuild_config", "message": format!("{e:#}") },
         }));
     } else {
-        eprintln!("hotpatch: error: cannot rebuild: {e:#}");
+        errln!("hotpatch: error: cannot rebuild: {e:#}");
     }
     exit::ERROR
 }
@@ -362,7 +363,7 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
 fn print_report(r: &PushReport) {
     let counts = summary_counts(r);
     match r.outcome {
-        Outcome::NothingToPush => println!(
+        Outcome::NothingToPush => outln!(
             "{} ({}) already matches the sources{} (epoch {})",
             r.target,
             r.url,
@@ -370,7 +371,7 @@ fn print_report(r: &PushReport) {
             r.epoch_before
         ),
         Outcome::DryRun => {
-            println!("would push to {} ({}): {counts}", r.target, r.url);
+            outln!("would push to {} ({}): {counts}", r.target, r.url);
             print_changes(r);
         }
         Outcome::Applied => {
@@ -379,7 +380,7 @@ fn print_report(r: &PushReport) {
             } else {
                 ""
             };
-            println!(
+            outln!(
                 "pushed to {} ({}) in {} ms: {counts}{replay}{}",
                 r.target,
                 r.url,
@@ -388,16 +389,17 @@ fn print_report(r: &PushReport) {
             );
             print_changes(r);
             for carried in &r.carried {
-                println!("  values carried: {carried}");
+                outln!("  values carried: {carried}");
             }
             if !r.initialized.is_empty() {
-                println!("  initialized: {}", r.initialized.join(", "));
+                let names: Vec<_> = r.initialized.iter().map(|n| escape(n)).collect();
+                outln!("  initialized: {}", names.join(", "));
             }
             print_hooks(&r.hooks);
             for d in &r.drift {
-                println!("  replaced the image's own change: {}", drift_line(d));
+                outln!("  replaced the image's own change: {}", drift_line(d));
             }
-            println!(
+            outln!(
                 "epoch {} -> {}, batch {}",
                 r.epoch_before,
                 r.epoch_after,
@@ -405,43 +407,43 @@ fn print_report(r: &PushReport) {
             );
         }
         Outcome::Refused => {
-            eprintln!(
+            errln!(
                 "hotpatch: not pushed: {} change(s) would drop values that live objects hold:",
                 r.refused.len()
             );
             for reason in &r.refused {
-                eprintln!("  - {reason}");
+                errln!("  - {reason}");
             }
-            eprintln!(
+            errln!(
                 "Nothing was changed. If a variable was renamed, say so with --rename-var \
                  Class.old=new and its values move; to drop the values, push with \
                  --allow-state-loss."
             );
         }
         Outcome::Drift => {
-            eprintln!(
+            errln!(
                 "hotpatch: not pushed: {} definition(s) were changed in the image since hotpatch \
                  installed them, and this push would replace them:",
                 r.drift.len()
             );
             for d in &r.drift {
-                eprintln!("  {}", drift_line(d));
+                errln!("  {}", drift_line(d));
             }
-            eprintln!(
+            errln!(
                 "Nothing was sent. Bring the image's changes into the files with `hotpatch pull` \
                  (conflicts: `--theirs` or `--ours`), or replace them with `hotpatch push \
                  --overwrite-drift` (`hotpatch rollback` then brings them back)."
             );
         }
         Outcome::NeedsRebuild => {
-            eprintln!(
+            errln!(
                 "hotpatch: not pushed: {} change(s) cannot be applied to a running image:",
                 r.needs_rebuild.len()
             );
             for reason in &r.needs_rebuild {
-                eprintln!("  - {reason}");
+                errln!("  - {reason}");
             }
-            eprintln!(
+            errln!(
                 "Nothing was changed. Rebuild the image instead (`hotpatch rebuild`, or \
                  `hotpatch push --rebuild`), or set on_needs_rebuild = \"rebuild\" for this target."
             );
@@ -463,27 +465,28 @@ fn at_revision(r: &PushReport) -> String {
 /// reported, `on_failure = "report"`) also as a warning on stderr.
 pub fn print_hooks(hooks: &[crate::image::protocol::HookRun]) {
     for h in hooks {
-        println!("  hook: {h}");
+        outln!("  hook: {h}");
         if !h.is_done() {
-            eprintln!("hotpatch: warning: hook {h} (reported only; the change stays)");
+            errln!("hotpatch: warning: hook {h} (reported only; the change stays)");
         }
     }
 }
 
-/// `! changed in the image: Foo>>bar (ann 11/30/2026 10:00)` / `!! conflict: ...`.
+/// `! changed in the image: Foo>>bar (ann 11/30/2026 10:00)` / `!! conflict: ...`; the name
+/// and stamp, from the image, escaped.
 pub fn drift_line(d: &crate::ops::push::DriftLine) -> String {
     let stamp = d
         .stamp
         .as_deref()
-        .map(|s| format!(" ({s})"))
+        .map(|s| format!(" ({})", escape(s)))
         .unwrap_or_default();
+    let name = escape(&d.name);
     match d.standing {
         crate::drift::Standing::Conflict => format!(
-            "!! conflict, {} in the image and changed locally: {}{stamp}",
+            "!! conflict, {} in the image and changed locally: {name}{stamp}",
             d.change.label(),
-            d.name
         ),
-        _ => format!("!  {} in the image: {}{stamp}", d.change.label(), d.name),
+        _ => format!("!  {} in the image: {name}{stamp}", d.change.label()),
     }
 }
 
@@ -506,7 +509,7 @@ fn print_changes(r: &PushReport) {
                 )
             })
             .unwrap_or_default();
-        println!("  {mark} {class}{}{note}", c.name);
+        outln!("  {mark} {class}{}{}", escape(&c.name), escape(&note));
     }
 }
 
@@ -539,26 +542,26 @@ pub fn print_failure(failure: &PushFailure) {
     match failure {
         PushFailure::Source(SourceError::Tonel(errors)) => {
             for e in errors {
-                eprintln!("{e}");
+                errln!("{e}");
             }
-            eprintln!("hotpatch: error: {failure}");
+            errln!("hotpatch: error: {failure}");
         }
         PushFailure::ApplyFailed(e, _) if !e.hook_failure.hooks.is_empty() => {
-            eprintln!("hotpatch: error: {failure}");
+            errln!("hotpatch: error: {failure}");
             for h in &e.hook_failure.hooks {
-                eprintln!("  hook: {h}");
+                errln!("  hook: {h}");
             }
             for h in &e.hook_failure.hooks_after_undo {
-                eprintln!("  hook, after the undo: {h}");
+                errln!("  hook, after the undo: {h}");
             }
         }
         PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => {
             for e in errors {
-                eprintln!("{e}");
+                errln!("{e}");
             }
-            eprintln!("hotpatch: error: {failure}");
+            errln!("hotpatch: error: {failure}");
         }
-        other => eprintln!("hotpatch: error: {other}"),
+        other => errln!("hotpatch: error: {other}"),
     }
 }
 

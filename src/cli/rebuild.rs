@@ -4,6 +4,7 @@
 
 use super::{Common, exit, print_json, report_error, runtime};
 use crate::rebuild::{Progress, RebuildOutcome, RebuildReport};
+use crate::term::{err, errln, outln};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -68,14 +69,14 @@ pub fn exit_code(report: &RebuildReport) -> i32 {
 /// The human-readable summary: outcome, then each phase with its time.
 pub fn print_report(r: &RebuildReport) {
     match (&r.outcome, &r.failure) {
-        (RebuildOutcome::Rebuilt, _) => println!(
+        (RebuildOutcome::Rebuilt, _) => outln!(
             "rebuilt {} ({}) in {:.1} s: the application runs the new image (session {})",
             r.target,
             r.image.display(),
             r.millis_total as f64 / 1000.0,
             r.session_after.as_deref().unwrap_or("-")
         ),
-        (RebuildOutcome::RolledBack, _) => println!(
+        (RebuildOutcome::RolledBack, _) => outln!(
             "rolled back {} ({}) in {:.1} s: the previous image runs (session {})",
             r.target,
             r.image.display(),
@@ -85,7 +86,7 @@ pub fn print_report(r: &RebuildReport) {
         (RebuildOutcome::Failed, _) => {}
     }
     for p in &r.phases {
-        println!(
+        outln!(
             "  {:<8} {:>8.1} s  {}{}",
             p.phase,
             p.millis as f64 / 1000.0,
@@ -98,23 +99,24 @@ pub fn print_report(r: &RebuildReport) {
         );
     }
     if let Some(b) = &r.backup {
-        println!(
+        outln!(
             "previous image kept as {} (`hotpatch rebuild --rollback`)",
             b.display()
         );
     }
     if let Some(f) = &r.failure {
-        eprintln!(
+        errln!(
             "hotpatch: rebuild failed in phase {}: {}",
-            f.phase, f.message
+            f.phase,
+            f.message
         );
         if !f.log_tail.is_empty() {
-            eprint!("{}", f.log_tail);
+            err!("{}", f.log_tail);
         }
         if let Some(dir) = &f.work_dir {
-            eprintln!("The build's files are kept in {}.", dir.display());
+            errln!("The build's files are kept in {}.", dir.display());
         }
-        eprintln!(
+        errln!(
             "{}",
             if f.previous_running {
                 "The previous image is still running; nothing was lost."

@@ -3,6 +3,7 @@
 use super::{Common, exit, fail, failure_json, print_json, with_agent};
 use crate::image::ClientError;
 use crate::image::protocol::{ErrorKind, OnHookFailure};
+use crate::term::{errln, escape, outln};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -54,7 +55,7 @@ pub fn run(args: RollbackArgs) -> i32 {
                     error["message"] = message.into();
                     print_json(&failure_json(error));
                 } else {
-                    eprintln!("hotpatch: {message}");
+                    errln!("hotpatch: {message}");
                 }
                 return exit::REJECTED;
             }
@@ -75,23 +76,24 @@ pub fn run(args: RollbackArgs) -> i32 {
             "hooks": r.hooks,
         }));
     } else {
-        println!(
+        outln!(
             "rolled back batch {} (image now at epoch {})",
-            r.batch, r.epoch
+            escape(&r.batch),
+            r.epoch
         );
         for p in &r.problems {
-            eprintln!("hotpatch: warning: an undo step failed: {p}");
+            errln!("hotpatch: warning: an undo step failed: {p}");
         }
         for h in &r.hooks {
-            println!("  hook: {h}");
+            outln!("  hook: {h}");
         }
         if !exact {
-            eprintln!(
+            errln!(
                 "hotpatch: the image may differ from before the batch; check with `hotpatch diff`"
             );
         }
         if hooks_failed {
-            eprintln!(
+            errln!(
                 "hotpatch: the code is rolled back, but a hook failed on it: the application may \
                  not have taken the change back"
             );

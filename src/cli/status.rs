@@ -6,6 +6,7 @@ use super::{Common, exit, fail, print_json, runtime};
 use crate::drift::DriftReport;
 use crate::ops::drift::DriftUnknown;
 use crate::ops::push::DriftLine;
+use crate::term::{errln, escape, outln};
 use clap::Args;
 
 /// `hotpatch status --help` and its manual page: what the exit codes say.
@@ -84,40 +85,47 @@ pub fn run(args: StatusArgs) -> i32 {
         }
         print_json(&out);
     } else {
-        println!("target   {} ({})", target.name, target.url);
-        println!("image    {}", hello.image);
-        println!("dialect  {} {}", hello.dialect, hello.dialect_version);
-        println!(
-            "agent    {} (protocol {})",
-            hello.agent_version, hello.protocol
+        outln!("target   {} ({})", target.name, target.url);
+        outln!("image    {}", escape(&hello.image));
+        outln!(
+            "dialect  {} {}",
+            escape(&hello.dialect),
+            escape(&hello.dialect_version)
         );
-        println!("session  {}", hello.session);
-        println!("epoch    {}", hello.epoch);
+        outln!(
+            "agent    {} (protocol {})",
+            escape(&hello.agent_version),
+            hello.protocol
+        );
+        outln!("session  {}", escape(&hello.session));
+        outln!("epoch    {}", hello.epoch);
+        // The commit and the reasons come from the image's audit log: escaped like all it says.
         match &provenance {
-            Some(p) => println!("commit   {}", p.summary()),
-            None => println!("commit   unknown (the agent keeps no audit log; update it)"),
+            Some(p) => outln!("commit   {}", escape(&p.summary())),
+            None => outln!("commit   unknown (the agent keeps no audit log; update it)"),
         }
         match (&unknown, drifted) {
-            (Some(reason), _) => println!("drift    unknown: {reason}"),
-            (None, false) => println!("drift    none: the image holds what hotpatch installed"),
+            (Some(reason), _) => outln!("drift    unknown: {reason}"),
+            (None, false) => outln!("drift    none: the image holds what hotpatch installed"),
             (None, true) => {
-                println!(
+                outln!(
                     "drift    {} changed in the image only, {} conflict(s) (changed on both sides)",
-                    counts.drift, counts.conflicts
+                    counts.drift,
+                    counts.conflicts
                 );
                 for line in DriftLine::of(&report) {
-                    println!("  {}", super::push::drift_line(&line));
+                    outln!("  {}", super::push::drift_line(&line));
                 }
-                println!(
+                outln!(
                     "  `hotpatch pull` brings them into the files; `hotpatch push --overwrite-drift` replaces them"
                 );
             }
         }
         if let Some(n) = local_changes.filter(|n| *n > 0) {
-            println!("local    {n} change(s) not pushed yet (`hotpatch diff`)");
+            outln!("local    {n} change(s) not pushed yet (`hotpatch diff`)");
         }
         if unknown.is_some() {
-            eprintln!("hotpatch: could not tell whether the image has drifted (see `drift` above)");
+            errln!("hotpatch: could not tell whether the image has drifted (see `drift` above)");
         }
     }
     match &unknown {

@@ -3,6 +3,7 @@
 
 use super::{Common, exit, report_error, runtime};
 use crate::ops::push::{Outcome, PushFailure, PushOptions, push};
+use crate::term::errln;
 use clap::Args;
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::collections::BTreeSet;
@@ -40,7 +41,7 @@ fn watch(args: &WatchArgs) -> anyhow::Result<()> {
     watcher
         .watch(&config.source, RecursiveMode::Recursive)
         .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", config.source.display()))?;
-    eprintln!(
+    errln!(
         "hotpatch: watching {} and pushing saved files to {} ({}); Ctrl-C stops",
         config.source.display(),
         target.name,
@@ -74,61 +75,61 @@ fn watch(args: &WatchArgs) -> anyhow::Result<()> {
                 .to_string();
             match rt.block_on(push(&config, &target, &options)) {
                 Ok(r) => match r.outcome {
-                    Outcome::NothingToPush => eprintln!("{shown}: nothing to push"),
+                    Outcome::NothingToPush => errln!("{shown}: nothing to push"),
                     Outcome::Applied => {
                         let lines: Vec<String> = r
                             .changes
                             .iter()
                             .map(|c| format!("{} {}", c.change, c.name))
                             .collect();
-                        eprintln!(
+                        errln!(
                             "{shown}: pushed in {} ms: {}",
                             r.millis.total,
                             lines.join(", ")
                         );
                         for h in r.hooks.iter().filter(|h| !h.is_done()) {
-                            eprintln!("  hook {h} (reported only; the change stays)");
+                            errln!("  hook {h} (reported only; the change stays)");
                         }
                     }
                     Outcome::NeedsRebuild => {
-                        eprintln!("{shown}: not pushed, needs a rebuild:");
+                        errln!("{shown}: not pushed, needs a rebuild:");
                         for reason in &r.needs_rebuild {
-                            eprintln!("  - {reason}");
+                            errln!("  - {reason}");
                         }
                     }
                     Outcome::Refused => {
-                        eprintln!(
+                        errln!(
                             "{shown}: not pushed, it would drop live state (push --rename-var or \
                              --allow-state-loss by hand):"
                         );
                         for reason in &r.refused {
-                            eprintln!("  - {reason}");
+                            errln!("  - {reason}");
                         }
                     }
                     Outcome::Drift => {
-                        eprintln!(
+                        errln!(
                             "{shown}: not pushed, the image was changed by hand here (`hotpatch \
                              pull`, or push --overwrite-drift by hand):"
                         );
                         for d in &r.drift {
-                            eprintln!("  {}", super::push::drift_line(d));
+                            errln!("  {}", super::push::drift_line(d));
                         }
                     }
                     Outcome::DryRun => {}
                 },
                 Err(PushFailure::CompileFailed(errors)) => {
                     for e in errors {
-                        eprintln!("{e}");
+                        errln!("{e}");
                     }
-                    eprintln!("{shown}: not pushed (compile errors); the image is unchanged");
+                    errln!("{shown}: not pushed (compile errors); the image is unchanged");
                 }
                 Err(PushFailure::Source(crate::ops::local::SourceError::Tonel(errors))) => {
                     for e in errors {
-                        eprintln!("{e}");
+                        errln!("{e}");
                     }
-                    eprintln!("{shown}: not pushed (Tonel errors)");
+                    errln!("{shown}: not pushed (Tonel errors)");
                 }
-                Err(other) => eprintln!("{shown}: not pushed: {other}"),
+                Err(other) => errln!("{shown}: not pushed: {other}"),
             }
         }
     }

@@ -1,8 +1,11 @@
 //! Text renderings of [`Changes`] for people: a one-line-per-change summary, a per-class stat,
-//! and unified diffs. Pure: each returns a `String`; printing happens in the CLI.
+//! and unified diffs. Pure: each returns a `String`; printing happens in the CLI. What came from
+//! outside (names, protocols, sources) is shown with its control characters escaped
+//! ([`crate::term`]): names whole, sources with their tabs and newlines kept.
 
 use super::{Changes, ClassChange, MethodChange, item_order, kind_label};
 use crate::model::{ClassDef, ClassKind, normalize_line_endings};
+use crate::term::{escape, escape_text};
 use similar::{ChangeTag, TextDiff};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -45,7 +48,7 @@ fn items(changes: &Changes) -> Vec<Item<'_>> {
 pub fn render_summary(changes: &Changes) -> String {
     let mut out = String::new();
     for item in items(changes) {
-        out.push_str(&summary_line(&item));
+        out.push_str(&escape(&summary_line(&item)));
         out.push('\n');
     }
     out
@@ -153,7 +156,10 @@ pub fn render_stat(changes: &Changes) -> String {
         return String::new();
     }
 
-    let labels: Vec<String> = rows.iter().map(|(n, r)| format!("{n}{}", r.note)).collect();
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|(n, r)| format!("{}{}", escape(n), r.note))
+        .collect();
     let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let max_total = rows.values().map(Row::total).max().unwrap_or(0);
     let count_width = max_total.to_string().len();
@@ -213,21 +219,26 @@ pub fn render_unified(changes: &Changes, color: bool) -> String {
                     Some(def) => kind_label(def.kind),
                     None => "class",
                 };
-                header_line(&mut out, &format!("diff {label} {name}"), color);
+                header_line(&mut out, &format!("diff {label} {}", escape(name)), color);
                 let old = change.old().map(render_class_definition);
                 let new = change.new_def().map(render_class_definition);
                 text_diff(&mut out, old.as_deref(), new.as_deref(), name, color);
             }
             Item::Method(change) => {
                 let key = change.key();
-                header_line(&mut out, &format!("diff {key}"), color);
+                header_line(
+                    &mut out,
+                    &format!("diff {}", escape(&key.to_string())),
+                    color,
+                );
                 if let (Some(old), Some(new)) = (change.old(), change.new_side())
                     && old.method.protocol != new.method.protocol
                 {
                     let _ = writeln!(
                         out,
                         "protocol {} -> {}",
-                        old.method.protocol, new.method.protocol
+                        escape(&old.method.protocol),
+                        escape(&new.method.protocol)
                     );
                 }
                 if !matches!(change, MethodChange::Moved { .. }) {
@@ -261,6 +272,7 @@ fn text_diff(out: &mut String, old: Option<&str>, new: Option<&str>, name: &str,
         text
     };
     let (old_text, new_text) = (prepare(old), prepare(new));
+    let name = escape(name);
     let a = old.map_or_else(|| "/dev/null".to_string(), |_| format!("image/{name}"));
     let b = new.map_or_else(|| "/dev/null".to_string(), |_| format!("local/{name}"));
 
@@ -277,6 +289,7 @@ fn text_diff(out: &mut String, old: Option<&str>, new: Option<&str>, name: &str,
         paint(out, &hunk.header().to_string(), CYAN, color);
         for change in hunk.iter_changes() {
             let line = change.value().strip_suffix('\n').unwrap_or(change.value());
+            let line = escape_text(line);
             let (mark, paint_with) = match change.tag() {
                 ChangeTag::Delete => ('-', Some(RED)),
                 ChangeTag::Insert => ('+', Some(GREEN)),

@@ -6,7 +6,8 @@
 //! files it edits; the caller writes them.
 
 use super::{DriftItem, DriftReport, Standing, Subject, Version};
-use crate::model::{ClassDef, Extension, MethodDef, MethodKey, Package};
+use crate::model::{ClassDef, Extension, MethodDef, MethodKey, Package, TonelStyle};
+use crate::tonel::file_name::{BadName, class_file_name, extension_file_name};
 use crate::tonel::{self as writer, WriteError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +66,13 @@ pub enum PullError {
     /// The writer cannot write a definition exactly.
     #[error("{0}; nothing was written")]
     Write(#[from] WriteError),
+    /// The image holds a definition whose name cannot name a file (a separator, `..`, a control
+    /// character): an image is outside, its names are never trusted as paths.
+    #[error(
+        "the image holds a definition to pull whose name is unsafe: {0}; nothing was written. \
+         Rename or remove it in the image, or pull only other files (`hotpatch pull PATHS`)"
+    )]
+    BadName(#[from] BadName),
 }
 
 /// The files that bring the image's version of `report`'s drift (and, with
@@ -191,8 +199,12 @@ impl Work {
             }
             None => {
                 let p = self.package_index(&item.package)?;
+                // Tags are declared in `package.st` only in v3; before, a class's category
+                // alone says its tag.
+                let declares_tags = package_style(&self.original, &self.packages[p]).package_fields;
                 let package = &mut self.packages[p];
                 if let Some(tag) = def.tag.as_ref().filter(|t| !t.is_empty())
+                    && declares_tags
                     && !package.tags.contains(tag)
                 {
                     package.tags.push(tag.clone());
@@ -289,9 +301,13 @@ impl Work {
             let Some(class) = package.classes.iter().find(|c| &c.name == name) else {
                 continue;
             };
-            let path = match &class.origin {
-                Some(o) => o.path.clone(),
-                None => folder(package)?.join(format!("{name}.class.st")),
+            // An existing file keeps its own style (its origin's); a new one takes its package's.
+            let (path, style) = match &class.origin {
+                Some(o) => (o.path.clone(), o.style),
+                None => (
+                    folder(package)?.join(class_file_name(name, class.kind)?),
+                    package_style(&self.original, package),
+                ),
             };
             let before = self
                 .original
@@ -299,7 +315,11 @@ impl Work {
                 .flat_map(|p| p.classes.iter())
                 .find(|c| &c.name == name && c.origin.is_some())
                 .and_then(|c| writer::write_class_file(c).ok());
-            files.push(edit(path, before, writer::write_class_file(class)?));
+            files.push(edit(
+                path,
+                before,
+                writer::write_class_file_in(class, style)?,
+            ));
         }
         for (p, class_name) in &self.extensions {
             let package = &self.packages[*p];
@@ -310,9 +330,12 @@ impl Work {
             else {
                 continue;
             };
-            let path = match &ext.origin {
-                Some(o) => o.path.clone(),
-                None => folder(package)?.join(format!("{class_name}.extension.st")),
+            let (path, style) = match &ext.origin {
+                Some(o) => (o.path.clone(), o.style),
+                None => (
+                    folder(package)?.join(extension_file_name(class_name)?),
+                    package_style(&self.original, package),
+                ),
             };
             let before = self.original[*p]
                 .extensions
@@ -326,7 +349,11 @@ impl Work {
                     restyled: false,
                 });
             } else {
-                files.push(edit(path, before, writer::write_extension_file(ext)?));
+                files.push(edit(
+                    path,
+                    before,
+                    writer::write_extension_file_in(ext, style)?,
+                ));
             }
         }
         for p in &self.tagged {
@@ -347,6 +374,41 @@ impl Work {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
     }
+}
+
+/// The style a new file of `package` is written in: the one most of its class files as read
+/// have (a package partly saved again by a newer Pharo mixes them; a tie goes to the file read
+/// first), else its extension files' (v1 when they use symbols), else v3. The class-side word
+/// stays the writer's choice for the new file's kind.
+fn package_style(original: &[Package], package: &Package) -> TonelStyle {
+    let Some(read) = original.iter().find(|p| p.name == package.name) else {
+        return TonelStyle::default();
+    };
+    let classes = read.classes.iter().filter_map(|c| c.origin.as_ref());
+    let extensions = read.extensions.iter().filter_map(|e| e.origin.as_ref());
+    let mut counts: Vec<(TonelStyle, usize)> = Vec::new();
+    for origin in classes {
+        let style = TonelStyle {
+            class_side: None,
+            ..origin.style
+        };
+        match counts.iter_mut().find(|(s, _)| *s == style) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((style, 1)),
+        }
+    }
+    let most = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let voted = counts.into_iter().find(|(_, n)| *n == most).map(|(s, _)| s);
+    voted
+        .or_else(|| {
+            extensions
+                .map(|o| match o.style.symbol_names {
+                    true => TonelStyle::V1,
+                    false => TonelStyle::V3,
+                })
+                .next()
+        })
+        .unwrap_or_default()
 }
 
 fn folder(package: &Package) -> Result<PathBuf, PullError> {

@@ -166,7 +166,11 @@ fn on_disk(dir: &std::path::Path, methods: Vec<MethodDef>) -> Package {
     std::fs::create_dir_all(&folder).unwrap();
     let path = folder.join("Counter.class.st");
     std::fs::write(&path, write_class_file(&p.classes[0]).unwrap()).unwrap();
-    p.classes[0].origin = Some(Origin { path, line: 1 });
+    p.classes[0].origin = Some(Origin {
+        path,
+        line: 1,
+        ..Default::default()
+    });
     p.path = Some(folder);
     p
 }
@@ -288,6 +292,180 @@ fn splice_carries_a_change_into_a_file_in_another_header_style() {
     // A change inside a region the file words differently cannot be carried over.
     let header_change = after.replace("#name : 'A',", "#name : 'A',\n\t#instVars : [ 'x' ],");
     assert_eq!(super::pull::splice(disk, before, &header_change), None);
+}
+
+/// The fixture package `Gauge-Core` (Tonel v1 and v2 files, written by us in the styles those
+/// Pharo versions write) copied into a temporary folder and read, so each definition knows its
+/// file and the file's style.
+fn styled_package(dir: &std::path::Path) -> Package {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tonel/styles/Gauge-Core");
+    let folder = dir.join("Gauge-Core");
+    std::fs::create_dir_all(&folder).unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), folder.join(entry.file_name())).unwrap();
+    }
+    let (repo, errors) = crate::tonel::read_repository(&folder).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    repo.packages.into_iter().next().unwrap()
+}
+
+/// The plan of pulling `recorded` when the image holds `local` changed by `edit`.
+fn pull_into(local: &Package, recorded: Recorded, edit: impl FnOnce(&mut Package)) -> PullPlanned {
+    let mut image = local.clone();
+    edit(&mut image);
+    let local = [local.clone()];
+    let report = DriftReport::classify(&local, &[image], vec![recorded], None);
+    let plan = plan_pull(&local, &report, ConflictChoice::Ask, &[]).unwrap();
+    assert_eq!(plan.files.len(), 1, "{plan:?}");
+    let file = &plan.files[0];
+    PullPlanned {
+        before: std::fs::read_to_string(&file.path).unwrap(),
+        after: file.text.clone().unwrap(),
+        restyled: file.restyled,
+    }
+}
+
+fn reader_class(package: &mut Package) -> &mut ClassDef {
+    package
+        .classes
+        .iter_mut()
+        .find(|c| c.name == "GaugeReader")
+        .unwrap()
+}
+
+struct PullPlanned {
+    before: String,
+    after: String,
+    restyled: bool,
+}
+
+fn reader_method(selector: &str, protocol: &str, source: &str) -> MethodDef {
+    MethodDef {
+        class_name: "GaugeReader".into(),
+        side: Side::Instance,
+        selector: selector.into(),
+        protocol: protocol.into(),
+        source: source.into(),
+        span: None,
+    }
+}
+
+fn reader_drift(selector: &str, change: DriftChange, installed: Option<MethodDef>) -> Recorded {
+    Recorded {
+        package: "Gauge-Core".into(),
+        subject: Subject::Method {
+            key: MethodKey {
+                class_name: "GaugeReader".into(),
+                side: Side::Instance,
+                selector: selector.into(),
+            },
+        },
+        change,
+        installed: installed.map(Version::Method),
+        stamp: None,
+    }
+}
+
+#[test]
+fn a_method_added_in_the_image_goes_into_a_v1_file_as_v1_and_alone() {
+    let dir = TempDir::new();
+    let local = styled_package(dir.path());
+    let reset = reader_method("reset", "initialization", "reset\n\tunit := DefaultUnit");
+    let planned = pull_into(
+        &local,
+        reader_drift("reset", DriftChange::Added, None),
+        |image| reader_class(image).methods.push(reset),
+    );
+    assert!(!planned.restyled);
+    // The method lands where Pharo sorts it, in the file's own style; nothing else moves.
+    let after_next = "GaugeReader >> next [\n\t^ stream next asNumber\n]\n";
+    assert_eq!(
+        planned.after,
+        planned.before.replace(
+            after_next,
+            &format!(
+                "{after_next}\n{{ #category : #initialization }}\nGaugeReader >> reset [\n\tunit := DefaultUnit\n]\n"
+            )
+        )
+    );
+}
+
+#[test]
+fn a_method_changed_in_the_image_with_a_new_protocol_changes_only_its_lines_in_a_v1_file() {
+    let dir = TempDir::new();
+    let local = styled_package(dir.path());
+    let old = local
+        .classes
+        .iter()
+        .find(|c| c.name == "GaugeReader")
+        .unwrap()
+        .methods
+        .iter()
+        .find(|m| m.selector == "unit")
+        .unwrap()
+        .clone();
+    let new = reader_method(
+        "unit",
+        "reading - units",
+        "unit\n\t^ unit ifNil: [ DefaultUnit ]",
+    );
+    let planned = pull_into(
+        &local,
+        reader_drift("unit", DriftChange::Changed, Some(old)),
+        |image| {
+            let methods = &mut reader_class(image).methods;
+            let at = methods.iter().position(|m| m.selector == "unit").unwrap();
+            methods[at] = new;
+        },
+    );
+    assert!(!planned.restyled);
+    assert_eq!(
+        planned.after,
+        planned.before.replace(
+            "{ #category : #accessing }\nGaugeReader >> unit [\n\t^ unit\n]",
+            "{ #category : #'reading - units' }\nGaugeReader >> unit [\n\t^ unit ifNil: [ DefaultUnit ]\n]"
+        )
+    );
+}
+
+#[test]
+fn a_class_added_in_the_image_is_written_in_the_style_of_its_package() {
+    let dir = TempDir::new();
+    let local = styled_package(dir.path());
+    let def = ClassDef {
+        name: "GaugeDial".into(),
+        superclass: Some("Object".into()),
+        package: "Gauge-Core".into(),
+        tag: Some("Dials".into()),
+        ..Default::default()
+    };
+    let recorded = Recorded {
+        package: "Gauge-Core".into(),
+        subject: Subject::Class {
+            name: "GaugeDial".into(),
+        },
+        change: DriftChange::Added,
+        installed: None,
+        stamp: None,
+    };
+    let mut image = local.clone();
+    image.classes.push(def);
+    let local = [local];
+    let report = DriftReport::classify(&local, &[image], vec![recorded], None);
+    let plan = plan_pull(&local, &report, ConflictChoice::Ask, &[]).unwrap();
+    // v1: the category holds the tag; `package.st` declares none.
+    assert_eq!(plan.files.len(), 1);
+    assert!(
+        plan.files[0]
+            .path
+            .ends_with("Gauge-Core/GaugeDial.class.st")
+    );
+    assert_eq!(
+        plan.files[0].text.as_deref().unwrap(),
+        "Class {\n\t#name : #GaugeDial,\n\t#superclass : #Object,\n\t#category : #'Gauge-Core-Dials'\n}\n"
+    );
 }
 
 #[test]

@@ -101,9 +101,11 @@ impl NameKind {
     }
 }
 
-/// `name` in quotes for a message, control characters shown escaped, cut at 60 characters.
+/// `name` in quotes for a message, control characters shown escaped ([`crate::term::escape`]),
+/// cut at 60 characters.
 fn quoted(name: &str) -> String {
-    let mut shown: String = name.chars().take(60).flat_map(char::escape_debug).collect();
+    let cut: String = name.chars().take(60).collect();
+    let mut shown = crate::term::escape(&cut).into_owned();
     if name.chars().count() > 60 {
         shown.push('…');
     }
@@ -241,6 +243,6 @@ mod tests {
         assert!(!NameKind::Tag.accepts("a\nb"));
         assert!(!NameKind::Protocol.accepts("\u{1b}[2J"));
         let problem = NameKind::Tag.problem("a\u{1b}b").unwrap();
-        assert!(problem.contains("\\u{1b}"), "escaped: {problem}");
+        assert!(problem.contains("a\\eb"), "escaped: {problem}");
     }
 }

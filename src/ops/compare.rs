@@ -191,6 +191,9 @@ impl SnapshotCache {
     }
 
     fn read_shard(&self, file: &str) -> Option<Shard> {
+        if !is_shard_file(file) {
+            return None;
+        }
         let bytes = std::fs::read(self.dir().join(file)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
@@ -474,7 +477,7 @@ impl SnapshotCache {
         }
         self.write_index(&index);
         for (name, file) in &loaded.index.shards {
-            if index.shards.get(name) != Some(file) {
+            if index.shards.get(name) != Some(file) && is_shard_file(file) {
                 let _ = std::fs::remove_file(self.dir().join(file));
             }
         }
@@ -599,13 +602,17 @@ fn join(index: &Index, shards: Vec<Shard>) -> SnapshotResult {
 /// Write then rename, so a concurrent reader never sees half a file. Best effort.
 fn write_atomically(path: &Path, bytes: &[u8]) {
     let Some(dir) = path.parent() else { return };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
+    if std::fs::create_dir_all(dir).is_ok() {
+        let _ = super::files::replace(path, bytes, super::files::Durability::Unsynced);
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
+}
+
+/// Whether `file`, read from the cache's index, is a shard's name as [`SnapshotCache`] makes
+/// them (16 hex digits, `.json`): the index is a file on disk, and only such a name is joined
+/// onto the cache directory to be read or removed.
+fn is_shard_file(file: &str) -> bool {
+    file.strip_suffix(".json")
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Snapshots the image for the local scope (through the cache when given) and diffs.

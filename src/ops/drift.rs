@@ -1,11 +1,14 @@
 //! `hotpatch pull`: bring what was changed in the live image (drift) into the Tonel files, then
 //! tell the agent that the image's version is now the installed one, so `status` is clean.
 //!
-//! Files are written only after every new text is ready (each to a temporary file first, then
-//! renamed), so a failure leaves the sources as they were; the agent is told only after the
-//! files are written.
+//! Files are written only after every new text is ready and every path is checked to lie inside
+//! the sources (the names an image sends are checked as names before they join a path, see
+//! [`crate::tonel::file_name`]); each file is written to a temporary file beside it and renamed,
+//! so a crash leaves the old file or the new one; the agent is told only after the files are
+//! written.
 
 use super::compare::compare;
+use super::files::{self, Durability};
 use super::local::{self, LocalSources, SourceError};
 use crate::config::{Config, Target};
 use crate::drift::pull::{ConflictChoice, FileEdit, PullError, PullPlan, plan_pull};
@@ -58,12 +61,23 @@ pub enum PullFailure {
     Unsupported(String),
     #[error(transparent)]
     Plan(#[from] PullError),
-    /// Writing the files failed; none was changed.
-    #[error("cannot write {}: {source}; no file was changed", .path.display())]
+    /// Writing a file failed: none was changed, unless the rename of one failed after
+    /// others were renamed (each file is then whole, old or new).
+    #[error(
+        "cannot write {}: {source}; no file was changed",
+        crate::term::escape(&.path.display().to_string())
+    )]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A planned path lies outside the sources: refused before anything was written.
+    #[error(
+        "refusing to write {}: it is not inside the sources at {}; nothing was written",
+        crate::term::escape(&.path.display().to_string()),
+        .root.display()
+    )]
+    Outside { path: PathBuf, root: PathBuf },
     /// The files were written but the agent could not be told: `status` keeps reporting them
     /// as converged until the next pull.
     #[error(
@@ -164,7 +178,7 @@ pub async fn pull(
         client.close().await;
         return Ok(report);
     }
-    write_all(&report.plan.files)?;
+    write_all(&config.source, &report.plan.files)?;
     let identity = super::identity::gather(&config.root);
     let adopted = client
         // Only the named definitions: `packages` would adopt everything the packages hold,
@@ -200,33 +214,39 @@ fn adoptions(report: &PullReport) -> (Vec<AdoptMethod>, Vec<String>) {
     (methods, classes)
 }
 
-/// Writes every file to a temporary sibling first, then renames them all into place, so a
-/// failure before the renames changes nothing.
-fn write_all(files: &[FileEdit]) -> Result<(), PullFailure> {
+/// Writes the planned files, only inside `root` (the sources): every path is checked before any
+/// file is touched; every new text is staged beside its file (written and synced under a
+/// temporary name) before the first rename, so a failure until then changes nothing; then each
+/// is renamed over its file (a crash leaves the old file or the new one, never half) and the
+/// files to delete go. A path outside `root` refuses the whole pull, nothing written.
+fn write_all(root: &Path, files: &[FileEdit]) -> Result<(), PullFailure> {
     let fail = |path: &Path, source: std::io::Error| PullFailure::Write {
         path: path.to_path_buf(),
         source,
     };
+    if let Some(edit) = files.iter().find(|e| !files::inside(root, &e.path)) {
+        return Err(PullFailure::Outside {
+            path: edit.path.clone(),
+            root: root.to_path_buf(),
+        });
+    }
     let mut staged = Vec::new();
     for edit in files {
         if let Some(text) = &edit.text {
             if let Some(dir) = edit.path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
             }
-            let tmp = edit
-                .path
-                .with_extension(format!("st.hotpatch-{}", std::process::id()));
-            if let Err(e) = std::fs::write(&tmp, text) {
-                for (t, _) in &staged {
-                    let _ = std::fs::remove_file(t);
-                }
-                return Err(fail(&edit.path, e));
-            }
-            staged.push((tmp, edit.path.clone()));
+            staged.push(
+                files::stage(&edit.path, text.as_bytes(), Durability::Synced)
+                    .map_err(|e| fail(&edit.path, e))?,
+            );
         }
     }
-    for (tmp, path) in &staged {
-        std::fs::rename(tmp, path).map_err(|e| fail(path, e))?;
+    for (file, edit) in staged
+        .into_iter()
+        .zip(files.iter().filter(|e| e.text.is_some()))
+    {
+        file.commit().map_err(|e| fail(&edit.path, e))?;
     }
     for edit in files.iter().filter(|e| e.text.is_none()) {
         match std::fs::remove_file(&edit.path) {
@@ -236,4 +256,94 @@ fn write_all(files: &[FileEdit]) -> Result<(), PullFailure> {
         }
     }
     Ok(())
+}
+
+/// `pull` against a compromised image, played by the protocol-level fake agent
+/// ([`crate::image::fake_agent`]): its answer names a class with an absolute path, which no real
+/// image's class builder is needed to send. The real-VM cases (climbing names, another
+/// project's file, newlines, ESC) are in `tests/untrusted_image.rs`.
+#[cfg(test)]
+mod compromised_answer_tests {
+    use super::*;
+    use crate::image::fake_agent::{Reply, ok, serve};
+    use serde_json::json;
+
+    /// An image whose snapshot holds one class, added by hand (drift), named `name`.
+    async fn image_with_class(name: String) -> String {
+        serve(move |r| match r["cmd"].as_str() {
+            Some("hello") => ok(
+                r,
+                json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": 1,
+                       "features": ["drift", "adopt"]}),
+            ),
+            Some("snapshot") => ok(
+                r,
+                json!({"session": "s1", "epoch": 1, "packages": [{
+                    "name": "Sample-Core",
+                    "classes": [{"name": name, "superclass": "Object", "package": "Sample-Core"}],
+                    "drift": {"adopted": true, "classes": [{"name": name, "change": "added"}]}
+                }]}),
+            ),
+            _ => Reply::Close,
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn an_absolute_class_name_in_an_answer_writes_nothing() {
+        let outside = std::env::temp_dir().join(format!("hotpatch-abs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&outside);
+        std::fs::create_dir_all(&outside).unwrap();
+        let evil = outside.join("hp_abs").to_string_lossy().into_owned();
+        let url = image_with_class(evil.clone()).await;
+        let (config, target, root) = super::super::scratch_project("pull-abs", &url);
+        let options = PullOptions::default();
+        // Without the name check, `folder.join("/…/hp_abs.class.st")` is the absolute path.
+        let failure = pull(&config, &target, &options).await.expect_err("refused");
+        assert!(
+            matches!(&failure, PullFailure::Plan(PullError::BadName(b)) if b.name == evil),
+            "{failure}"
+        );
+        assert!(
+            failure.to_string().contains("nothing was written"),
+            "{failure}"
+        );
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(root.join("src/Sample-Core"))
+                .unwrap()
+                .count(),
+            1,
+            "only package.st"
+        );
+        std::fs::remove_dir_all(&outside).unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_planned_path_outside_the_sources_refuses_every_write() {
+        let root = std::env::temp_dir().join(format!("hotpatch-outside-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("src/P")).unwrap();
+        let inside = root.join("src/P/Foo.class.st");
+        let edit = |path: PathBuf| FileEdit {
+            path,
+            text: Some("x".into()),
+            restyled: false,
+        };
+        for outside in [
+            root.join("elsewhere.class.st"),
+            root.join("src/P/../../elsewhere.class.st"),
+            PathBuf::from("/tmp/hp_abs.class.st"),
+        ] {
+            let files = [edit(inside.clone()), edit(outside.clone())];
+            let failure = write_all(&root.join("src"), &files).expect_err("refused");
+            assert!(matches!(failure, PullFailure::Outside { .. }), "{failure}");
+            assert!(!inside.exists(), "nothing written before the check");
+            assert!(!outside.exists());
+        }
+        write_all(&root.join("src"), &[edit(inside.clone())]).unwrap();
+        assert_eq!(std::fs::read_to_string(&inside).unwrap(), "x");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -806,21 +806,10 @@ mod fake_agent_tests {
         })
         .await;
         // A project of its own: the cache lives beside its hotpatch.toml.
-        let root = std::env::temp_dir().join(format!("hotpatch-sync-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let package = root.join("src/Sample-Core");
-        std::fs::create_dir_all(&package).unwrap();
-        std::fs::write(
-            package.join("package.st"),
-            "Package { #name : 'Sample-Core' }\n",
-        )
-        .unwrap();
+        let (config, target, root) = crate::ops::scratch_project("sync", &url);
         let class = "Class {\n\t#name : 'SampleApp',\n\t#superclass : 'Object',\n\t#package : 'Sample-Core'\n}\n\n\
                      { #category : 'greeting' }\nSampleApp >> greet [\n\n\t^ 'Hello, '\n]\n";
-        std::fs::write(package.join("SampleApp.class.st"), class).unwrap();
-        let text = format!("packages = ['Sample-Core']\n[targets.t]\nurl = '{url}'\n");
-        let config = Config::from_str(&text, &root).unwrap();
-        let target = config.target(&Default::default()).unwrap();
+        std::fs::write(root.join("src/Sample-Core/SampleApp.class.st"), class).unwrap();
         let cached = PushOptions {
             use_cache: true,
             ..options()

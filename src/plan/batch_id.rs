@@ -271,6 +271,7 @@ mod tests {
             c.origin = Some(Origin {
                 path: "src/App/Counter.class.st".into(),
                 line: 7,
+                ..Default::default()
             });
         }
         if let Step::PutMethod(m) = &mut located[1] {

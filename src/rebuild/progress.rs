@@ -1,8 +1,10 @@
 //! What the user sees while a rebuild runs: one line per phase with the elapsed time, and the
 //! VM's output and the image's log as they come, indented. Plain lines on stderr rather than a
 //! spinner: rebuilds mostly run in deploy jobs whose output is a log file, not a terminal, and
-//! stdout stays free for `--json`.
+//! stdout stays free for `--json`. What the VM and the image say is shown escaped
+//! ([`crate::term`]).
 
+use crate::term::{errln, escape};
 use std::time::Instant;
 
 /// Where progress goes (stderr), with the clock of the whole run.
@@ -32,7 +34,7 @@ impl Progress {
     /// A phase begins or reaches a milestone: `[  12.3s] build: message`.
     pub fn phase(&self, phase: &str, message: &str) {
         if !self.quiet {
-            eprintln!(
+            errln!(
                 "[{:>7.1}s] {phase}: {message}",
                 self.started.elapsed().as_secs_f64()
             );
@@ -42,7 +44,8 @@ impl Progress {
     /// A line of output from the VM or the image's log, shown under the current phase.
     pub fn output(&self, source: &str, line: &str) {
         if !self.quiet {
-            eprintln!("           {source} | {line}");
+            // The VM's output and the image's log are outside text: a line is one line.
+            errln!("           {source} | {}", escape(line));
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The Tonel engine: reads Tonel repositories (every format version Pharo has written) into the
-//! shared [`crate::model`], writes Tonel v3 back the way Pharo 12/13 does, and exports chunk
+//! shared [`crate::model`], writes it back in the style of the file it was read from (v3, as
+//! Pharo 12/13 write it, for new files; see [`crate::model::TonelStyle`]), and exports chunk
 //! format (file-in) for old Squeak images ([`chunk`]).
 //!
 //! # Layout on disk
@@ -73,6 +74,7 @@
 //! Class comments follow the same clean on both sides (`TonelCommentScanner`).
 
 pub mod chunk;
+pub mod file_name;
 mod names;
 mod reader;
 mod repository;
@@ -87,7 +89,8 @@ use crate::model::{ClassDef, Extension, Package};
 pub use names::name_errors;
 pub use repository::{duplicate_definitions, locate_packages_dir, read_repository};
 pub use writer::{
-    WriteError, write_class_file, write_extension_file, write_package_file, write_repository,
+    WriteError, write_class_file, write_class_file_in, write_extension_file,
+    write_extension_file_in, write_package_file, write_repository,
 };
 
 /// A Tonel syntax error with the file position it was found at.

@@ -10,7 +10,8 @@ use super::text::{
 };
 use super::{ParsedFile, TonelError};
 use crate::model::{
-    ClassDef, ClassKind, Extension, MethodDef, MethodSpan, Origin, Package, Pos, Side,
+    ClassDef, ClassKind, ClassSideWord, Extension, MethodDef, MethodSpan, Origin, Package, Pos,
+    Quoting, Side, TonelStyle,
 };
 
 /// What one file parse yields, plus the legacy category when the file predates `#package`
@@ -38,6 +39,10 @@ struct FileParser<'a> {
     /// Whether the file has any `\r`; if not, sources are copied without line-ending work.
     has_cr: bool,
     i: usize,
+    /// How the file is written, as far as read so far (see [`TonelStyle`]).
+    style: TonelStyle,
+    /// Whether a method's metadata has been seen (the first one says how protocols are written).
+    protocol_seen: bool,
 }
 
 /// Where a method header's pieces sit.
@@ -64,6 +69,8 @@ impl<'a> FileParser<'a> {
             cursor: std::cell::Cell::new((0, 1, 0)),
             has_cr: contains_byte(bytes, b'\r'),
             i: 0,
+            style: TonelStyle::default(),
+            protocol_seen: false,
         }
     }
 
@@ -192,9 +199,17 @@ impl<'a> FileParser<'a> {
         let (map, after) =
             ston::parse_value(self.bytes, self.i).map_err(|e| self.error(e.offset, e.message))?;
         self.i = after;
-        let origin = Origin {
+        let mut origin = Origin {
             path: self.path.to_path_buf(),
             line: self.line(type_at),
+            style: TonelStyle::default(),
+        };
+        self.style.symbol_names = matches!(map.get("name"), Some(Ston::Symbol(_)));
+        self.style.package_fields = map.get("package").is_some();
+        self.style.category = match map.get("category") {
+            Some(Ston::Symbol(_)) => Some(Quoting::Symbol),
+            Some(_) => Some(Quoting::String),
+            None => None,
         };
         match word.as_str() {
             "Package" => {
@@ -211,6 +226,8 @@ impl<'a> FileParser<'a> {
             "Extension" => {
                 let class_name = self.required_text(&map, "name", map_at, "Extension")?;
                 let methods = self.methods(None)?;
+                self.style.selector_order = super::writer::selector_order_of(&methods, false);
+                origin.style = self.style;
                 Ok(Parsed {
                     file: ParsedFile::Extension(Extension {
                         class_name,
@@ -224,8 +241,10 @@ impl<'a> FileParser<'a> {
                 let kind = kind.unwrap_or_default();
                 let (mut class, legacy_category) = self.class_def(kind, &map, map_at)?;
                 class.comment = comment;
-                class.origin = Some(origin);
                 class.methods = self.methods(Some(&class.name))?;
+                self.style.selector_order = super::writer::selector_order_of(&class.methods, true);
+                origin.style = self.style;
+                class.origin = Some(origin);
                 Ok(Parsed {
                     file: ParsedFile::Class(class),
                     legacy_category,
@@ -439,6 +458,7 @@ impl<'a> FileParser<'a> {
             let mut protocol = String::new();
             if let Some((category, after)) = self.plain_category() {
                 protocol = category;
+                self.protocol_seen = true;
                 self.i = after;
                 self.skip_ws();
             } else if self.peek() == Some(b'{') {
@@ -453,6 +473,11 @@ impl<'a> FileParser<'a> {
                 protocol = self
                     .optional_text(&meta, "category", meta_at)?
                     .unwrap_or_default();
+                if !self.protocol_seen {
+                    self.protocol_seen = true;
+                    self.style.symbol_protocols =
+                        matches!(meta.get("category"), Some(Ston::Symbol(_)));
+                }
                 self.i = after;
                 self.skip_ws();
             }
@@ -543,6 +568,13 @@ impl<'a> FileParser<'a> {
             let word = self.identifier_slice();
             if word == "class" || word == "classSide" {
                 side = Side::Class;
+                if self.style.class_side.is_none() {
+                    self.style.class_side = Some(if word == "class" {
+                        ClassSideWord::Class
+                    } else {
+                        ClassSideWord::ClassSide
+                    });
+                }
             } else {
                 return Err(self.expected(word_at, "'>>', 'class >>' or 'classSide >>'"));
             }

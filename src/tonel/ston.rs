@@ -313,6 +313,23 @@ pub fn write_string(out: &mut String, s: &str) {
     out.push('\'');
 }
 
+/// Writes a symbol the way Tonel v1 headers have them: `#accessing` when it is a letter
+/// followed by letters and digits (ASCII), else `#` and a string literal (`#'Neo-JSON-Core'`,
+/// `#'instance creation'`, `#'SDL_Color'`, `#'methodsFor:'`). That is what every file of
+/// Pharo 9's and 11's own sources (Tonel v1) shows; STON's own writer would leave `-`, `_`, `.`
+/// and `/` unquoted.
+pub fn write_symbol(out: &mut String, s: &str) {
+    out.push('#');
+    let mut bytes = s.bytes();
+    let plain = bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric());
+    if plain {
+        out.push_str(s);
+    } else {
+        write_string(out, s);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +397,32 @@ mod tests {
         assert!(e.message.contains("',' or '}'"), "{}", e.message);
         let e = parse_value(b"{ #a : 'x }", 0).unwrap_err();
         assert_eq!(e.offset, 7);
+    }
+
+    #[test]
+    fn symbols_are_written_as_tonel_v1_files_have_them() {
+        let written = |s: &str| {
+            let mut out = String::new();
+            write_symbol(&mut out, s);
+            out
+        };
+        for (symbol, text) in [
+            ("accessing", "#accessing"),
+            ("NeoJSONWriter", "#NeoJSONWriter"),
+            ("Foo2", "#Foo2"),
+            ("at:put:", "#'at:put:'"),
+            ("SDL_Color", "#'SDL_Color'"),
+            ("+", "#'+'"),
+            ("Neo-JSON-Core", "#'Neo-JSON-Core'"),
+            ("instance creation", "#'instance creation'"),
+            ("finding/searching", "#'finding/searching'"),
+            ("*neo-json-core", "#'*neo-json-core'"),
+            ("it's", "#'it\\'s'"),
+            ("2d", "#'2d'"),
+            ("", "#''"),
+        ] {
+            assert_eq!(written(symbol), text, "{symbol:?}");
+        }
     }
 
     #[test]

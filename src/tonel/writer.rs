@@ -1,6 +1,8 @@
-//! Tonel v3 writer: produces what Pharo 12/13's `TonelWriter` writes (tab indentation, STON
-//! strings, `#category` + `#package` + `#tag`, class-side methods first, each side sorted by
-//! selector, `Class >> declaration [body\n]`).
+//! Tonel writer: produces what Pharo's `TonelWriter` writes (tab indentation, class-side
+//! methods first, each side sorted by selector, `Class >> declaration [body\n]`), in the style
+//! of the file a definition was read from ([`TonelStyle`]: v1 symbols, v2 strings, v3 strings
+//! with `#package` + `#tag`, `class` or `classSide`), and in v3, as Pharo 12/13 write it, for a
+//! definition read from no file.
 //!
 //! For a file Pharo wrote, `write(read(file))` is byte-identical; for any model whose method
 //! sources start with their method pattern, `read(write(model)) == model` (spans aside).
@@ -10,15 +12,30 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::ston::write_string;
+use super::file_name::{class_file_name, extension_file_name, package_folder_name};
+use super::ston::{write_string, write_symbol};
 use super::text::{
     find_body_end, is_binary_char, is_ident_char, is_ident_start, is_separator, skip_comment,
 };
-use crate::model::{ClassDef, ClassKind, Extension, MethodDef, Package, Repository, Side};
+use crate::model::{
+    ClassDef, ClassKind, ClassSideWord, Extension, MethodDef, Package, Quoting, Repository,
+    SelectorOrder, Side, TonelStyle,
+};
 
-/// The text of a `Foo.class.st` / `TFoo.trait.st` file; an error when a method cannot be written
-/// without changing its selector or source (see [`WriteError`]).
+/// The text of a `Foo.class.st` / `TFoo.trait.st` file, in the style of the file it was read
+/// from; an error when a method cannot be written without changing its selector or source (see
+/// [`WriteError`]).
 pub fn write_class_file(class: &ClassDef) -> Result<String, WriteError> {
+    write_class_file_in(class, style_of(class.origin.as_ref()))
+}
+
+/// The style of the file `origin` names (v3 for a definition read from no file).
+fn style_of(origin: Option<&crate::model::Origin>) -> TonelStyle {
+    origin.map(|o| o.style).unwrap_or_default()
+}
+
+/// [`write_class_file`] in the given style.
+pub fn write_class_file_in(class: &ClassDef, style: TonelStyle) -> Result<String, WriteError> {
     let mut out = String::with_capacity(
         256 + class
             .methods
@@ -33,15 +50,19 @@ pub fn write_class_file(class: &ClassDef) -> Result<String, WriteError> {
     }
     let is_trait = class.kind == ClassKind::Trait;
     out.push_str(if is_trait { "Trait {\n" } else { "Class {\n" });
-    let mut fields: Vec<(&str, Field)> = vec![("name", Field::Text(&class.name))];
+    let name = |text| match style.symbol_names {
+        true => Field::Symbol(text),
+        false => Field::Text(text),
+    };
+    let mut fields: Vec<(&str, Field)> = vec![("name", name(&class.name))];
     if !is_trait {
         fields.push((
             "superclass",
-            Field::Text(class.superclass.as_deref().unwrap_or("nil")),
+            name(class.superclass.as_deref().unwrap_or("nil")),
         ));
     }
     if let Some(layout) = &class.layout {
-        fields.push(("type", Field::Text(layout)));
+        fields.push(("type", name(layout)));
     }
     let mut variables: Vec<(&str, Field)> = [
         ("instVars", &class.inst_vars),
@@ -66,28 +87,50 @@ pub fn write_class_file(class: &ClassDef) -> Result<String, WriteError> {
     }
     fields.append(&mut variables);
     let category = class.category();
-    fields.push(("category", Field::Text(&category)));
-    fields.push(("package", Field::Text(&class.package)));
-    if let Some(tag) = class.tag.as_deref().filter(|t| !t.is_empty()) {
-        fields.push(("tag", Field::Text(tag)));
+    // Without `#package` the category is where the package and tag are; v3 files may omit it.
+    let quoting = match style.category {
+        None if !style.package_fields => Some(Quoting::String),
+        quoting => quoting,
+    };
+    match quoting {
+        Some(Quoting::Symbol) => fields.push(("category", Field::Symbol(&category))),
+        Some(Quoting::String) => fields.push(("category", Field::Text(&category))),
+        None => {}
+    }
+    if style.package_fields {
+        fields.push(("package", Field::Text(&class.package)));
+        if let Some(tag) = class.tag.as_deref().filter(|t| !t.is_empty()) {
+            fields.push(("tag", Field::Text(tag)));
+        }
     }
     write_fields(&mut out, &fields);
     out.push_str("}\n");
-    let owner = match (class.kind, &class.name) {
-        (ClassKind::Trait, name) => (name.as_str(), "classSide"),
-        (ClassKind::Class, name) => (name.as_str(), "class"),
-    };
-    write_methods(&mut out, &class.methods, Some(owner))?;
+    let side = style.class_side.unwrap_or(match class.kind {
+        ClassKind::Trait => ClassSideWord::ClassSide,
+        ClassKind::Class => ClassSideWord::Class,
+    });
+    write_methods(&mut out, &class.methods, Some(&class.name), side, style)?;
     Ok(out)
 }
 
-/// The text of a `Bar.extension.st` file (see [`write_class_file`] for the error).
+/// The text of a `Bar.extension.st` file, in the style of the file it was read from (see
+/// [`write_class_file`] for the error).
 pub fn write_extension_file(ext: &Extension) -> Result<String, WriteError> {
+    write_extension_file_in(ext, style_of(ext.origin.as_ref()))
+}
+
+/// [`write_extension_file`] in the given style.
+pub fn write_extension_file_in(ext: &Extension, style: TonelStyle) -> Result<String, WriteError> {
     let mut out = String::new();
     out.push_str("Extension { #name : ");
-    write_string(&mut out, &ext.class_name);
+    if style.symbol_names {
+        write_symbol(&mut out, &ext.class_name);
+    } else {
+        write_string(&mut out, &ext.class_name);
+    }
     out.push_str(" }\n");
-    write_methods(&mut out, &ext.methods, None)?;
+    let side = style.class_side.unwrap_or(ClassSideWord::Class);
+    write_methods(&mut out, &ext.methods, None, side, style)?;
     Ok(out)
 }
 
@@ -115,12 +158,22 @@ pub fn write_package_file(package: &Package) -> String {
 
 /// Writes a whole repository under `dir` (the package directory, e.g. `src/`): `.properties`,
 /// then one folder per package. Stale `.st` files in those folders are removed, as Pharo does
-/// when it rewrites a package.
+/// when it rewrites a package. Every package and class name is checked before anything is
+/// written (see [`super::file_name`]): a model may come from an image.
 pub fn write_repository(repo: &Repository, dir: &Path) -> anyhow::Result<()> {
+    for package in &repo.packages {
+        package_folder_name(&package.name)?;
+        for class in &package.classes {
+            class_file_name(&class.name, class.kind)?;
+        }
+        for ext in &package.extensions {
+            extension_file_name(&ext.class_name)?;
+        }
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     write_file(&dir.join(".properties"), "{\n\t#format : #tonel\n}")?;
     for package in &repo.packages {
-        let pdir = dir.join(&package.name);
+        let pdir = dir.join(package_folder_name(&package.name)?);
         std::fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
         for entry in
             std::fs::read_dir(&pdir).with_context(|| format!("reading {}", pdir.display()))?
@@ -135,18 +188,14 @@ pub fn write_repository(repo: &Repository, dir: &Path) -> anyhow::Result<()> {
         }
         write_file(&pdir.join("package.st"), &write_package_file(package))?;
         for class in &package.classes {
-            let suffix = match class.kind {
-                ClassKind::Class => "class",
-                ClassKind::Trait => "trait",
-            };
             write_file(
-                &pdir.join(format!("{}.{suffix}.st", class.name)),
+                &pdir.join(class_file_name(&class.name, class.kind)?),
                 &write_class_file(class)?,
             )?;
         }
         for ext in &package.extensions {
             write_file(
-                &pdir.join(format!("{}.extension.st", ext.class_name)),
+                &pdir.join(extension_file_name(&ext.class_name)?),
                 &write_extension_file(ext)?,
             )?;
         }
@@ -160,6 +209,8 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
 
 enum Field<'a> {
     Text(&'a str),
+    /// A symbol (Tonel v1 names and categories).
+    Symbol(&'a str),
     List(&'a [String]),
 }
 
@@ -169,6 +220,7 @@ fn write_fields(out: &mut String, fields: &[(&str, Field)]) {
         let _ = write!(out, "\t#{key} : ");
         match value {
             Field::Text(t) => write_string(out, t),
+            Field::Symbol(t) => write_symbol(out, t),
             Field::List(items) => {
                 out.push_str("[\n");
                 for (j, item) in items.iter().enumerate() {
@@ -208,31 +260,44 @@ fn side_suffix(side: Side) -> &'static str {
 /// Methods as Pharo orders them: in a class file, class side first, then instance side, each
 /// sorted by selector (`TonelWriter>>writeClassSideMethodDefinitions:` and its instance-side
 /// twin); in an extension file by selector alone, both sides mixed
-/// (`writeExtensionMethods:className:`). Selectors compare in byte order, like Pharo's
-/// `String>>#<` (ASCII, case-sensitive; UTF-8 byte order is code point order).
+/// (`writeExtensionMethods:className:`). Selectors compare in byte order, like Pharo 11+'s
+/// `String>>#<` (ASCII, case-sensitive; UTF-8 byte order is code point order), or ignoring
+/// case in a file Pharo 9 wrote (`style.selector_order`). `owner`: the
+/// class a class file defines (`None` in an extension file); `side`: the word of class-side
+/// methods.
 fn write_methods(
     out: &mut String,
     methods: &[MethodDef],
-    owner: Option<(&str, &str)>,
+    owner: Option<&str>,
+    side: ClassSideWord,
+    style: TonelStyle,
 ) -> Result<(), WriteError> {
     let mut sorted: Vec<&MethodDef> = methods.iter().collect();
+    let order = style.selector_order;
     if owner.is_some() {
         sorted.sort_by(|a, b| {
-            (a.side != Side::Class, &a.selector).cmp(&(b.side != Side::Class, &b.selector))
+            (a.side != Side::Class)
+                .cmp(&(b.side != Side::Class))
+                .then_with(|| compare_selectors(&a.selector, &b.selector, order))
         });
     } else {
-        sorted.sort_by(|a, b| a.selector.cmp(&b.selector));
+        sorted.sort_by(|a, b| compare_selectors(&a.selector, &b.selector, order));
     }
     for m in sorted {
         let (decl, body) = split_method(m)?;
         out.push_str("\n{ #category : ");
-        write_string(out, &m.protocol);
+        if style.symbol_protocols {
+            write_symbol(out, &m.protocol);
+        } else {
+            write_string(out, &m.protocol);
+        }
         out.push_str(" }\n");
-        let class_name = owner.map(|(n, _)| n).unwrap_or(&m.class_name);
-        out.push_str(class_name);
+        out.push_str(owner.unwrap_or(&m.class_name));
         if m.side == Side::Class {
-            out.push(' ');
-            out.push_str(owner.map(|(_, s)| s).unwrap_or("class"));
+            out.push_str(match side {
+                ClassSideWord::Class => " class",
+                ClassSideWord::ClassSide => " classSide",
+            });
         }
         out.push_str(" >> ");
         out.push_str(decl);
@@ -241,6 +306,39 @@ fn write_methods(
         out.push_str("\n]\n");
     }
     Ok(())
+}
+
+/// Two selectors in `order`.
+fn compare_selectors(a: &str, b: &str, order: SelectorOrder) -> std::cmp::Ordering {
+    match order {
+        SelectorOrder::Bytes => a.cmp(b),
+        SelectorOrder::IgnoringCase => {
+            let lower = |s: &str| {
+                s.bytes()
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+            };
+            lower(a).cmp(&lower(b)).then_with(|| a.cmp(b))
+        }
+    }
+}
+
+/// The order the methods of a file (in file order) are sorted in: byte order when every
+/// neighbour pair (of one side, in a class file) agrees with it, else ignoring case when every
+/// pair agrees with that, else byte order (a file sorted by neither was edited by hand).
+pub(crate) fn selector_order_of(methods: &[MethodDef], class_file: bool) -> SelectorOrder {
+    let pairs = || {
+        methods
+            .windows(2)
+            .filter(move |w| !class_file || w[0].side == w[1].side)
+    };
+    let sorted_by =
+        |order| pairs().all(|w| compare_selectors(&w[0].selector, &w[1].selector, order).is_le());
+    if !sorted_by(SelectorOrder::Bytes) && sorted_by(SelectorOrder::IgnoringCase) {
+        SelectorOrder::IgnoringCase
+    } else {
+        SelectorOrder::Bytes
+    }
 }
 
 /// Splits a method's source into the declaration written before `[` and the body written

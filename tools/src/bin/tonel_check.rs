@@ -7,9 +7,11 @@
 //! `{ #category` lines in the files (one per method Pharo wrote, so it should equal the method
 //! count; a method whose metadata Pharo omitted would make the count higher), the Tonel errors
 //! (the first ten), classes defined in more than one package (dialect variants: warnings), the
-//! folders skipped as non-packages, and the round trip: how many v3 files (class files with
-//! `#package`, extension files, `package.st`) were rewritten identically, and the first
-//! differences. Exit 0 only when there are no errors and every v3 file round-trips.
+//! folders skipped as non-packages, and the round trip: how many class and extension files,
+//! of each Tonel version (v1: symbols; v2: strings; v3: `#package`), and `package.st` files
+//! were rewritten identically in the file's own style (a v1 `package.st`, which hotpatch never
+//! writes, is not compared), and the first differences. Exit 0 only when there are no errors
+//! and every file round-trips.
 //!
 //! The repositories are not part of this project: bring them onto the machine and point this at
 //! them; figures measured so are recorded in the README's Tonel section.
@@ -17,6 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use hotpatch::model::TonelStyle;
 use hotpatch::tonel::{self, ParsedFile};
 
 /// Many small allocations (a string per selector, protocol and source); see Cargo.toml.
@@ -47,8 +50,9 @@ fn main() {
 struct RoundTrip {
     checked: usize,
     identical: usize,
-    /// Files that were not v3 (written by an older Pharo or another tool): read, not compared.
-    not_v3: usize,
+    /// (checked, identical) per version: v1, v2, v3 (class and extension files; an extension
+    /// file counts as v1 with symbols, else as v3), and `package.st`.
+    by_version: [(usize, usize); 4],
     differing: Vec<(PathBuf, String)>,
 }
 
@@ -103,9 +107,10 @@ fn check(dir: &Path) -> anyhow::Result<bool> {
         "  folders skipped (not Tonel packages): {}",
         repo.skipped.len()
     );
+    let [v1, v2, v3, packages] = trip.by_version;
     println!(
-        "  round trip: {} of {} v3 files identical ({} older-format files not compared)",
-        trip.identical, trip.checked, trip.not_v3
+        "  round trip: {} of {} files identical (v1 {}/{}, v2 {}/{}, v3 {}/{}, package.st {}/{})",
+        trip.identical, trip.checked, v1.1, v1.0, v2.1, v2.0, v3.1, v3.0, packages.1, packages.0
     );
     for (path, what) in trip.differing.iter().take(10) {
         println!("    differs: {}: {what}", path.display());
@@ -129,27 +134,42 @@ fn st_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Rewrites one file if Pharo 12/13 wrote it (v3: `#package` in class headers) and compares.
+/// Rewrites one file in its own style and compares.
 fn round_trip(path: &Path, text: &str, trip: &mut RoundTrip) {
     let Ok(parsed) = tonel::parse_file(path, text) else {
         return;
     };
-    let written = match &parsed {
-        ParsedFile::Class(c) if text.contains("\t#package : '") => tonel::write_class_file(c),
-        ParsedFile::Extension(e) if text.starts_with("Extension { #name : '") => {
-            tonel::write_extension_file(e)
+    let version = |style: TonelStyle| match (style.symbol_names, style.package_fields) {
+        (true, _) => 0,
+        (false, false) => 1,
+        (false, true) => 2,
+    };
+    let (written, slot) = match &parsed {
+        ParsedFile::Class(c) => (
+            tonel::write_class_file(c),
+            c.origin.as_ref().map_or(2, |o| version(o.style)),
+        ),
+        // An extension file says only whether it uses symbols (v1) or strings (v2 or v3).
+        ParsedFile::Extension(e) => (
+            tonel::write_extension_file(e),
+            e.origin
+                .as_ref()
+                .map_or(2, |o| if o.style.symbol_names { 0 } else { 2 }),
+        ),
+        // A `package.st` is written (by `pull`, to declare a tag) only in v2/v3, where its name
+        // is a string.
+        ParsedFile::Package(p) if text.contains("#name : '") => {
+            (Ok(tonel::write_package_file(p)), 3)
         }
-        ParsedFile::Package(p) if text.starts_with("Package {") && text.contains("#name : '") => {
-            Ok(tonel::write_package_file(p))
-        }
-        _ => {
-            trip.not_v3 += 1;
-            return;
-        }
+        ParsedFile::Package(_) => return,
     };
     trip.checked += 1;
+    trip.by_version[slot].0 += 1;
     match written {
-        Ok(w) if w == text => trip.identical += 1,
+        Ok(w) if w == text => {
+            trip.identical += 1;
+            trip.by_version[slot].1 += 1;
+        }
         Ok(w) => trip
             .differing
             .push((path.to_path_buf(), first_difference(text, &w))),
