@@ -17,10 +17,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/load.rs"]
+mod load;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use load::load_average;
 
 const CLASSES: usize = 100;
 
@@ -116,18 +120,6 @@ fn main() {
     report("push FILE, nothing changed", &noop_file, 50);
     report("push (whole project), nothing changed", &noop_all, 50);
     println!("load average at the end: {}", load_average());
-}
-
-/// The 1, 5 and 15 minute load averages (Linux), or "unknown".
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// Where the first push's time went, from `hotpatch push --json`: the client's phases, and the

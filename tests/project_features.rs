@@ -84,19 +84,20 @@ fn a_project_with_the_features_of_real_ones_pushes_runs_and_stays_clean() {
         "true"
     );
 
-    // Right after the push nothing differs, whether from the cache or read fresh.
+    clean_after_push(&p);
+}
+
+/// Right after a push nothing differs, whether from the cache or read fresh; there is no drift,
+/// nothing to pull (no file is touched) and nothing to push again, even reading the image afresh.
+fn clean_after_push(p: &Project) {
     p.run(&["diff"], 0);
     p.run(&["diff", "--no-cache"], 0);
     let status = p.run(&["status"], 0);
     assert!(status.contains("drift    none"), "{status}");
-
-    // Nothing to pull: no file is touched.
-    let before = files(&p);
+    let before = files(p);
     let out = p.run(&["pull"], 0);
     assert!(out.contains("nothing to pull"), "{out}");
-    assert_eq!(files(&p), before, "pull changed files");
-
-    // And nothing to push again.
+    assert_eq!(files(p), before, "pull changed files");
     let again = p.push_json(&["--no-cache"], 0);
     assert_eq!(again["outcome"], "nothing_to_push", "{again}");
 }
@@ -126,8 +127,5 @@ fn a_test_class_without_a_comment_diffs_clean() {
         vm.eval("(HpFeatureBareTest run: #testSum) passed size"),
         "1"
     );
-    p.run(&["diff"], 0);
-    p.run(&["diff", "--no-cache"], 0);
-    let again = p.push_json(&["--no-cache"], 0);
-    assert_eq!(again["outcome"], "nothing_to_push", "{again}");
+    clean_after_push(&p);
 }
