@@ -1,13 +1,16 @@
 //! Benchmark of the agent under attack, against the real VM and agent (the test image): the
 //! end-to-end time of `hotpatch push` of one changed method (process start to method installed)
 //! while a half-open connection, a slow sender and 20 idle unauthenticated connections are held
-//! open, next to the same push with nobody else connected; and how long the agent takes to refuse
-//! a 10,000-method batch whose last method has a syntax error. Prints figures; asserts nothing
-//! about time.
+//! open, next to the same push with nobody else connected; how long the agent takes to refuse
+//! a 10,000-method batch whose last method has a syntax error; and how long `hotpatch push` and
+//! `push --dry-run` take to refuse a 10,000-method project whose last method has a syntax error
+//! (issue 19: refused by the client, nothing sent; target < 100 ms), with the syntax check
+//! alone timed in this process. Prints figures; asserts nothing about time.
 //!
 //!     cargo bench --bench attacks -- [--runs N]
 //!
-//! Target on the 2-core reference machine (issue 11): the push under attack < 1 s.
+//! Targets on the 2-core reference machine: the push under attack < 1 s (issue 11); the client's
+//! refusal of a 10,000-method project with a syntax error < 100 ms (issue 19).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -92,6 +95,8 @@ fn main() {
         "push FILE, one method, with a half-open, a slow-sender and 20 idle connections (target 1000 ms)",
         &attacked,
     );
+
+    refuse_project(&hotpatch, &vm, runs);
 
     for (what, error, at) in [
         ("an unclosed parenthesis", "^ (total + 1", 0),
@@ -206,6 +211,107 @@ fn refuse_big_batch(vm: &common::Vm, error: &str, at: usize) -> String {
             other => format!("not refused: {other:?}"),
         }
     })
+}
+
+/// `hotpatch push` and `push --dry-run` of a project of 100 classes × 100 methods whose last
+/// method is `total := sum + + 99.`: the client refuses it (exit 2) before connecting. Prints
+/// the end-to-end times (process start to exit) and the syntax check's own time, and checks
+/// that the image did not move.
+fn refuse_project(hotpatch: &Path, vm: &common::Vm, runs: usize) {
+    let project = common::repo().join("target/bench-syntax-refusal");
+    let _ = std::fs::remove_dir_all(&project);
+    let package = project.join("src/Bench-Syntax");
+    std::fs::create_dir_all(&package).expect("create the project");
+    std::fs::write(
+        package.join("package.st"),
+        "Package { #name : 'Bench-Syntax' }\n",
+    )
+    .expect("write package.st");
+    for c in 0..100 {
+        let mut text = format!(
+            "Class {{\n\t#name : 'BenchSyntax{c}',\n\t#superclass : 'Object',\n\t#instVars : [\n\t\t'total'\n\t],\n\t#package : 'Bench-Syntax'\n}}\n"
+        );
+        for m in 0..100 {
+            let plus = if c == 99 && m == 99 { "+ +" } else { "+" };
+            text.push_str(&format!(
+                "\n{{ #category : 'computing' }}\nBenchSyntax{c} >> method{m} [\n\n\t\"Method {m}.\"\n\t| sum |\n\tsum := 0.\n\t#(1 2 3) do: [ :each | sum := sum + each ].\n\ttotal := sum {plus} {m}.\n\t^ total\n]\n"
+            ));
+        }
+        std::fs::write(package.join(format!("BenchSyntax{c}.class.st")), text)
+            .expect("write a class file");
+    }
+    std::fs::write(
+        project.join("hotpatch.toml"),
+        format!(
+            "source = \"src\"\npackages = [\"Bench-Syntax\"]\n[targets.bench]\nurl = \"{}\"\n",
+            vm.url
+        ),
+    )
+    .expect("write hotpatch.toml");
+
+    let (repo, errors) =
+        hotpatch::tonel::read_repository(&project.join("src")).expect("read the project");
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut checks = Vec::new();
+    let mut check_cpu = Vec::new();
+    for _ in 0..runs {
+        let (t, cpu) = (Instant::now(), cpu_time(libc::RUSAGE_SELF));
+        let found = hotpatch::syntax::check_packages(&repo.packages);
+        checks.push(t.elapsed());
+        check_cpu.push(cpu_time(libc::RUSAGE_SELF).saturating_sub(cpu));
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
+    report(
+        "syntax check of the 10,000 methods alone (in process)",
+        &checks,
+    );
+    report("  the same, CPU time (both threads)", &check_cpu);
+
+    let epoch = vm.epoch();
+    for args in [&["push"][..], &["push", "--dry-run"][..]] {
+        let mut times = Vec::new();
+        let mut cpu = Vec::new();
+        for _ in 0..runs {
+            let (t, before) = (Instant::now(), cpu_time(libc::RUSAGE_CHILDREN));
+            let out = Command::new(hotpatch)
+                .args(args)
+                .current_dir(&project)
+                .env("HOTPATCH_TOKEN", &vm.token)
+                .output()
+                .expect("run hotpatch");
+            times.push(t.elapsed());
+            cpu.push(cpu_time(libc::RUSAGE_CHILDREN).saturating_sub(before));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if out.status.code() != Some(2) || !stderr.contains("BenchSyntax99.class.st:") {
+                eprintln!("bench-attacks: {args:?} was not refused by the client:\n{stderr}");
+                std::process::exit(1);
+            }
+        }
+        report(
+            &format!(
+                "hotpatch {} of 10,000 methods with a syntax error in the last: refused (exit 2, nothing sent; target 100 ms)",
+                args.join(" ")
+            ),
+            &times,
+        );
+        report("  the same, CPU time of the hotpatch process", &cpu);
+    }
+    assert_eq!(vm.epoch(), epoch, "nothing was sent");
+}
+
+/// User plus system CPU time of this process (`RUSAGE_SELF`) or of its children waited for
+/// (`RUSAGE_CHILDREN`): what the work cost, whatever else the machine runs.
+fn cpu_time(who: libc::c_int) -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// Rewrites the greeting of SampleApp>>greet: to `Hello<version> `.

@@ -1,8 +1,9 @@
 //! hotpatch: put Tonel source changes into a running Smalltalk image, or rebuild it when a change
 //! cannot go live safely.
 //!
-//! The data takes one road: Tonel files ─[`tonel`]→ [`model`] ─[`diff`]→ changes ─[`plan`]→
-//! ordered batch ─[`image`]→ agent; [`rebuild`] takes over when a change cannot go live;
+//! The data takes one road: Tonel files ─[`tonel`]→ [`model`] ─[`syntax`] (every method
+//! source checked)─[`diff`]→ changes ─[`plan`]→ ordered batch ─[`image`]→ agent; [`rebuild`]
+//! takes over when a change cannot go live;
 //! [`fleet`] rolls one change across a group of images, built from single pushes; [`drift`]
 //! sets what the image changed by other means against the local sources (status, the push
 //! guard, pull); [`revision`] gives the sources as they are at a git commit (`push --ref`).
@@ -19,5 +20,6 @@ pub mod ops;
 pub mod plan;
 pub mod rebuild;
 pub mod revision;
+pub mod syntax;
 pub mod term;
 pub mod tonel;

@@ -269,6 +269,66 @@ impl MethodDef {
             && self.protocol == other.protocol
             && same_text(&self.source, &other.source)
     }
+
+    /// The file position of `line` and `column` of the method's source (1-based, as compilers
+    /// report errors): line 1 is the declaration, which sits after `Foo >> ` on the header
+    /// line; the other lines are the file's lines from `source_first_body_line` on. Without a
+    /// span (a method not read from disk), the position in the source itself.
+    pub fn file_position(&self, line: u32, column: u32) -> (u32, u32) {
+        let Some(span) = self.span else {
+            return (line, column);
+        };
+        if line >= 2 {
+            return (span.source_first_body_line + line - 2, column);
+        }
+        let prefix = match self.side {
+            Side::Instance => self.class_name.chars().count() + 4,
+            Side::Class => self.class_name.chars().count() + 10,
+        };
+        let prefix = u32::try_from(prefix).unwrap_or(0);
+        (
+            span.header.line,
+            span.header.column + prefix + column.saturating_sub(1),
+        )
+    }
+}
+
+/// An error in one definition (a syntax error the client found, a compile error or a refusal
+/// the agent reported), placed in the Tonel file that defines it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MethodError {
+    /// The file (`None` for a method not read from disk).
+    pub path: Option<PathBuf>,
+    /// 1-based line and column in the file (in the method source when there is no file);
+    /// columns count characters.
+    pub line: u32,
+    pub column: u32,
+    /// `Foo>>bar`, `Foo class>>bar`, or `class Foo` for a class definition.
+    pub method: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for MethodError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.path {
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: {} (in {})",
+                p.display(),
+                self.line,
+                self.column,
+                self.message,
+                self.method
+            ),
+            // A definition with no place of its own (a class the agent refuses to remove).
+            None if self.line == 0 => write!(f, "{}: {}", self.method, self.message),
+            None => write!(
+                f,
+                "{}: line {} column {}: {}",
+                self.method, self.line, self.column, self.message
+            ),
+        }
+    }
 }
 
 impl ClassDef {

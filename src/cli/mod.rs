@@ -70,7 +70,7 @@ pub mod exit {
         (DIFFERENCES, "diff: something differs"),
         (
             ERROR,
-            "usage, configuration or source (Tonel) errors; nothing was sent, retrying will not help",
+            "usage, configuration or source errors (Tonel, names, method syntax); nothing was sent, retrying will not help",
         ),
         (
             REFUSED,
@@ -78,7 +78,7 @@ pub mod exit {
         ),
         (
             REJECTED,
-            "the agent refused the request (compile errors, a failed eval, a wrong token, nothing to roll back, an undone failure); the image is unchanged",
+            "the agent refused the request (compile errors, also those push --dry-run has the image find; a failed eval, a wrong token, nothing to roll back, an undone failure); the image is unchanged",
         ),
         (
             UNREACHABLE,

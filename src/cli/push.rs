@@ -23,7 +23,8 @@ pub struct PushArgs {
     pub common: Common,
     /// Package folders or class/extension files to push (default: every owned package)
     pub paths: Vec<PathBuf>,
-    /// Show what would be applied; send nothing
+    /// Show what would be applied, and have the image compile it without installing anything
+    /// (a method that does not compile fails the dry run as it would fail the push)
     #[arg(long)]
     pub dry_run: bool,
     /// Print the outcome as JSON (for deploy jobs)
@@ -83,6 +84,7 @@ pub fn run(args: PushArgs) -> i32 {
         progress: bar.as_ref().map(ProgressLine::sink),
         paths: args.paths.clone(),
         dry_run: args.dry_run,
+        compile_check: args.dry_run,
         use_cache: !args.no_cache,
         token: None,
         allow_state_loss: args.allow_state_loss,
@@ -373,6 +375,16 @@ fn print_report(r: &PushReport) {
         Outcome::DryRun => {
             outln!("would push to {} ({}): {counts}", r.target, r.url);
             print_changes(r);
+            match r.compiled {
+                Some(true) => println!(
+                    "every method compiled in the image (nothing was installed; the image is unchanged)"
+                ),
+                Some(false) => println!(
+                    "not compiled: this agent cannot compile without installing (it has no \
+                     `check`), so a method that does not compile is found only by the push"
+                ),
+                None => {}
+            }
         }
         Outcome::Applied => {
             let replay = if r.replayed {
@@ -555,7 +567,9 @@ pub fn print_failure(failure: &PushFailure) {
                 errln!("  hook, after the undo: {h}");
             }
         }
-        PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => {
+        PushFailure::Source(SourceError::Syntax(errors))
+        | PushFailure::CompileFailed(errors)
+        | PushFailure::ApplyFailed(_, errors) => {
             for e in errors {
                 errln!("{e}");
             }
@@ -571,6 +585,7 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
     let mut error = match failure {
         // The same kinds every command gives a failed exchange with an agent.
         PushFailure::Agent(e) => super::client_error_object(e),
+        PushFailure::Source(SourceError::Syntax(_)) => own("syntax_errors"),
         PushFailure::Source(_) => own("source_errors"),
         PushFailure::Config(_) => own("config"),
         PushFailure::CompileFailed(_) => own("compile_failed"),
@@ -586,7 +601,9 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
             .iter()
             .map(|e| serde_json::json!({"path": e.path, "line": e.line, "column": e.column, "message": e.message}))
             .collect(),
-        PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => errors
+        PushFailure::Source(SourceError::Syntax(errors))
+        | PushFailure::CompileFailed(errors)
+        | PushFailure::ApplyFailed(_, errors) => errors
             .iter()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),

@@ -123,6 +123,12 @@ fn watch(args: &WatchArgs) -> anyhow::Result<()> {
                     }
                     errln!("{shown}: not pushed (compile errors); the image is unchanged");
                 }
+                Err(PushFailure::Source(crate::ops::local::SourceError::Syntax(errors))) => {
+                    for e in errors {
+                        eprintln!("{e}");
+                    }
+                    eprintln!("{shown}: not pushed (syntax errors); nothing was sent");
+                }
                 Err(PushFailure::Source(crate::ops::local::SourceError::Tonel(errors))) => {
                     for e in errors {
                         errln!("{e}");

@@ -273,6 +273,13 @@ impl Client {
         .await
     }
 
+    /// `check` a batch: validated and compiled as `apply` would, nothing installed (agents
+    /// with the `check` feature). A method that does not compile is `compile_failed`, as for
+    /// `apply`.
+    pub async fn check(&mut self, batch: Batch) -> Result<CheckResult, ClientError> {
+        self.call_as(Request::Check { batch }).await
+    }
+
     /// `census`: what live objects hold in the variables a batch would drop, counted under a
     /// time limit (`None`: the agent's default).
     pub async fn census(
@@ -389,6 +396,7 @@ impl Client {
         let timeout = match &request {
             Request::Snapshot { .. }
             | Request::Apply { .. }
+            | Request::Check { .. }
             | Request::Rollback { .. }
             | Request::Adopt { .. }
             | Request::Census { .. } => self.work_timeout,
@@ -400,7 +408,10 @@ impl Client {
             _ => self.timeout,
         };
         let progress = self.progress.is_some()
-            && matches!(request, Request::Snapshot { .. } | Request::Apply { .. });
+            && matches!(
+                request,
+                Request::Snapshot { .. } | Request::Apply { .. } | Request::Check { .. }
+            );
         let text = serde_json::to_string(&Envelope {
             id,
             progress,

@@ -77,6 +77,11 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
+    /// Everything `apply` checks (names, classes, compiling every method), without installing
+    /// anything (revision 6, feature `check`): what `push --dry-run` asks.
+    Check {
+        batch: Batch,
+    },
     Rollback {
         /// Who asks, for the agent's audit log.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +136,7 @@ impl Request {
             Request::Ping => "ping",
             Request::Snapshot { .. } => "snapshot",
             Request::Apply { .. } => "apply",
+            Request::Check { .. } => "check",
             Request::Rollback { .. } => "rollback",
             Request::Adopt { .. } => "adopt",
             Request::Log { .. } => "log",
@@ -832,6 +838,15 @@ pub struct ApplyPhases {
     pub record: u64,
 }
 
+/// Result of `check`: the batch would pass every check of `apply` up to installing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The epoch the batch was checked at.
+    pub epoch: u64,
+    /// How many methods compiled.
+    pub compiled: u64,
+}
+
 /// Result of `rollback`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RollbackResult {
@@ -1184,6 +1199,7 @@ mod tests {
                 "ping" => serde_json::from_value::<PingInfo>(result).map(|_| ()),
                 "snapshot" => serde_json::from_value::<SnapshotResult>(result).map(|_| ()),
                 "apply" => serde_json::from_value::<ApplyResult>(result).map(|_| ()),
+                "check" => serde_json::from_value::<CheckResult>(result).map(|_| ()),
                 "rollback" => serde_json::from_value::<RollbackResult>(result).map(|_| ()),
                 "eval" => serde_json::from_value::<EvalResult>(result).map(|_| ()),
                 "census" => serde_json::from_value::<CensusResult>(result).map(|_| ()),

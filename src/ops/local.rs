@@ -2,7 +2,7 @@
 //! narrow them to the paths the user named (the editor hook pushes one file).
 
 use crate::config::Config;
-use crate::model::Package;
+use crate::model::{MethodError, Package};
 use crate::revision::Revision;
 use crate::tonel::{self, TonelError};
 use std::collections::BTreeSet;
@@ -14,6 +14,13 @@ pub enum SourceError {
     /// Tonel syntax errors: every one in the repository, each `path:line:col: message`.
     #[error("{} error(s) in the Tonel sources; nothing was pushed", .0.len())]
     Tonel(Vec<TonelError>),
+    /// Methods whose source is not valid Smalltalk ([`crate::syntax`]): every one, each at its
+    /// `path:line:col`.
+    #[error(
+        "{} method(s) with syntax errors; nothing was sent to the image",
+        .0.len()
+    )]
+    Syntax(Vec<MethodError>),
     /// Anything else (unreadable directory, unknown package, path outside the sources).
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -77,6 +84,22 @@ fn hash_methods(methods: &[crate::model::MethodDef], h: &mut impl std::hash::Has
         )
             .hash(h);
     }
+}
+
+/// [`load`], then [`checked`]: what a push or a rebuild of the working tree reads.
+pub fn load_checked(config: &Config, paths: &[PathBuf]) -> Result<LocalSources, SourceError> {
+    checked(load(config, paths)?)
+}
+
+/// The syntax of every method of `local` ([`crate::syntax`]): a method the image's compiler
+/// would refuse stops a push or a rebuild before anything is sent or built, with every such
+/// method at its file position.
+pub fn checked(local: LocalSources) -> Result<LocalSources, SourceError> {
+    let errors = crate::syntax::check_packages(&local.packages);
+    if !errors.is_empty() {
+        return Err(SourceError::Syntax(errors));
+    }
+    Ok(local)
 }
 
 /// Reads the sources under `config.source` and narrows them to the owned packages and `paths`.

@@ -17,7 +17,7 @@ use crate::image::protocol::{
     ErrorKind, HookRun,
 };
 use crate::image::{Client, ClientError, ProgressSink};
-use crate::model::{MethodDef, Side};
+use crate::model::{MethodDef, MethodError, Side};
 use crate::plan::state::{Rename, RenameError};
 use crate::plan::{self, Plan, PlanContext, Safety, Step};
 use crate::revision::Revision;
@@ -33,6 +33,9 @@ pub struct PushOptions {
     pub paths: Vec<PathBuf>,
     /// Show the plan, send nothing.
     pub dry_run: bool,
+    /// With `dry_run`: have the agent compile the batch without installing it (`check`), so
+    /// that a method that does not compile is reported as the push would report it.
+    pub compile_check: bool,
     /// Use the snapshot cache (see [`super::compare`]).
     pub use_cache: bool,
     /// The agent's token; `None` reads it from the target's environment variable.
@@ -99,6 +102,10 @@ pub struct PushReport {
     /// Definitions changed in the image since hotpatch installed them that this push would
     /// replace (outcome `drift`), or replaced (`--overwrite-drift`).
     pub drift: Vec<DriftLine>,
+    /// A dry run's compile check: `Some(true)` when the agent compiled every method of the
+    /// batch without installing it, `Some(false)` when it could not be asked (an agent without
+    /// `check`): nothing was compiled. `None` when no check was asked for.
+    pub compiled: Option<bool>,
     pub millis: Timings,
 }
 
@@ -182,38 +189,6 @@ pub struct Timings {
     pub agent: Option<ApplyPhases>,
 }
 
-/// A compile error mapped back to the Tonel file.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct LocatedError {
-    pub path: Option<PathBuf>,
-    pub line: u32,
-    pub column: u32,
-    pub method: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for LocatedError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.path {
-            Some(p) => write!(
-                f,
-                "{}:{}:{}: {} (in {})",
-                p.display(),
-                self.line,
-                self.column,
-                self.message,
-                self.method
-            ),
-            None if self.line == 0 => write!(f, "{}: {}", self.method, self.message),
-            None => write!(
-                f,
-                "{}: line {} column {}: {}",
-                self.method, self.line, self.column, self.message
-            ),
-        }
-    }
-}
-
 /// Why a push failed. Every variant leaves the image as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum PushFailure {
@@ -224,7 +199,7 @@ pub enum PushFailure {
     #[error(transparent)]
     Agent(ClientError),
     #[error("{} method(s) did not compile; the image is unchanged", .0.len())]
-    CompileFailed(Vec<LocatedError>),
+    CompileFailed(Vec<MethodError>),
     #[error(
         "the image kept changing while pushing (now at epoch {0}); nothing was applied, try again"
     )]
@@ -233,7 +208,7 @@ pub enum PushFailure {
     /// it refuses (every one: names that break its rules, a missing superclass, an extended
     /// class that does not exist), each is located in its Tonel file.
     #[error("the agent could not apply the batch; the image is unchanged: {0}")]
-    ApplyFailed(Box<AgentError>, Vec<LocatedError>),
+    ApplyFailed(Box<AgentError>, Vec<MethodError>),
     #[error("{0}; nothing was sent")]
     Rename(RenameError),
     /// `--ref`: the sources of that revision cannot be had; nothing was sent.
@@ -272,14 +247,16 @@ pub async fn push(
 ) -> Result<PushReport, PushFailure> {
     let started = Instant::now();
     let mut millis = Timings::default();
+    // A method the image's compiler would refuse for its syntax stops the push here, before
+    // connecting: every one of them, at its file position (`COMMIT:path` for `--ref`).
     let (local, mut identity) = match &options.revision {
         Some(revision) => (
-            local::load_revision(config, revision)?,
+            local::checked(local::load_revision(config, revision)?)?,
             super::identity::at_commit(&revision.commit),
         ),
         // Who pushes (user, host, git commit) costs a few git calls: found while we connect.
         None => (
-            local::load(config, &options.paths)?,
+            local::load_checked(config, &options.paths)?,
             super::identity::gather_in_background(&config.root),
         ),
     };
@@ -338,6 +315,7 @@ pub async fn push(
             dirty: options.revision.as_ref().map(|_| false),
             git_ref: options.revision.as_ref().map(|r| r.spec.clone()),
             drift: DriftLine::of(&comparison.drift),
+            compiled: None,
             millis,
         };
         if comparison.changes.is_empty() {
@@ -355,10 +333,6 @@ pub async fn push(
             report.outcome = Outcome::NeedsRebuild;
             return Ok(finish(report, started, client).await);
         }
-        if options.dry_run {
-            report.outcome = Outcome::DryRun;
-            return Ok(finish(report, started, client).await);
-        }
         let batch = Batch {
             id: plan::batch_id(&comparison.session, comparison.epoch, &plan.steps),
             epoch: comparison.epoch,
@@ -370,6 +344,21 @@ pub async fn push(
                 .map(crate::image::protocol::Op::from)
                 .collect(),
         };
+        if options.dry_run {
+            report.outcome = Outcome::DryRun;
+            if options.compile_check {
+                report.compiled = Some(client.hello.has("check"));
+                if client.hello.has("check") {
+                    let t = Instant::now();
+                    let checked = client.check(batch).await;
+                    report.millis.apply = elapsed(t);
+                    if let Err(e) = checked {
+                        return Err(refusal(e, &plan, &local));
+                    }
+                }
+            }
+            return Ok(finish(report, started, client).await);
+        }
         report.batch = Some(batch.id.clone());
         // The agent checks drift again under its lock: our snapshot may come from the cache,
         // and a hand edit does not always move the epoch.
@@ -431,19 +420,6 @@ pub async fn push(
                     continue;
                 }
                 ErrorKind::Stale => return Err(PushFailure::Stale(e.epoch.unwrap_or_default())),
-                ErrorKind::CompileFailed => {
-                    return Err(PushFailure::CompileFailed(locate(&e.errors, &plan, &local)));
-                }
-                ErrorKind::ApplyFailed => {
-                    let located = locate_refused(&e.errors, &plan, &local);
-                    return Err(PushFailure::ApplyFailed(Box::new(e), located));
-                }
-                // Names the agent's rules refuse, every one listed (the client's own check,
-                // the same rules, normally finds them first).
-                ErrorKind::BadRequest if !e.errors.is_empty() => {
-                    let located = locate_refused(&e.errors, &plan, &local);
-                    return Err(PushFailure::ApplyFailed(Box::new(e), located));
-                }
                 ErrorKind::Drift => {
                     if let Some(c) = cache.take() {
                         // What the cache said about this image is not true any more: look
@@ -460,10 +436,30 @@ pub async fn push(
                             .collect(),
                     ));
                 }
-                _ => return Err(PushFailure::Agent(ClientError::Agent(e))),
+                _ => return Err(refusal(ClientError::Agent(e), &plan, &local)),
             },
             Err(other) => return Err(other.into()),
         }
+    }
+}
+
+/// The failure for the agent's refusal of a batch (`apply` or `check`): compile errors placed
+/// in their files, the ops it refuses (each at its definition), or the agent's error as it is.
+fn refusal(e: ClientError, plan: &Plan, local: &LocalSources) -> PushFailure {
+    match e {
+        ClientError::Agent(e) if e.kind == ErrorKind::CompileFailed => {
+            PushFailure::CompileFailed(locate(&e.errors, plan, local))
+        }
+        // Names the agent's rules refuse, every one listed (the client's own check, the same
+        // rules, normally finds them first).
+        ClientError::Agent(e)
+            if e.kind == ErrorKind::ApplyFailed
+                || (e.kind == ErrorKind::BadRequest && !e.errors.is_empty()) =>
+        {
+            let located = locate_refused(&e.errors, plan, local);
+            PushFailure::ApplyFailed(Box::new(e), located)
+        }
+        other => PushFailure::Agent(other),
     }
 }
 
@@ -581,7 +577,7 @@ pub fn change_lines(changes: &Changes, overrides: &Overrides) -> Vec<ChangeLine>
 }
 
 /// Maps the agent's compile errors (positions inside method sources) to Tonel file positions.
-fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<LocatedError> {
+fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<MethodError> {
     errors
         .iter()
         .map(|e| {
@@ -597,7 +593,7 @@ fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<Loc
 
 /// Maps the ops an agent refused (`errors` of `apply_failed` or `bad_request`) to the Tonel
 /// definitions they came from: a method at its header, a class at its definition.
-fn locate_refused(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<LocatedError> {
+fn locate_refused(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<MethodError> {
     errors
         .iter()
         .map(|e| {
@@ -626,7 +622,7 @@ fn locate_refused(errors: &[CompileError], plan: &Plan, local: &LocalSources) ->
                 Some(Step::RemoveClass(name)) => ((None, 0, 0), format!("class {name}")),
                 None => ((None, 0, 0), e.class_name.clone()),
             };
-            LocatedError {
+            MethodError {
                 path,
                 line,
                 column,
@@ -658,7 +654,7 @@ fn file_of(local: &LocalSources, method: &MethodDef) -> Option<PathBuf> {
     })
 }
 
-fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf>) -> LocatedError {
+fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf>) -> MethodError {
     let name = match (method, &e.selector) {
         (Some(m), _) => m.key().to_string(),
         (None, Some(sel)) => match e.side {
@@ -667,23 +663,11 @@ fn locate_one(e: &CompileError, method: Option<&MethodDef>, path: Option<PathBuf
         },
         (None, None) => e.class_name.clone(),
     };
-    let (line, column) = match method.and_then(|m| m.span.map(|s| (m, s))) {
-        Some((_, span)) if e.line >= 2 => (span.source_first_body_line + e.line - 2, e.column),
-        Some((m, span)) => {
-            // Line 1 is the declaration, which sits after `Foo >> ` on the header line.
-            let prefix = match m.side {
-                Side::Instance => m.class_name.chars().count() + 4,
-                Side::Class => m.class_name.chars().count() + 10,
-            };
-            let prefix = u32::try_from(prefix).unwrap_or(0);
-            (
-                span.header.line,
-                span.header.column + prefix + e.column.saturating_sub(1),
-            )
-        }
+    let (line, column) = match method {
+        Some(m) => m.file_position(e.line, e.column),
         None => (e.line, e.column),
     };
-    LocatedError {
+    MethodError {
         path,
         line,
         column,
@@ -759,6 +743,14 @@ mod fake_agent_tests {
     async fn fake_image(
         on_apply: impl FnMut(&Value, &Value) -> Reply + Send + 'static,
     ) -> (String, Arc<Mutex<Vec<Value>>>) {
+        fake_image_with(&[], on_apply).await
+    }
+
+    /// [`fake_image`] announcing `features`; `check` is answered by `on_apply` too.
+    async fn fake_image_with(
+        features: &'static [&'static str],
+        on_apply: impl FnMut(&Value, &Value) -> Reply + Send + 'static,
+    ) -> (String, Arc<Mutex<Vec<Value>>>) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
         let epoch = Arc::new(Mutex::new(0u64));
@@ -769,8 +761,9 @@ mod fake_agent_tests {
             match r["cmd"].as_str() {
                 Some("hello") => ok(
                     r,
-                    json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": now}),
+                    json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": now, "features": features}),
                 ),
+                Some("check") => on_apply(r, &r["batch"]),
                 Some("snapshot") if r["since_epoch"].as_u64() == Some(now) => ok(
                     r,
                     json!({"session": "s1", "epoch": now, "unchanged": true, "packages": []}),
@@ -902,6 +895,72 @@ mod fake_agent_tests {
             .await
             .expect_err("gives up");
         assert!(matches!(failure, PushFailure::Stale(2)), "{failure}");
+    }
+
+    fn commands(seen: &Arc<Mutex<Vec<Value>>>) -> Vec<String> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["cmd"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_has_an_agent_that_can_check_compile_the_batch() {
+        let (url, seen) = fake_image_with(&["check"], |r, batch| {
+            let ops = batch["ops"].as_array().cloned().unwrap_or_default();
+            let op = ops
+                .iter()
+                .position(|o| o["source"].as_str().is_some_and(|s| s.starts_with("increment")))
+                .unwrap_or(usize::MAX);
+            error(r, json!({"kind": "compile_failed", "message": "1 method did not compile",
+                "errors": [{"op": op, "class_name": "SampleCounter", "side": "instance",
+                            "selector": "increment", "message": "Undeclared variable: cuont", "line": 3, "column": 8}]}))
+        })
+        .await;
+        let (config, target) = sample_config(&url);
+        let dry_run = PushOptions {
+            dry_run: true,
+            compile_check: true,
+            ..options()
+        };
+        let failure = push(&config, &target, &dry_run)
+            .await
+            .expect_err("the agent's compile error");
+        let PushFailure::CompileFailed(errors) = failure else {
+            panic!("expected compile errors, got {failure}");
+        };
+        assert!(
+            errors[0]
+                .path
+                .as_ref()
+                .is_some_and(|p| p.ends_with("SampleCounter.class.st")),
+            "{errors:?}"
+        );
+        assert_eq!(errors[0].message, "Undeclared variable: cuont");
+        let sent = commands(&seen);
+        assert!(sent.contains(&"check".to_owned()), "{sent:?}");
+        assert!(!sent.contains(&"apply".to_owned()), "{sent:?}");
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_says_so_when_the_agent_cannot_compile_without_installing() {
+        let (url, seen) =
+            fake_image(|r, _| error(r, json!({"kind": "internal", "message": "no"}))).await;
+        let (config, target) = sample_config(&url);
+        let dry_run = PushOptions {
+            dry_run: true,
+            compile_check: true,
+            ..options()
+        };
+        let report = push(&config, &target, &dry_run).await.expect("dry run");
+        assert_eq!(report.outcome, Outcome::DryRun);
+        assert_eq!(report.compiled, Some(false));
+        let sent = commands(&seen);
+        assert!(
+            !sent.iter().any(|c| c == "check" || c == "apply"),
+            "{sent:?}"
+        );
     }
 
     #[tokio::test]

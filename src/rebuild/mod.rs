@@ -429,17 +429,26 @@ impl<'a> Run<'a> {
     ) -> Result<Run<'a>> {
         let settings = Settings::resolve(config, target)?;
         let token = target.token()?;
-        let local = local::load(config, &[]).map_err(|e| match e {
-            SourceError::Tonel(errors) => {
-                let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                anyhow::anyhow!(
-                    "{} error(s) in the Tonel sources; nothing was built:\n{}",
-                    list.len(),
-                    list.join("\n")
-                )
-            }
+        let listed = |what: &str, list: Vec<String>| {
+            anyhow::anyhow!(
+                "{} {what}; nothing was built:\n{}",
+                list.len(),
+                list.join("\n")
+            )
+        };
+        // The build would stop at the first method that does not parse: all of them now.
+        let local = local::load_checked(config, &[]).map_err(|e| match e {
+            SourceError::Tonel(errors) => listed(
+                "error(s) in the Tonel sources",
+                errors.iter().map(ToString::to_string).collect(),
+            ),
+            SourceError::Syntax(errors) => listed(
+                "method(s) with syntax errors",
+                errors.iter().map(ToString::to_string).collect(),
+            ),
             SourceError::Other(e) => e,
         })?;
+
         let report = RebuildReport {
             target: target.name.clone(),
             trigger,

@@ -10,8 +10,11 @@
 //! folders skipped as non-packages, and the round trip: how many class and extension files,
 //! of each Tonel version (v1: symbols; v2: strings; v3: `#package`), and `package.st` files
 //! were rewritten identically in the file's own style (a v1 `package.st`, which hotpatch never
-//! writes, is not compared), and the first differences. Exit 0 only when there are no errors
-//! and every file round-trips.
+//! writes, is not compared), and the first differences. Then every method source goes through
+//! hotpatch's syntax check (`syntax`, the check a push makes before sending anything): the
+//! methods checked, the time, and every method it refuses (the first twenty; a refusal of a
+//! method Pharo wrote is a false refusal). Exit 0 only when there are no errors, every file
+//! round-trips and no method is refused.
 //!
 //! The repositories are not part of this project: bring them onto the machine and point this at
 //! them; figures measured so are recorded in the README's Tonel section.
@@ -20,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hotpatch::model::TonelStyle;
+use hotpatch::syntax;
 use hotpatch::tonel::{self, ParsedFile};
 
 /// Many small allocations (a string per selector, protocol and source); see Cargo.toml.
@@ -29,12 +33,20 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let dirs: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     if dirs.is_empty() {
-        eprintln!("usage: tonel-check DIR [DIR…]   (a Tonel repository root or package directory)");
+        eprintln!(
+            "usage: tonel-check DIR [DIR…]   (a Tonel repository root or package directory, or a \
+             chunk-format file (.st, .sources, .changes) whose methods get the syntax check only)"
+        );
         std::process::exit(2);
     }
     let mut ok = true;
     for dir in &dirs {
-        match check(dir) {
+        let checked = if dir.is_file() {
+            check_chunks(dir)
+        } else {
+            check(dir)
+        };
+        match checked {
             Ok(clean) => ok &= clean,
             Err(e) => {
                 eprintln!("tonel-check: {}: {e:#}", dir.display());
@@ -115,7 +127,72 @@ fn check(dir: &Path) -> anyhow::Result<bool> {
     for (path, what) in trip.differing.iter().take(10) {
         println!("    differs: {}: {what}", path.display());
     }
-    Ok(errors.is_empty() && trip.identical == trip.checked)
+    let start = Instant::now();
+    let refused = syntax::check_packages(&repo.packages);
+    println!(
+        "  syntax: {methods} methods checked in {:.0} ms, {} refused",
+        start.elapsed().as_secs_f64() * 1e3,
+        refused.len()
+    );
+    for e in refused.iter().take(20) {
+        println!("    {e}");
+    }
+    Ok(errors.is_empty() && trip.identical == trip.checked && refused.is_empty())
+}
+
+/// The syntax check over every method of a chunk-format file (a Squeak or Cuis `.sources` or
+/// `.changes` file, a file-out): the chunks after a `!Foo methodsFor: …!` header, up to the
+/// empty chunk that ends the group (`!!` is a `!`). Bytes that are not UTF-8 are read as
+/// Latin-1, as those files are written.
+fn check_chunks(file: &Path) -> anyhow::Result<bool> {
+    let bytes = std::fs::read(file)?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
+    };
+    let mut methods = Vec::new();
+    let mut in_methods = false;
+    let mut chunk = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '!' {
+            chunk.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'!') {
+            chars.next();
+            chunk.push('!');
+            continue;
+        }
+        let body = std::mem::take(&mut chunk);
+        let trimmed = body.trim();
+        if in_methods {
+            if trimmed.is_empty() {
+                in_methods = false;
+            } else {
+                methods.push(body.trim_start_matches(['\r', '\n']).to_owned());
+            }
+        } else if trimmed.contains(" methodsFor: ") {
+            in_methods = true;
+        }
+    }
+    let start = Instant::now();
+    let refused: Vec<(String, syntax::SyntaxError)> = methods
+        .iter()
+        .filter_map(|m| syntax::check_method(m).err().map(|e| (m.clone(), e)))
+        .collect();
+    println!("{}", file.display());
+    println!(
+        "  syntax: {} methods (chunks after `methodsFor:`) checked in {:.0} ms, {} refused",
+        methods.len(),
+        start.elapsed().as_secs_f64() * 1e3,
+        refused.len()
+    );
+    for (method, e) in refused.iter().take(20) {
+        let first = method.lines().next().unwrap_or_default();
+        println!("    {first}: {e}");
+    }
+    Ok(refused.is_empty())
 }
 
 fn st_files(dir: &Path) -> Vec<PathBuf> {
