@@ -7,16 +7,25 @@
 //!
 //!     cargo bench --bench push -- [--methods N] [--runs N]
 //!
+//! The runtime is the test harness's (`HOTPATCH_TEST_RUNTIME`, with `HOTPATCH_CUIS_VM` /
+//! `HOTPATCH_CUIS_IMAGE` or `HOTPATCH_PHARO_VM` / `HOTPATCH_PHARO_IMAGE`; by default the Squeak
+//! test image), so the same benchmark measures every runtime. The load average is printed at the
+//! start and the end: figures taken on a shared machine mean little without it.
+//!
 //! Targets on the 2-core reference machine: one-method push < 30 ms (the save hook diffs against
 //! the snapshot the previous push advanced, see `ops::compare`), no-op push < 50 ms.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/load.rs"]
+mod load;
 
 use common::bench::{self, CLASSES, generate};
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+use load::load_average;
 
 fn main() {
     let (methods, runs) = bench::methods_and_runs(
@@ -25,6 +34,12 @@ fn main() {
         15,
     );
     let hotpatch = std::path::PathBuf::from(env!("CARGO_BIN_EXE_hotpatch"));
+    println!(
+        "runtime: {} ({}), load average {}",
+        common::Runtime::current().name(),
+        common::test_image().display(),
+        load_average()
+    );
 
     let per_class = methods.div_ceil(CLASSES);
     let project = common::repo().join("target/bench-push");
@@ -76,6 +91,7 @@ fn main() {
     report("push FILE, one method changed", &one_method, 30);
     report("push FILE, nothing changed", &noop_file, 50);
     report("push (whole project), nothing changed", &noop_all, 50);
+    println!("load average at the end: {}", load_average());
 }
 
 /// Where the first push's time went, from `hotpatch push --json`: the client's phases, and the

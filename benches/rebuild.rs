@@ -13,6 +13,9 @@
 //! Needs the test image (`smalltalk-agent/testvm/build-test-image.sh`, built on first use) and
 //! Debian's squeak-vm.
 
+#[path = "support/load.rs"]
+mod load;
+
 use anyhow::{Context, Result, bail};
 use hotpatch::config::Config;
 use hotpatch::ops::push::{Outcome, PushOptions, push};
@@ -20,6 +23,8 @@ use hotpatch::rebuild::{Progress, RebuildOutcome, rebuild};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use load::load_average;
 
 fn main() -> Result<()> {
     let mut iterations = 7;
@@ -50,19 +55,6 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The 1, 5 and 15 minute load averages (Linux), or "unknown": figures from a busy machine
-/// say so.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// A package of `methods` generated methods, 25 per class, as Tonel files under `src`.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Vm, raw, runtime};
+use common::{Runtime, Vm, raw, runtime};
 use hotpatch::image::protocol::{Batch, ErrorKind, Mark, Op, WireClass};
 use hotpatch::image::{Client, ClientError};
 use hotpatch::model::Side;
@@ -67,7 +67,7 @@ fn hello_ping_and_wrong_token() {
     let vm = Vm::start();
     runtime().block_on(async {
         let mut c = vm.client().await;
-        assert_eq!(c.hello.dialect, "squeak");
+        assert_eq!(c.hello.dialect, Runtime::current().dialect());
         assert_eq!(c.hello.protocol, 1);
         assert_eq!(c.hello.epoch, 0);
         assert_eq!(c.hello.session.len(), 16, "session {:?}", c.hello.session);
@@ -382,8 +382,45 @@ fn eval_errors_are_answers() {
         let mut c = vm.client().await;
         let err = c.eval("1/0").await.expect_err("ZeroDivide");
         assert_eq!(err.agent().map(|e| e.kind), Some(ErrorKind::EvalFailed));
+        // The text says what went wrong, never blank (Pharo's messageText of a ZeroDivide is ''):
+        // the image's own text, else the error's class.
+        let text = err.agent().map(|e| e.message.clone()).unwrap_or_default();
+        assert!(
+            text.contains("ZeroDivide") || text.contains("division by 0"),
+            "{text:?}"
+        );
+        // A message not understood names the receiver's class and the selector, in one wording
+        // on every runtime.
+        for (expression, says) in [
+            ("3 zork", "SmallInteger does not understand #zork"),
+            ("nil zork", "UndefinedObject does not understand #zork"),
+            (
+                "Object new at: 1 zork: 2",
+                "Object does not understand #at:zork:",
+            ),
+        ] {
+            let err = c.eval(expression).await.expect_err(expression);
+            assert_eq!(
+                err.agent().map(|e| e.message.as_str()),
+                Some(says),
+                "{expression}"
+            );
+        }
         let err = c.eval("1 +").await.expect_err("syntax error");
         assert_eq!(err.agent().map(|e| e.kind), Some(ErrorKind::EvalFailed));
+        // An unknown name does not compile, and is not declared.
+        let err = c.eval("HpNoSuchGlobal zork").await.expect_err("undeclared");
+        let text = err.agent().map(|e| e.message.clone()).unwrap_or_default();
+        assert!(
+            text.contains("Undeclared variable: HpNoSuchGlobal"),
+            "{text:?}"
+        );
+        assert_eq!(
+            c.eval("Undeclared includesKey: #HpNoSuchGlobal")
+                .await
+                .unwrap(),
+            "false"
+        );
         assert_eq!(c.eval("'still' , ' here'").await.unwrap(), "'still here'");
     });
 }
@@ -433,6 +470,13 @@ fn bad_input_never_kills_the_agent() {
     assert_eq!(raw::answer(&mut s)["error"]["kind"], "unknown_command");
     raw::text(&mut s, r#"{"id": 3, "cmd": "snapshot", "packages": 7}"#);
     assert_eq!(raw::answer(&mut s)["error"]["kind"], "bad_request");
+    // A raw control character inside a string is not JSON (RFC 8259 wants it escaped).
+    raw::text(
+        &mut s,
+        "{\"id\": 3, \"cmd\": \"eval\", \"expression\": \"6\n* 7\"}",
+    );
+    let a = raw::answer(&mut s);
+    assert_eq!(a["error"]["kind"], "bad_request", "{a}");
     let msg = br#"{"id": 4, "cmd": "eval", "expression": "6 * 7"}"#;
     s.write_all(&raw::frame(1, false, &msg[..10])).unwrap();
     s.write_all(&raw::frame(9, true, b"are you there")).unwrap(); // ping between fragments
@@ -694,9 +738,12 @@ fn a_big_batch_is_compiled_once_reports_progress_and_is_all_or_nothing() {
             "no class of the batch exists"
         );
         assert_eq!(
-            c.eval("(Smalltalk keys select: [:k | k beginsWith: 'HpStandIn']) size")
-                .await
-                .unwrap(),
+            c.eval(&format!(
+                "({} keys select: [:k | k beginsWith: 'HpStandIn']) size",
+                Runtime::current().globals()
+            ))
+            .await
+            .unwrap(),
             "0",
             "the stand-ins are gone"
         );

@@ -12,8 +12,8 @@
 
 mod common;
 
-use common::Vm;
 use common::project::Project;
+use common::{Runtime, Vm};
 
 /// The exit code for drift (README, "Exit codes").
 const DRIFT: i32 = 9;
@@ -83,7 +83,10 @@ fn a_hand_edit_made_while_the_batch_compiles_is_refused_or_recorded_never_lost()
     );
     assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hi, x'", "kept");
     assert_eq!(vm.eval("Smalltalk includesKey: #SampleBulk"), "false");
-    assert_eq!(vm.epoch(), epoch, "nothing applied");
+    // Only the hand edit moved the epoch where the image announces code changes (Cuis, Pharo);
+    // the classic Squeak platform has no change notifications.
+    let hand_edit = u64::from(Runtime::current() != Runtime::Squeak);
+    assert_eq!(vm.epoch(), epoch + hand_edit, "nothing applied");
 
     // Overwritten on purpose: replaced, and the replaced edit is in the report and the log.
     edit_greet_while_compiling(&vm, "greet: aName\n\t^ 'Hey, ' , aName");

@@ -6,7 +6,7 @@
 mod common;
 
 use common::project::Project;
-use common::{Vm, runtime};
+use common::{Runtime, Vm, runtime, skip_on};
 use hotpatch::image::protocol::CensusClass;
 use std::time::Duration;
 
@@ -67,7 +67,7 @@ fn removing_a_variable_that_live_instances_use_is_refused_unless_renamed_or_allo
     );
     assert!(out.contains("Nothing was changed"), "{out}");
     assert_eq!(vm.epoch(), epoch, "nothing applied");
-    assert_eq!(vm.eval("SampleCounter instVarNames"), "('count')");
+    assert_eq!(vm.strings("SampleCounter instVarNames"), ["count"]);
     // The JSON report says the same, per class and variable.
     let report = p.push_json(&[], 3);
     assert_eq!(report["outcome"], "refused", "{report}");
@@ -84,12 +84,12 @@ fn removing_a_variable_that_live_instances_use_is_refused_unless_renamed_or_allo
         report["carried"][0],
         "SampleCounter.count renamed to total (instance variable)"
     );
-    assert_eq!(vm.eval("SampleCounter instVarNames"), "('total')");
+    assert_eq!(vm.strings("SampleCounter instVarNames"), ["total"]);
     assert_eq!(vm.eval("SampleApp default counter count"), "3");
     assert_eq!(vm.eval("SampleApp default counter increment"), "4");
     // Rolled back: the value (as it is now) goes back into `count`.
     p.run(&["rollback"], 0);
-    assert_eq!(vm.eval("SampleCounter instVarNames"), "('count')");
+    assert_eq!(vm.strings("SampleCounter instVarNames"), ["count"]);
     assert_eq!(vm.eval("SampleApp default counter count"), "4");
     p.run(&["push", "--rename-var", "SampleCounter.count=total"], 0);
     assert_eq!(vm.eval("SampleApp default counter count"), "4");
@@ -104,7 +104,7 @@ fn removing_a_variable_that_live_instances_use_is_refused_unless_renamed_or_allo
     // Dropped on purpose: allowed with --allow-state-loss, and the value is gone.
     let out = p.run(&["push", "--allow-state-loss"], 0);
     assert!(out.contains("pushed to local"), "{out}");
-    assert_eq!(vm.eval("SampleCounter instVarNames"), "('sum')");
+    assert_eq!(vm.strings("SampleCounter instVarNames"), ["sum"]);
     assert_eq!(vm.eval("SampleApp default counter count"), "nil");
 
     // A variable nobody gives a value passes the guard without a flag.
@@ -173,11 +173,11 @@ fn a_variable_moved_to_a_superclass_keeps_its_values() {
         Some(2),
         "{report}"
     );
-    assert_eq!(vm.eval("SampleShape instVarNames"), "('color')");
-    assert_eq!(vm.eval("SampleSquare instVarNames"), "('side')");
+    assert_eq!(vm.strings("SampleShape instVarNames"), ["color"]);
+    assert_eq!(vm.strings("SampleSquare instVarNames"), ["side"]);
     assert_eq!(
-        vm.eval("(HpSquares collect: [ :each | each color ]) asArray"),
-        "(1 2 3)"
+        vm.strings("(HpSquares collect: [ :each | each color ])"),
+        ["1", "2", "3"]
     );
     assert_eq!(vm.eval("SampleSquare unit"), "7");
     // The subclass's methods now use the superclass's variable, not a stale copy.
@@ -289,7 +289,7 @@ fn exact_sources_survive_a_reshape() {
     // builder recompiles every method of the class.
     p.edit_all("SampleCounter.class.st", "'count'", "'label',\n\t\t'count'");
     p.run(&["push"], 0);
-    assert_eq!(vm.eval("SampleCounter instVarNames"), "('label' 'count')");
+    assert_eq!(vm.strings("SampleCounter instVarNames"), ["label", "count"]);
     let out = p.run(&["diff", "--no-cache"], 0);
     assert!(!out.contains("SampleCounter>>"), "{out}");
     let out = p.run(&["push", "--no-cache"], 0);
@@ -380,6 +380,11 @@ fn the_census_counts_beside_a_running_application_and_says_unknown_at_its_limit(
 
 #[test]
 fn a_reshape_the_vm_cannot_migrate_is_refused_before_anything_changes() {
+    let spur = "a Spur VM's become forwards objects instead of moving them and migrates \
+                300,000 instances (and more): there is no refusal to provoke";
+    if skip_on(Runtime::Cuis, spur) || skip_on(Runtime::Pharo, spur) {
+        return;
+    }
     let vm = Vm::start();
     let p = Project::new(&vm, "migrate");
     let dot = |vars: &[&str]| {
@@ -409,7 +414,7 @@ fn a_reshape_the_vm_cannot_migrate_is_refused_before_anything_changes() {
     );
     // Nothing changed: the class, every instance, the epoch, the journal.
     assert_eq!(vm.epoch(), epoch);
-    assert_eq!(vm.eval("SampleDot instVarNames"), "('x')");
+    assert_eq!(vm.strings("SampleDot instVarNames"), ["x"]);
     assert_eq!(
         vm.eval("(HpDots detect: [ :each | each class ~~ SampleDot ] ifNone: [ nil ]) isNil"),
         "true"
@@ -460,10 +465,10 @@ fn a_failed_batch_that_drops_variables_puts_their_values_back() {
     let out = p.run(&["push", "--allow-state-loss"], 4);
     assert!(out.contains("no bins"), "{out}");
     assert_eq!(vm.epoch(), epoch);
-    assert_eq!(vm.eval("SampleBin instVarNames"), "('size' 'label')");
+    assert_eq!(vm.strings("SampleBin instVarNames"), ["size", "label"]);
     assert_eq!(
-        vm.eval("(HpBins collect: [ :each | each label ]) asArray"),
-        "(1 2 3)"
+        vm.strings("(HpBins collect: [ :each | each label ])"),
+        ["1", "2", "3"]
     );
     assert_eq!(vm.eval("SampleBin made"), "3");
 }
@@ -509,7 +514,7 @@ fn renamed_class_instance_and_class_variables_keep_their_values() {
         0,
     );
     assert_eq!(report["outcome"], "applied", "{report}");
-    assert_eq!(vm.eval("SampleRegistry class instVarNames"), "('store')");
+    assert_eq!(vm.strings("SampleRegistry class instVarNames"), ["store"]);
     assert_eq!(vm.eval("SampleRegistry slot"), "1");
     assert_eq!(vm.eval("SampleSubRegistry slot"), "10");
     assert_eq!(vm.eval("SampleRegistry shared"), "2");
@@ -528,11 +533,12 @@ fn the_census_counts_only_live_objects_so_dropped_instances_do_not_keep_a_class(
     // that no young-space collection frees them by chance during the push), then dropped:
     // garbage, but still in the object memory until the next full collection.
     assert_eq!(
-        vm.eval(
+        vm.eval(&format!(
             "Smalltalk at: #HpTemporaryShapes put: ((1 to: 3) collect: [:i | SampleShape new]). \
-             Smalltalk garbageCollect. Smalltalk removeKey: #HpTemporaryShapes. \
-             SampleShape instanceCount"
-        ),
+             Smalltalk garbageCollect. {} removeKey: #HpTemporaryShapes. \
+             SampleShape instanceCount",
+            Runtime::current().globals()
+        )),
         "3",
         "three instances, unreachable now but not collected yet"
     );

@@ -5,13 +5,27 @@
 //! deleting the method, also after the image was saved and started again.
 //!
 //! The system method is `Integer>>benchFib` of the test image (Squeak 2.x-era): class category
-//! `Kernel-Numbers`, protocol `benchmarks`. That image has no package system: a method belongs
-//! to its extension category `*P`, else to its class's category (HpOwnership).
+//! `Kernel-Numbers`, protocol `benchmarks` (so in Cuis 5). That image has no package system: a
+//! method belongs to its extension category `*P`, else to its class's category (HpOwnership).
+//! In Pharo 8 the method is an extension of `Math-Operations-Extensions` (protocol
+//! `*Math-Operations-Extensions`), and that package is the owner the override names.
 
 mod common;
 
-use common::Vm;
 use common::project::Project;
+use common::{Runtime, Vm};
+
+/// The package that owns `Integer>>benchFib` in the runtime's image, and its protocol as the
+/// image prints it.
+fn owner() -> (&'static str, &'static str) {
+    match Runtime::current() {
+        Runtime::Squeak | Runtime::Cuis => ("Kernel-Numbers", "#benchmarks"),
+        Runtime::Pharo => (
+            "Math-Operations-Extensions",
+            "#'*Math-Operations-Extensions'",
+        ),
+    }
+}
 
 /// The override, in the sample package's extension file of Integer.
 const OVERRIDE: &str = "Extension { #name : 'Integer' }\n\n\
@@ -55,7 +69,7 @@ fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_re
             original.1.as_str(),
             original.2.as_str()
         ),
-        ("177", "true", "#benchmarks"),
+        ("177", "true", owner().1),
         "the system method before the test"
     );
 
@@ -64,15 +78,21 @@ fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_re
     let dry = p.push_json(&["--dry-run"], 0);
     let line = change_named(&dry, "Integer>>benchFib");
     assert_eq!(line["change"], "added", "{dry}");
-    assert_eq!(line["overrides"], "Kernel-Numbers", "{dry}");
+    assert_eq!(line["overrides"], owner().0, "{dry}");
     let text = p.run(&["push", "--dry-run"], 0);
     assert!(
-        text.contains("+ Integer>>benchFib (overrides Kernel-Numbers's method)"),
+        text.contains(&format!(
+            "+ Integer>>benchFib (overrides {}'s method)",
+            owner().0
+        )),
         "{text}"
     );
     let diff = p.run(&["diff"], 1);
     assert!(
-        diff.contains("Integer>>benchFib: overrides Kernel-Numbers's method"),
+        diff.contains(&format!(
+            "Integer>>benchFib: overrides {}'s method",
+            owner().0
+        )),
         "{diff}"
     );
 
@@ -80,7 +100,7 @@ fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_re
     let pushed = p.push_json(&[], 0);
     assert_eq!(
         change_named(&pushed, "Integer>>benchFib")["overrides"],
-        "Kernel-Numbers",
+        owner().0,
         "{pushed}"
     );
     assert_eq!(vm.eval("10 benchFib"), "42");
@@ -92,10 +112,7 @@ fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_re
     let line = change_named(&changed, "Integer>>benchFib");
     assert_eq!(
         (&line["change"], &line["overrides"]),
-        (
-            &serde_json::json!("changed"),
-            &serde_json::json!("Kernel-Numbers")
-        ),
+        (&serde_json::json!("changed"), &serde_json::json!(owner().0)),
         "{changed}"
     );
     assert_eq!(vm.eval("10 benchFib"), "43");
@@ -105,7 +122,10 @@ fn an_override_names_whose_method_it_replaces_and_removing_or_rolling_it_back_re
     std::fs::remove_file(p.file("Integer.extension.st")).expect("delete the extension file");
     let text = p.run(&["push", "--dry-run"], 0);
     assert!(
-        text.contains("- Integer>>benchFib (gives Kernel-Numbers's method back)"),
+        text.contains(&format!(
+            "- Integer>>benchFib (gives {}'s method back)",
+            owner().0
+        )),
         "{text}"
     );
     p.run(&["push"], 0);
@@ -134,7 +154,10 @@ fn the_original_of_an_override_survives_a_save_and_restart() {
     std::fs::remove_file(p.file("Integer.extension.st")).expect("delete the extension file");
     let text = p.run(&["push"], 0);
     assert!(
-        text.contains("- Integer>>benchFib (gives Kernel-Numbers's method back)"),
+        text.contains(&format!(
+            "- Integer>>benchFib (gives {}'s method back)",
+            owner().0
+        )),
         "{text}"
     );
     assert_eq!(bench_fib(&vm), original, "the original, as it was");

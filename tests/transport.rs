@@ -63,19 +63,17 @@ fn run(program: &str, args: &[&str]) {
     );
 }
 
-/// Waits until something accepts TCP connections on `port` (a server that was just started).
-fn wait_for_port(port: u16, what: &str, logs: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+/// Waits until `server` (just started) accepts TCP connections on `port`: while it runs, with no
+/// fixed clock (a busy machine may take long to start it); at once when it has quit.
+fn wait_for_port(port: u16, what: &str, logs: &Path, server: &mut Server) {
+    let listening = || TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let running = || matches!(server.0.try_wait(), Ok(None));
+    if let Err(why) = common::wait_while_running(listening, running) {
+        panic!(
+            "{what} did not listen on port {port}: {why}\n{}",
+            std::fs::read_to_string(logs).unwrap_or_default()
+        );
     }
-    panic!(
-        "{what} did not listen on port {port} within 15 s:\n{}",
-        std::fs::read_to_string(logs).unwrap_or_default()
-    );
 }
 
 /// A child process (sshd, stunnel) killed when the test ends.
@@ -151,12 +149,12 @@ impl Sshd {
         let config_path = dir.join("sshd_config");
         std::fs::write(&config_path, config).expect("write sshd_config");
         let log = dir.join("sshd.log");
-        let server = spawn_logged(
+        let mut server = spawn_logged(
             "/usr/sbin/sshd",
             &["-D", "-e", "-f", config_path.to_str().expect("utf-8 path")],
             &log,
         );
-        wait_for_port(port, "sshd", &log);
+        wait_for_port(port, "sshd", &log, &mut server);
         let sshd = Sshd {
             _server: server,
             port,
@@ -306,9 +304,9 @@ impl Terminator {
         );
         std::fs::write(dir.join("stunnel.conf"), config).expect("write stunnel.conf");
         let log = dir.join("stunnel.log");
-        let server = spawn_logged("stunnel4", &[&p("stunnel.conf")], &log);
-        wait_for_port(port, "stunnel", &log);
-        wait_for_port(misnamed_port, "stunnel", &log);
+        let mut server = spawn_logged("stunnel4", &[&p("stunnel.conf")], &log);
+        wait_for_port(port, "stunnel", &log, &mut server);
+        wait_for_port(misnamed_port, "stunnel", &log, &mut server);
         Terminator {
             _server: server,
             port,

@@ -22,7 +22,7 @@ mod swap;
 mod verify;
 mod vm;
 
-pub use agent::{SQUEAK_PACKAGES, agent_filein};
+pub use agent::{AgentPlatform, SQUEAK_PACKAGES, agent_filein, agent_filein_for};
 pub use progress::Progress;
 pub use script::{BuildInputs, Loader, build_script, verify_start_script};
 pub use swap::{backup_of, changes_of, exchange, failed_of, install, restore};

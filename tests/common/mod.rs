@@ -1,17 +1,22 @@
-//! Test harness for integration tests: runs the REAL Squeak VM on the test image (Debian's
-//! Scratch.image, bootstrapped by `smalltalk-agent/testvm/build-test-image.sh`) with the hotpatch
-//! agent filed in, on a free loopback port with a random token. No fakes: every assertion about
-//! the image is made by asking the running image.
+//! Test harness for integration tests: runs a REAL VM with the hotpatch agent filed in, on a free
+//! loopback port with a random token. No fakes: every assertion about the image is made by asking
+//! the running image.
 //!
-//! The image is built once per machine (cached under `target/testvm`); each [`Vm`] runs in its own
-//! directory under `target/vm-runs/`, removed when the test passes and kept (with the VM's log)
-//! when it fails.
+//! The runtime comes from the environment ([`smalltalk::Runtime`]): by default the Squeak VM on the
+//! test image (Debian's Scratch.image, bootstrapped by `smalltalk-agent/testvm/build-test-image.sh`,
+//! built once per machine and cached under `target/testvm`); Cuis or Pharo when
+//! `HOTPATCH_TEST_RUNTIME` names them. Each [`Vm`] runs in its own directory under
+//! `target/vm-runs/`, removed when the test passes and kept (with the VM's log) when it fails.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod batches;
 pub mod bench;
 pub mod project;
 pub mod raw;
+pub mod smalltalk;
+
+#[allow(unused_imports)] // each test binary uses a different part of the harness
+pub use smalltalk::{Runtime, skip_on};
 
 use hotpatch::image::Client;
 use std::path::{Path, PathBuf};
@@ -28,9 +33,14 @@ fn testvm_dir() -> PathBuf {
     repo().join("target").join("testvm")
 }
 
-/// The test image, built on first use (the build script is idempotent and takes a lock, so
-/// test binaries running at the same time do not build it twice).
+/// The image the tests start from: the base image of the runtime under test (a copy of it runs).
 pub fn test_image() -> PathBuf {
+    Runtime::current().base_image()
+}
+
+/// The Squeak test image, built on first use (the build script is idempotent and takes a lock,
+/// so test binaries running at the same time do not build it twice).
+pub fn squeak_test_image() -> PathBuf {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
@@ -64,13 +74,17 @@ pub fn test_image() -> PathBuf {
         .clone()
 }
 
-/// The agent's file-in for Squeak, generated from its Tonel sources by hotpatch's own exporter.
+/// The agent's file-in for the runtime under test (the shared package and that dialect's
+/// platform package), generated from its Tonel sources by hotpatch's own exporter.
 pub fn agent_filein() -> String {
     static FILEIN: OnceLock<String> = OnceLock::new();
     FILEIN
         .get_or_init(|| {
-            hotpatch::rebuild::agent_filein(&repo().join("smalltalk-agent/src"))
-                .expect("export the agent's Tonel sources")
+            hotpatch::rebuild::agent_filein_for(
+                &repo().join("smalltalk-agent/src"),
+                Runtime::current().agent_platform(),
+            )
+            .expect("export the agent's Tonel sources")
         })
         .clone()
 }
@@ -173,6 +187,45 @@ pub fn bench_args() -> impl Iterator<Item = String> {
     std::env::args().skip(1).filter(|a| a != "--bench")
 }
 
+/// How long a wait on a process that is still running lasts before it is called hung
+/// (`HOTPATCH_TEST_START_SECS`, default 600 s): only a hung process reaches it. On a busy machine
+/// a VM start or save can take minutes, so no wait has a shorter fixed clock; each ends as soon
+/// as what it waits for happens, or the process it waits on has ended.
+pub fn hang_limit() -> Duration {
+    let secs = std::env::var("HOTPATCH_TEST_START_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    Duration::from_secs(secs)
+}
+
+/// Polls `done` until it answers true (`Ok`). Ends early with `Err` when `running` answers false
+/// (the process that should bring it about has ended), or after [`hang_limit`].
+pub fn wait_while_running(
+    mut done: impl FnMut() -> bool,
+    mut running: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        if done() {
+            return Ok(());
+        }
+        if !running() {
+            return Err(format!(
+                "its process ended after {:.1} s",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        if started.elapsed() > hang_limit() {
+            return Err(format!(
+                "still not after {} s while its process kept running",
+                hang_limit().as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -229,14 +282,11 @@ impl Vm {
                 .join(format!("{}-{}", std::process::id(), n));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the VM's run directory");
-        let run_image = dir.join("test.image");
-        std::fs::copy(image, &run_image).expect("copy the image");
-        let script_path = dir.join("start.st");
-        std::fs::write(&script_path, script).expect("write start.st");
+        let runtime = Runtime::current();
+        let run_image = runtime.copy_image(image, &dir);
         let log = std::fs::File::create(dir.join("vm.out")).expect("create vm.out");
-        let child = Command::new(repo().join("smalltalk-agent/testvm/run-image.sh"))
-            .arg(&run_image)
-            .arg(&script_path)
+        let child = runtime
+            .command(&dir, &run_image, script)
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
@@ -261,15 +311,15 @@ impl Vm {
     /// gives up its place first (with one VM allowed at a time, `HOTPATCH_TEST_VMS=1`, the
     /// restart would wait for it forever); a copy of the saved image outlives it.
     pub fn save_and_restart(mut self) -> Vm {
-        let saved = self.dir.join("saved.image");
+        let (save, saved) = Runtime::current().save_and_quit(&self.dir);
         self.eval(&format!(
-            "[(Delay forMilliseconds: 300) wait. HotpatchBoot saveAs: '{}' andQuit: true] \
-             forkAt: Processor userBackgroundPriority. 'saving'",
-            saved.display()
+            "[(Delay forMilliseconds: 300) wait. {save}] \
+             forkAt: Processor userBackgroundPriority. 'saving'"
         ));
         assert!(
-            self.wait_for_exit(Duration::from_secs(60)),
-            "the VM did not save and quit\n{}",
+            self.wait_for_exit(hang_limit()),
+            "the VM did not save and quit within {} s\n{}",
+            hang_limit().as_secs(),
             self.logs()
         );
         assert!(saved.is_file(), "no saved image\n{}", self.logs());
@@ -279,10 +329,15 @@ impl Vm {
             RUN_COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         ));
         std::fs::copy(&saved, &copy).expect("copy the saved image");
+        let changes = saved.with_extension("changes");
+        if changes.is_file() {
+            std::fs::copy(&changes, copy.with_extension("changes")).expect("copy the changes");
+        }
         let (port, token) = (self.port, self.token.clone());
         drop(self);
         let again = Vm::launch(&copy, "", port, token);
         let _ = std::fs::remove_file(&copy);
+        let _ = std::fs::remove_file(copy.with_extension("changes"));
         again
     }
 
@@ -300,13 +355,10 @@ impl Vm {
 
     /// Waits until the agent answers. There is no fixed clock for a VM that is still running:
     /// on a busy machine a start can take minutes, so the wait ends early only when the VM
-    /// has quit (its log says why), and otherwise after a generous limit (`HOTPATCH_TEST_START_SECS`,
-    /// default 600) that only a hung VM reaches.
+    /// has quit (its log says why), and otherwise after [`hang_limit`], which only a hung VM
+    /// reaches.
     fn wait_until_ready(&mut self) {
-        let limit = std::env::var("HOTPATCH_TEST_START_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(600);
+        let limit = hang_limit().as_secs();
         let started = Instant::now();
         let rt = runtime();
         loop {
@@ -341,7 +393,7 @@ impl Vm {
     /// The VM's output and the image's own log, for failure messages.
     pub fn logs(&self) -> String {
         let mut s = String::new();
-        for name in ["vm.out", "hotpatch.log"] {
+        for name in ["vm.out", "boot.log", "hotpatch.log", "hotpatch-agent.log"] {
             if let Ok(text) = std::fs::read_to_string(self.dir.join(name)) {
                 let tail: String = text
                     .chars()
@@ -355,6 +407,17 @@ impl Vm {
             }
         }
         s
+    }
+
+    /// The agent's own log: `hotpatch-agent.log` beside the image where the platform writes
+    /// one (Squeak, Cuis), the VM's output where it logs to the Transcript (Pharo headless:
+    /// stdout).
+    pub fn agent_log(&self) -> String {
+        let name = match Runtime::current() {
+            Runtime::Squeak | Runtime::Cuis => "hotpatch-agent.log",
+            Runtime::Pharo => "vm.out",
+        };
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
     }
 
     /// A connected, authenticated client.
@@ -389,13 +452,33 @@ impl Vm {
         })
     }
 
-    /// Gives the image a changes file, as production images have (the test image has none): a
-    /// method compiled by hand then keeps its exact source, and `pull` can write it byte for byte.
+    /// The elements of the collection `expression` answers, each as its `asString`, for
+    /// collections of names or numbers (no spaces): the same on every runtime, where the
+    /// printStrings of arrays and symbols differ (`('a')` in Squeak 2.x, `#('a')` in Cuis,
+    /// `#(#a)` in Pharo).
+    pub fn strings(&self, expression: &str) -> Vec<String> {
+        let answer = self.eval(&format!(
+            "({expression}) inject: '' into: [:all :each | all , ' ' , each asString]"
+        ));
+        let text = answer
+            .strip_prefix('\'')
+            .and_then(|a| a.strip_suffix('\''))
+            .unwrap_or_else(|| panic!("`{expression}` answered {answer:?}, not a string"));
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    /// Gives the image a changes file, as production images have (the Squeak test image has
+    /// none; Cuis and Pharo images come with theirs): a method compiled by hand then keeps its
+    /// exact source, and `pull` can write it byte for byte.
     pub fn keep_sources(&self) {
-        assert_eq!(
-            self.eval("SourceFiles at: 2 put: (FileStream fileNamed: 'hand-edits.changes'). #ok"),
-            "#ok"
-        );
+        if Runtime::current() == Runtime::Squeak {
+            assert_eq!(
+                self.eval(
+                    "SourceFiles at: 2 put: (FileStream fileNamed: 'hand-edits.changes'). #ok"
+                ),
+                "#ok"
+            );
+        }
     }
 
     /// Compiles `source` into `class` under `protocol` in the image, as someone at a REPL would

@@ -1,5 +1,6 @@
-//! A copy of the sample application (`examples/sample-app`) configured to push to a test VM,
-//! and the `hotpatch` binary run in it: what the push, live-state and attack tests share.
+//! A copy of the sample application (`examples/sample-app`), or of another project, configured to
+//! push to a test VM, and the `hotpatch` binary run in it: what the push, live-state and attack
+//! tests share.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -21,6 +22,16 @@ impl Project {
 
     /// A fresh copy pushing to `url` with `token` (e.g. a port nothing listens on).
     pub fn for_url(url: &str, token: &str, name: &str) -> Project {
+        Project::copied(&repo().join("examples/sample-app"), url, token, name)
+    }
+
+    /// A fresh copy of the project at `source` (a directory with a `hotpatch.toml` whose target
+    /// URL is `ws://127.0.0.1:7071/`), named after the test binary and `name`, pushing to `vm`.
+    pub fn copy_of(source: &std::path::Path, vm: &Vm, name: &str) -> Project {
+        Project::copied(source, &vm.url, &vm.token, name)
+    }
+
+    fn copied(source: &std::path::Path, url: &str, token: &str, name: &str) -> Project {
         let suite = std::env::current_exe()
             .ok()
             .and_then(|e| e.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -30,9 +41,9 @@ impl Project {
             .join("projects")
             .join(format!("{suite}-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&repo().join("examples/sample-app"), &dir);
+        copy_dir(source, &dir);
         let config = std::fs::read_to_string(dir.join("hotpatch.toml")).expect("read config");
-        let config = config.replace("ws://127.0.0.1:7071/", url);
+        let config = without_fixed_clocks(&config.replace("ws://127.0.0.1:7071/", url));
         std::fs::write(dir.join("hotpatch.toml"), config).expect("write config");
         Project {
             dir,
@@ -125,6 +136,27 @@ impl Project {
     pub fn write(&self, name: &str, text: &str) {
         std::fs::write(self.file(name), text).expect("write source");
     }
+}
+
+/// The configuration with its request and apply time limits raised to the harness's hang limit:
+/// a project's own limits (10 s, 60 s in the sample app) are a user's choice for a known
+/// machine, while a test must not depend on how fast a busy machine compiles (a 1,500-method
+/// push took more than 60 s on the Pharo 8 interpreter at load 19).
+fn without_fixed_clocks(config: &str) -> String {
+    let limit = super::hang_limit().as_secs();
+    config
+        .lines()
+        .map(|line| {
+            let key = line.split('=').next().unwrap_or("").trim();
+            if key == "timeout_secs" || key == "apply_timeout_secs" {
+                format!("{key} = {limit}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// The `hotpatch` binary of this build: cargo builds it for integration tests beside their

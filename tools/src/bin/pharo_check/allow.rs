@@ -52,12 +52,20 @@ pub const GUARDED_SENDS: &[GuardedSend] = &[
         reason: "Pharo 9-11 log a compiled method only where the class accepts it; asked in the branch for #logMethodSource:forMethod:inCategory:withStamp: (12-13 always log)",
     },
     GuardedSend {
+        selector: "classComment",
+        reason: "Pharo 8-11 keep a class's stored comment in its ClassOrganization (#classComment); HpPharoPlatform>>commentOf: asks it there, and 12-13's Class>>comment (the stored comment, '' for none) where the organization lacks it",
+    },
+    GuardedSend {
         selector: "printProtocolChunk:on:withStamp:priorMethod:",
         reason: "the changes-file preamble of Pharo 12-13's OpalCompiler>>install, used where #logMethodSource:forMethod:inCategory:withStamp: (9-11) is missing",
     },
     GuardedSend {
         selector: "noteCompilationOfMethod:meta:",
         reason: "Pharo 9-11 announce a compiled method with it; 12-13 with #noteCompilationOf:meta:, used where it is missing",
+    },
+    GuardedSend {
+        selector: "isUndeclaredVariable",
+        reason: "Pharo 9-13 ask a binding #isUndeclaredVariable; Pharo 8's UndeclaredVariable lacks it, and HpPharoPlatform>>isUndeclaredVariable: asks whether the literal is an UndeclaredVariable there",
     },
     GuardedSend {
         selector: "packageTag",
@@ -134,6 +142,10 @@ pub const QUIET_SIGNALS: &[QuietSignal] = &[
     QuietSignal {
         class: "Abort",
         reason: "signalled only from the interactive undeclared-variable menu (define a class or trait), which needs a requestor",
+    },
+    QuietSignal {
+        class: "OCReadOnlyVMWarning",
+        reason: "Pharo 8: signalled only when a setting turns read-only literals on for a VM without a write barrier (CompilationContext class>>optionReadOnlyLiterals:), never while compiling",
     },
     QuietSignal {
         class: "Halt",
