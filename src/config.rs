@@ -100,6 +100,7 @@ struct RawTarget {
     apply_timeout_secs: Option<f64>,
     ca_file: Option<PathBuf>,
     ssh_options: Option<Vec<String>>,
+    max_message_bytes: Option<i64>,
     rebuild: Option<RebuildConfig>,
     hooks: Option<Hooks>,
 }
@@ -214,6 +215,8 @@ pub struct Target {
     pub timeout: Duration,
     /// Time limit for `snapshot`, `apply` and `rollback`, whose work grows with the code involved.
     pub apply_timeout: Duration,
+    /// The largest message read from or sent to the agent (PROTOCOL.md, Size limit).
+    pub max_message_bytes: u64,
     pub rebuild: RebuildConfig,
     /// The application's hooks: the target's own, else the file's `[hooks]`.
     pub hooks: Hooks,
@@ -226,6 +229,7 @@ impl Target {
             url: self.url.clone(),
             ca_file: self.ca_file.clone(),
             ssh_options: self.ssh_options.clone(),
+            max_message_bytes: self.max_message_bytes,
         }
     }
 
@@ -519,6 +523,11 @@ impl Config {
                 token_env: t.token_env.unwrap_or_else(|| DEFAULT_TOKEN_ENV.into()),
                 timeout: secs(t.timeout_secs, 10.0, "timeout_secs")?,
                 apply_timeout: secs(t.apply_timeout_secs, 120.0, "apply_timeout_secs")?,
+                max_message_bytes: message_bytes(
+                    origin,
+                    &key("max_message_bytes"),
+                    t.max_message_bytes,
+                )?,
                 rebuild,
                 hooks: match t.hooks {
                     Some(h) => h.check(origin, &format!("targets.{name}.hooks"))?,
@@ -647,6 +656,7 @@ pub fn ad_hoc(name: &str, url: AgentUrl) -> Target {
         token_env: DEFAULT_TOKEN_ENV.into(),
         timeout: Duration::from_secs(10),
         apply_timeout: Duration::from_secs(120),
+        max_message_bytes: crate::image::client::DEFAULT_MAX_MESSAGE_BYTES,
         rebuild: RebuildConfig::default(),
         hooks: Hooks::default(),
     }
@@ -734,6 +744,25 @@ pub fn seconds(origin: &str, key: &str, value: f64) -> Result<Duration> {
     Ok(Duration::from_secs_f64(value))
 }
 
+/// The accepted range of `max_message_bytes`: 4 KiB (a hello must fit) to 1 GiB.
+pub const MESSAGE_BYTES_RANGE: (i64, i64) = (4096, 1 << 30);
+
+/// Checks a `max_message_bytes` setting named `key` (absent: the protocol's default, 64 MiB);
+/// the error names the key, the value and the accepted range.
+pub fn message_bytes(origin: &str, key: &str, value: Option<i64>) -> Result<u64> {
+    let Some(value) = value else {
+        return Ok(crate::image::client::DEFAULT_MAX_MESSAGE_BYTES);
+    };
+    let (min, max) = MESSAGE_BYTES_RANGE;
+    if !(min..=max).contains(&value) {
+        bail!(
+            "{origin}: {key} = {value} is out of range: give a number of bytes from {min} (4 KiB) \
+             to {max} (1 GiB); the default is 67108864 (64 MiB)"
+        );
+    }
+    Ok(value as u64)
+}
+
 /// Sets `dotted.key=value` in the configuration table, creating tables on the way.
 fn apply_setting(table: &mut toml::Table, setting: &Setting<'_>) -> Result<()> {
     let Some((key, value)) = setting.text.split_once('=') else {
@@ -808,6 +837,9 @@ token_env = "HOTPATCH_TOKEN"
 # grow with the amount of code: a first push of a large project compiles thousands of methods).
 timeout_secs = 10
 apply_timeout_secs = 120
+# The largest message sent to or read from the agent, in bytes (default 64 MiB; the agent has
+# its own, max_message_bytes in hotpatch-agent.conf: the smaller one applies).
+# max_message_bytes = 67108864
 # Other hosts: url = "ssh://deploy@app1.example.com/?agent_port=7071" (hotpatch runs ssh -W with
 # your keys and known_hosts; ssh_options = ["IdentityFile=..."] adds ssh -o options), or
 # url = "wss://app1.example.com/" behind a TLS terminator (ca_file = "ca.pem" for a private CA).

@@ -357,12 +357,7 @@ fn pushed_code_cannot_take_the_agent_down() {
 }
 
 fn class(name: &str) -> WireClass {
-    WireClass {
-        name: name.into(),
-        superclass: Some("Object".into()),
-        package: "Attack-Core".into(),
-        ..Default::default()
-    }
+    common::batches::class_in(name, "Attack-Core")
 }
 
 /// Applies one op; answers the agent's error.
@@ -545,22 +540,7 @@ fn limits_come_from_the_agent_configuration() {
 
 /// A batch defining `name` (package Attack-Core) whose class-side initialize runs `body`.
 fn class_with_initializer(id: &str, epoch: u64, name: &str, body: &str) -> Batch {
-    Batch {
-        id: id.into(),
-        epoch,
-        packages: None,
-        ops: vec![
-            Op::DefineClass {
-                class: Box::new(class(name)),
-            },
-            Op::PutMethod {
-                class_name: name.into(),
-                side: hotpatch::model::Side::Class,
-                protocol: "class initialization".into(),
-                source: format!("initialize\n\t{body}"),
-            },
-        ],
-    }
+    common::batches::with_initializer(id, epoch, name, "Attack-Core", body)
 }
 
 #[test]

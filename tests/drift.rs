@@ -12,24 +12,6 @@ use common::project::Project;
 /// The exit code for drift (README, "Exit codes").
 const DRIFT: i32 = 9;
 
-/// Gives the image a changes file, as production images have (the test image has none): a
-/// method compiled by hand then keeps its exact source, and `pull` can write it byte for byte.
-fn keep_sources(vm: &Vm) {
-    assert_eq!(
-        vm.eval("SourceFiles at: 2 put: (FileStream fileNamed: 'hand-edits.changes'). #ok"),
-        "#ok"
-    );
-}
-
-/// Compiles `source` into `class` in the image, as someone at a REPL would.
-fn hand_edit(vm: &Vm, class: &str, source: &str, protocol: &str) {
-    let quoted = source.replace('\'', "''");
-    let answer = vm.eval(&format!(
-        "{class} compile: '{quoted}' classified: '{protocol}'. #done"
-    ));
-    assert_eq!(answer, "#done", "the hand edit did not compile");
-}
-
 /// `status --json`, asserting the exit code.
 fn status(p: &Project, code: i32) -> serde_json::Value {
     let out = p.hotpatch(&["status", "--json"]);
@@ -68,13 +50,13 @@ const HAND_FIX: &str = "greet: aName\n\n\t^ 'Hi, ' , aName";
 fn a_hand_edit_is_drift_push_refuses_it_overwrite_and_rollback_bring_it_back_and_pull_takes_it() {
     let vm = Vm::start();
     let p = Project::new(&vm, "drift");
-    keep_sources(&vm);
+    vm.keep_sources();
     p.run(&["push"], 0);
     let clean = status(&p, 0);
     assert_eq!(clean["drift"]["known"], true, "{clean}");
     assert_eq!(clean["drift"]["clean"], true, "{clean}");
 
-    hand_edit(&vm, "SampleApp", HAND_FIX, "greeting");
+    vm.hand_edit("SampleApp", HAND_FIX, "greeting");
     assert_eq!(vm.eval("SampleApp default greet: 'x'"), "'Hi, x'");
 
     // status: one drifted method, exit 9; the text form says where.
@@ -177,7 +159,7 @@ fn added_and_removed_in_the_image_and_a_conflict() {
     let p = Project::new(&vm, "conflict");
     p.run(&["push"], 0);
     // Added by hand in an owned class, and one removed by hand.
-    hand_edit(&vm, "SampleCounter", "double\n\t^ count * 2", "accessing");
+    vm.hand_edit("SampleCounter", "double\n\t^ count * 2", "accessing");
     vm.eval("SampleCounter removeSelector: #count. #done");
     let s = status(&p, DRIFT);
     let names = drift_names(&s);
@@ -185,7 +167,7 @@ fn added_and_removed_in_the_image_and_a_conflict() {
     assert!(names.contains(&"drift removed count".to_owned()), "{s}");
 
     // The same method changed in the image and locally, differently: a conflict.
-    hand_edit(&vm, "SampleApp", HAND_FIX, "greeting");
+    vm.hand_edit("SampleApp", HAND_FIX, "greeting");
     p.edit("SampleApp.class.st", "'Hello, '", "'Howdy, '");
     let s = status(&p, DRIFT);
     assert!(

@@ -160,7 +160,15 @@ fn hand_fixes_show_as_drift_are_refused_overwritten_rolled_back_adopted_and_logg
     let mut w = Wire::open(&vm);
     assert_eq!(
         w.hello["features"],
-        json!(["drift", "log", "adopt", "overrides", "hooks", "check"])
+        json!([
+            "drift",
+            "log",
+            "adopt",
+            "overrides",
+            "hooks",
+            "check",
+            "parts"
+        ])
     );
 
     // hotpatch installs a small package.

@@ -301,13 +301,10 @@ fn fleet_messages_and_exit_codes_say_what_happened() {
     // A member with drift: exit 9 (as a single push), cause drift, and the reason has no run
     // of spaces.
     run(&p, &["push", "--group", "alone"], 0);
-    let fix = "greet: aName\n\n\t^ 'Hi, ' , aName";
-    assert_eq!(
-        vm.eval(&format!(
-            "SampleApp compile: '{}' classified: 'greeting'. #done",
-            fix.replace('\'', "''")
-        )),
-        "#done"
+    vm.hand_edit(
+        "SampleApp",
+        "greet: aName\n\n\t^ 'Hi, ' , aName",
+        "greeting",
     );
     let single = p.hotpatch(&["push", "--target", "a", "--no-cache"]);
     assert_eq!(single.status.code(), Some(9), "{:?}", text(&single));

@@ -351,14 +351,34 @@ fn failed_builds_and_verifications_leave_the_old_image_running() {
     let live = Live::of(&app);
     let still_running = |what: &str| live.assert_unchanged(&app, what);
 
-    // A syntax error in the file-in.
+    // A syntax error: refused by hotpatch's own check before anything is built (exit 2).
     let original = std::fs::read_to_string(app.project.join("src/Sample-Core/SampleApp.class.st"))
         .expect("read SampleApp");
-    std::fs::write(
-        app.project.join("src/Sample-Core/SampleApp.class.st"),
-        format!("{original}\n{{ #category : 'broken' }}\nSampleApp >> broken [\n\n\t^ 1 + \n]\n"),
-    )
-    .expect("write SampleApp");
+    let with_method = |pattern: &str, body: &str| {
+        std::fs::write(
+            app.project.join("src/Sample-Core/SampleApp.class.st"),
+            format!(
+                "{original}\n{{ #category : 'broken' }}\nSampleApp >> {pattern} [\n\n\t{body}\n]\n"
+            ),
+        )
+        .expect("write SampleApp")
+    };
+    with_method("broken", "^ 1 + ");
+    let out = app.run_json(&["rebuild"], 2);
+    assert_eq!(out["error"]["kind"], "syntax_errors", "{out:#}");
+    let first = &out["error"]["errors"][0];
+    assert!(
+        first["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("SampleApp.class.st"))
+            && first["line"].as_u64().is_some(),
+        "the refused method at its file position: {out:#}"
+    );
+    still_running("syntax error");
+
+    // A method only the image's compiler refuses (a store into an argument): the build's
+    // file-in fails, the new image is not used.
+    with_method("broken: x", "x := 1. ^ x");
     let out = app.run_json(&["rebuild"], 6);
     assert_eq!(failure_kind(&out), "load_errors", "{out:#}");
     assert_eq!(out["failure"]["previous_running"], true, "{out:#}");
@@ -369,7 +389,7 @@ fn failed_builds_and_verifications_leave_the_old_image_running() {
             .contains("broken"),
         "the log tail shows the failing method: {out:#}"
     );
-    still_running("syntax error");
+    still_running("compile error");
     std::fs::write(
         app.project.join("src/Sample-Core/SampleApp.class.st"),
         &original,

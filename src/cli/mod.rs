@@ -59,6 +59,11 @@ pub mod exit {
     /// read, a listed package has no folder, the agent failed or predates drift reports); the
     /// reason is printed. Never 0 when it could not tell.
     pub const UNKNOWN: i32 = 10;
+    /// A message over the size limit (`max_message_bytes`, PROTOCOL.md, Size limit): a request
+    /// not sent, or an answer the agent would not send or this client would not read; the
+    /// message says how large, what the limit is and which setting raises it. Retrying does not
+    /// help.
+    pub const TOO_LARGE: i32 = 11;
 
     /// Every exit code with what it means, for the manual pages (the README's table says the
     /// same at more length; a test keeps the two lists of codes equal).
@@ -103,6 +108,10 @@ pub mod exit {
         (
             UNKNOWN,
             "status: hotpatch could not tell whether the image has drifted (the sources cannot be read, a listed package has no folder, the agent failed or predates drift reports); never 0 then",
+        ),
+        (
+            TOO_LARGE,
+            "too large: a request or an answer is over max_message_bytes (the smaller of the target's and the agent's); nothing was sent or applied, the message says how large and which setting raises the limit",
         ),
     ];
 }
@@ -241,9 +250,10 @@ pub fn with_agent<T>(
     })
 }
 
-/// Reports `error` and answers the exit code for it: the agent refused ([`exit::REJECTED`]),
-/// the agent could not be reached or the connection broke ([`exit::UNREACHABLE`]), anything
-/// else, a URL or transport refusal included ([`exit::ERROR`]). With `json`, the report is the
+/// Reports `error` and answers the exit code for it: a message over the size limit
+/// ([`exit::TOO_LARGE`]), the agent refused ([`exit::REJECTED`]), the agent could not be reached
+/// or the connection broke ([`exit::UNREACHABLE`]), anything else, a URL or transport refusal
+/// included ([`exit::ERROR`]). With `json`, the report is the
 /// one JSON error object of [`failure_json`] on stdout, else a line on stderr.
 pub fn fail(error: &anyhow::Error, json: bool) -> i32 {
     if json {
@@ -267,6 +277,13 @@ pub fn failure_json(error: serde_json::Value) -> serde_json::Value {
 /// The error object of a failure that is not a command's own: a configuration error
 /// (`"kind": "config"`) or a failed exchange with an agent ([`client_error_object`]).
 pub fn error_object(error: &anyhow::Error) -> serde_json::Value {
+    if let Some(source) = error.downcast_ref::<crate::ops::local::SourceError>() {
+        return serde_json::json!({
+            "kind": source.kind(),
+            "message": format!("{error:#}"),
+            "errors": source.json_errors(),
+        });
+    }
     match error.downcast_ref::<crate::image::ClientError>() {
         Some(c) => {
             let mut object = client_error_object(c);
@@ -281,27 +298,35 @@ pub fn error_object(error: &anyhow::Error) -> serde_json::Value {
 /// The error object of a failed exchange with an agent. `kind`: the agent's own error kind when
 /// it answered with one (`unauthorized`, `eval_failed`, `nothing_to_rollback`, `internal`, …,
 /// PROTOCOL.md), `config` (a URL that can never work), `transport` (`problem` says which:
-/// `host_key`, `certificate`, …) or `unreachable` (safe to retry).
+/// `host_key`, `certificate`, …), `too_large` (with the message's `size`, when known, and the
+/// `limit` in bytes) or `unreachable` (safe to retry).
 pub fn client_error_object(error: &crate::image::ClientError) -> serde_json::Value {
     use crate::image::ClientError;
     let kind = match error {
         ClientError::Agent(agent) => serde_json::to_value(agent.kind).unwrap_or_default(),
         ClientError::BadUrl(_) => "config".into(),
         ClientError::Transport { .. } => "transport".into(),
+        ClientError::TooLarge { .. } => "too_large".into(),
         _ => "unreachable".into(),
     };
     let mut object = serde_json::json!({ "kind": kind, "message": error.to_string() });
     if let ClientError::Transport { problem, .. } = error {
         object["problem"] = serde_json::to_value(problem).unwrap_or_default();
     }
+    if let ClientError::TooLarge { size, limit, .. } = error {
+        object["size"] = serde_json::to_value(size).unwrap_or_default();
+        object["limit"] = (*limit).into();
+    }
     object
 }
 
-/// The exit code for a failed exchange with an agent: it refused ([`exit::REJECTED`]), the URL
-/// or transport can never work ([`exit::ERROR`]), or it could not be reached or broke off
-/// ([`exit::UNREACHABLE`]).
+/// The exit code for a failed exchange with an agent: a message over the size limit
+/// ([`exit::TOO_LARGE`]), it refused ([`exit::REJECTED`]), the URL or transport can never work
+/// ([`exit::ERROR`]), or it could not be reached or broke off ([`exit::UNREACHABLE`]).
 pub fn client_error_code(error: &crate::image::ClientError) -> i32 {
-    if error.agent().is_some() {
+    if matches!(error, crate::image::ClientError::TooLarge { .. }) {
+        exit::TOO_LARGE
+    } else if error.agent().is_some() {
         exit::REJECTED
     } else if error.is_configuration() {
         exit::ERROR
@@ -312,6 +337,12 @@ pub fn client_error_code(error: &crate::image::ClientError) -> i32 {
 
 /// Prints an error with its chain of causes, the way every command reports failure.
 pub fn report_error(error: &anyhow::Error) {
+    // Source errors: every one on its own line first, as a push lists them.
+    if let Some(source) = error.downcast_ref::<crate::ops::local::SourceError>() {
+        for line in source.lines() {
+            errln!("{line}");
+        }
+    }
     errln!("hotpatch: error: {error:#}");
 }
 

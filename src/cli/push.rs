@@ -355,9 +355,10 @@ pub fn failure_code(failure: &PushFailure) -> i32 {
         | PushFailure::Rename(_)
         | PushFailure::Revision(_) => exit::ERROR,
         PushFailure::Agent(e) => super::client_error_code(e),
-        PushFailure::CompileFailed(_) | PushFailure::Stale(_) | PushFailure::ApplyFailed(..) => {
-            exit::REJECTED
-        }
+        PushFailure::CompileFailed(_)
+        | PushFailure::Stale(_)
+        | PushFailure::ApplyFailed(..)
+        | PushFailure::Unholdable(_) => exit::REJECTED,
         PushFailure::Drift(_) => exit::DRIFT,
     }
 }
@@ -575,6 +576,12 @@ pub fn print_failure(failure: &PushFailure) {
             }
             errln!("hotpatch: error: {failure}");
         }
+        PushFailure::Unholdable(at) => {
+            errln!("{at}");
+            errln!(
+                "hotpatch: error: the image cannot hold a character of the sources; the image is unchanged"
+            );
+        }
         other => errln!("hotpatch: error: {other}"),
     }
 }
@@ -585,8 +592,7 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
     let mut error = match failure {
         // The same kinds every command gives a failed exchange with an agent.
         PushFailure::Agent(e) => super::client_error_object(e),
-        PushFailure::Source(SourceError::Syntax(_)) => own("syntax_errors"),
-        PushFailure::Source(_) => own("source_errors"),
+        PushFailure::Source(e) => own(e.kind()),
         PushFailure::Config(_) => own("config"),
         PushFailure::CompileFailed(_) => own("compile_failed"),
         PushFailure::Stale(_) => own("stale"),
@@ -595,19 +601,16 @@ pub fn failure_json(failure: &PushFailure) -> serde_json::Value {
         PushFailure::Rename(_) => own("rename"),
         PushFailure::Revision(_) => own("revision"),
         PushFailure::Drift(_) => own("drift"),
+        PushFailure::Unholdable(_) => own("unholdable_character"),
     };
     let errors: Vec<serde_json::Value> = match failure {
-        PushFailure::Source(SourceError::Tonel(errors)) => errors
-            .iter()
-            .map(|e| serde_json::json!({"path": e.path, "line": e.line, "column": e.column, "message": e.message}))
-            .collect(),
-        PushFailure::Source(SourceError::Syntax(errors))
-        | PushFailure::CompileFailed(errors)
-        | PushFailure::ApplyFailed(_, errors) => errors
+        PushFailure::Source(e) => e.json_errors(),
+        PushFailure::CompileFailed(errors) | PushFailure::ApplyFailed(_, errors) => errors
             .iter()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),
         PushFailure::Drift(names) => names.iter().map(|n| serde_json::json!(n)).collect(),
+        PushFailure::Unholdable(at) => vec![serde_json::to_value(at).unwrap_or_default()],
         _ => Vec::new(),
     };
     error["errors"] = errors.into();

@@ -9,6 +9,8 @@ use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 /// Why talking to an agent failed. Callers branch on the variant: a connection failure is safe
@@ -45,9 +47,29 @@ pub enum ClientError {
         what: &'static str,
         detail: String,
     },
+    /// A message over the size limit (PROTOCOL.md, Size limit): a request this client did not
+    /// send, an answer it did not read, or one the agent refused or would not send. Retrying
+    /// does not help; the message says which setting raises the limit.
+    #[error("{detail}")]
+    TooLarge {
+        url: String,
+        what: &'static str,
+        /// The message's size in bytes, when known.
+        size: Option<u64>,
+        /// The limit it is over, in bytes.
+        limit: u64,
+        detail: String,
+    },
     #[error(transparent)]
     Agent(#[from] AgentError),
 }
+
+/// The default of `max_message_bytes` on both sides (PROTOCOL.md, Size limit): 64 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 << 20;
+
+/// Where to raise the limit, for messages.
+const RAISE_LIMIT: &str = "raise max_message_bytes on both sides (the target's max_message_bytes \
+     in hotpatch.toml, max_message_bytes in the agent's hotpatch-agent.conf)";
 
 /// Why the transport refused a connection (see [`ClientError::Transport`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -128,6 +150,8 @@ pub struct Client {
     pub hello: HelloInfo,
     /// Where progress messages go; when set, snapshot and apply ask for them.
     progress: Option<ProgressSink>,
+    /// The largest message this client reads or sends (the target's `max_message_bytes`).
+    max_message_bytes: u64,
 }
 
 impl Client {
@@ -155,9 +179,19 @@ impl Client {
         };
         let opened = tokio::time::timeout_at(deadline, transport::open(endpoint, timeout)).await;
         let Connection { stream, tunnel } = opened.map_err(|_| no_answer())??;
+        // Frames and messages up to the limit, whole: the agent never sends more, and a larger
+        // answer is reported as too large, not as a broken connection.
+        let limit = usize::try_from(endpoint.max_message_bytes).unwrap_or(usize::MAX);
+        let config = tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(limit))
+            .max_frame_size(Some(limit));
         let handshake = tokio::time::timeout_at(
             deadline,
-            tokio_tungstenite::client_async(endpoint.url.handshake_url(), stream),
+            tokio_tungstenite::client_async_with_config(
+                endpoint.url.handshake_url(),
+                stream,
+                Some(config),
+            ),
         )
         .await;
         let ws = match handshake {
@@ -189,13 +223,17 @@ impl Client {
                 epoch: 0,
                 evals: None,
                 features: Vec::new(),
+                max_message_bytes: None,
+                characters: None,
             },
             progress: None,
+            max_message_bytes: endpoint.max_message_bytes,
         };
         let hello = Request::Hello {
             token: token.to_owned(),
             protocol: PROTOCOL_VERSION,
             client: format!("hotpatch {}", env!("CARGO_PKG_VERSION")),
+            max_message_bytes: Some(endpoint.max_message_bytes),
         };
         match client.call_as(hello).await {
             Ok(info) => {
@@ -207,6 +245,16 @@ impl Client {
                 Err(e)
             }
         }
+    }
+
+    /// The largest message this client sends to its agent: the smaller of its own limit and the
+    /// agent's, when the agent said (older agents do not).
+    pub fn send_limit(&self) -> u64 {
+        self.hello
+            .max_message_bytes
+            .map_or(self.max_message_bytes, |agent| {
+                agent.min(self.max_message_bytes)
+            })
     }
 
     /// The url this client is connected to.
@@ -244,12 +292,15 @@ impl Client {
         // Drift comes with every snapshot from an agent that can report it: a push must see
         // hand edits it would overwrite, and a cached snapshot keeps what it reported.
         let drift = self.hello.has("drift");
+        // A snapshot over the size limit comes in parts from an agent that can send them.
+        let parts = self.hello.has("parts");
         self.call_as(Request::Snapshot {
             packages,
             classes,
             since_epoch: since.map(|m| m.epoch),
             since_evals: since.and_then(|m| m.evals),
             drift,
+            parts,
         })
         .await
     }
@@ -418,11 +469,18 @@ impl Client {
             request,
         })
         .map_err(|e| self.protocol_error(what, e.to_string()))?;
+        let size = text.len() as u64;
+        if size > self.send_limit() {
+            return Err(self.unsent(what, size));
+        }
         let exchange = async {
-            self.ws
-                .send(Message::text(text))
-                .await
-                .map_err(|_| self.closed(what))?;
+            if self.ws.send(Message::text(text)).await.is_err() {
+                // The agent may have closed first and said why (1009: too large).
+                return Err(match self.read_answer(id, what).await {
+                    Err(e) => e,
+                    Ok(_) => self.closed(what),
+                });
+            }
             self.read_answer(id, what).await
         };
         let answer = match tokio::time::timeout(timeout, exchange).await {
@@ -441,51 +499,136 @@ impl Client {
                 .ok_or_else(|| self.protocol_error(what, "ok answer without a result".into()));
         }
         match answer.error {
+            Some(e) if e.kind == ErrorKind::TooLarge => Err(ClientError::TooLarge {
+                url: self.url.clone(),
+                what,
+                size: e.too_large().map(|t| t.size),
+                limit: e.too_large().map_or_else(|| self.send_limit(), |t| t.limit),
+                detail: format!(
+                    "the agent at {} did not send its answer to {what}: {}",
+                    self.url, e.message
+                ),
+            }),
             Some(e) => Err(ClientError::Agent(e)),
             None => Err(self.protocol_error(what, "error answer without an error".into())),
         }
     }
 
+    /// A request over the limit, not sent.
+    fn unsent(&self, what: &'static str, size: u64) -> ClientError {
+        let limit = self.send_limit();
+        let whose = if limit < self.max_message_bytes {
+            "the agent's max_message_bytes"
+        } else {
+            "this client's max_message_bytes"
+        };
+        ClientError::TooLarge {
+            url: self.url.clone(),
+            what,
+            size: Some(size),
+            limit,
+            detail: format!(
+                "the {what} request is {size} bytes, more than the limit of {limit} bytes ({whose}); \
+                 nothing was sent to {}. Send less at once (push some paths first), or {RAISE_LIMIT}",
+                self.url
+            ),
+        }
+    }
+
+    /// What reading an answer failed with: an answer over this client's limit, the agent
+    /// refusing our request as too large (close code 1009, older agents), or a broken connection.
+    fn read_failure(&self, what: &'static str, error: Option<tungstenite::Error>) -> ClientError {
+        match error {
+            Some(tungstenite::Error::Capacity(
+                tungstenite::error::CapacityError::MessageTooLong { size, max_size },
+            )) => ClientError::TooLarge {
+                url: self.url.clone(),
+                what,
+                size: Some(size as u64),
+                limit: max_size as u64,
+                detail: format!(
+                    "the answer of the agent at {} to {what} is {size} bytes, more than this \
+                     client's limit of {max_size} bytes (max_message_bytes); {RAISE_LIMIT}",
+                    self.url
+                ),
+            },
+            _ => self.closed(what),
+        }
+    }
+
+    /// The agent closed the connection: with code 1009 it refused our request as too large.
+    fn closed_by(&self, what: &'static str, frame: Option<&CloseFrame>) -> ClientError {
+        match frame {
+            Some(f) if f.code == CloseCode::Size => ClientError::TooLarge {
+                url: self.url.clone(),
+                what,
+                size: None,
+                limit: self.send_limit(),
+                detail: format!(
+                    "the agent at {} refused the {what} request as larger than its limit (close \
+                     code 1009: {}); {RAISE_LIMIT}",
+                    self.url,
+                    if f.reason.is_empty() {
+                        "no reason given"
+                    } else {
+                        f.reason.as_str()
+                    }
+                ),
+            },
+            _ => self.closed(what),
+        }
+    }
+
     async fn read_answer(&mut self, id: u64, what: &'static str) -> Result<Answer, ClientError> {
+        let mut parts = Vec::new();
         loop {
             let message = match self.ws.next().await {
-                None | Some(Err(_)) => return Err(self.closed(what)),
+                None => return Err(self.closed(what)),
+                Some(Err(e)) => return Err(self.read_failure(what, Some(e))),
                 Some(Ok(m)) => m,
             };
             let text = match message {
                 Message::Text(t) => t,
-                Message::Close(_) => return Err(self.closed(what)),
+                Message::Close(frame) => return Err(self.closed_by(what, frame.as_ref())),
                 // tungstenite answers pings itself; pongs and binary frames carry nothing for us.
                 _ => continue,
             };
-            let answer: Answer = match serde_json::from_str(text.as_str()) {
-                Ok(answer) => answer,
-                Err(e) => match serde_json::from_str::<ProgressMessage>(text.as_str()) {
-                    // Progress about this request (or, with no id, any): the answer follows.
-                    Ok(m) if m.id.is_none_or(|got| got == id) => {
-                        if let Some(sink) = &self.progress {
-                            sink.report(&m.progress);
-                        }
-                        continue;
-                    }
-                    _ => {
-                        return Err(
-                            self.protocol_error(what, format!("answer is not valid JSON: {e}"))
-                        );
-                    }
-                },
+            let value: serde_json::Value = serde_json::from_str(text.as_str())
+                .map_err(|e| self.protocol_error(what, format!("answer is not valid JSON: {e}")))?;
+            // An answer has `ok`; before it may come progress messages and, for a snapshot
+            // over the size limit, its parts. Each carries the request's id (or none).
+            let about_this = match value.get("id") {
+                Some(serde_json::Value::Number(n)) => n.as_u64() == Some(id),
+                _ => true,
             };
+            if value.get("ok").is_none() && about_this {
+                if let Some(part) = value.get("part") {
+                    parts.push(part.clone());
+                    continue;
+                }
+                if let Ok(m) = serde_json::from_value::<ProgressMessage>(value.clone()) {
+                    if let Some(sink) = &self.progress {
+                        sink.report(&m.progress);
+                    }
+                    continue;
+                }
+            }
+            let mut answer: Answer = serde_json::from_value(value)
+                .map_err(|e| self.protocol_error(what, format!("not an answer: {e}")))?;
             match answer.id {
-                Some(got) if got == id => return Ok(answer),
                 // An error about an unparseable request comes without an id; ours was sent
                 // by serde_json, so such an answer is still about this request.
-                None => return Ok(answer),
-                Some(got) => {
+                Some(got) if got != id => {
                     return Err(
                         self.protocol_error(what, format!("answer has id {got}, expected {id}"))
                     );
                 }
+                _ => {}
             }
+            if let Some(result) = answer.result.as_mut().filter(|_| answer.ok) {
+                merge_parts(result, parts).map_err(|e| self.protocol_error(what, e))?;
+            }
+            return Ok(answer);
         }
     }
 
@@ -503,6 +646,66 @@ impl Client {
             detail,
         }
     }
+}
+
+/// Puts the parts of a snapshot that came before its answer (PROTOCOL.md, Size limit) back
+/// into the answer's packages, in order: a class (or extension) that continues the last one of
+/// its package gets the part's methods appended. The answer's `parts` says how many there are.
+fn merge_parts(
+    result: &mut serde_json::Value,
+    parts: Vec<serde_json::Value>,
+) -> Result<(), String> {
+    use serde_json::Value;
+    let expected = result.get("parts").and_then(Value::as_u64).unwrap_or(0);
+    if expected != parts.len() as u64 {
+        return Err(format!(
+            "the answer says {expected} part(s), {} came before it",
+            parts.len()
+        ));
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let Some(packages) = result.get_mut("packages").and_then(Value::as_array_mut) else {
+        return Err("an answer in parts without packages".into());
+    };
+    for part in parts {
+        let name = part
+            .get("package")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(package) = packages
+            .iter_mut()
+            .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
+        else {
+            return Err(format!(
+                "a part of package {name:?}, which the answer does not list"
+            ));
+        };
+        for (key, name_key) in [("classes", "name"), ("extensions", "class_name")] {
+            let items = match part.get(key) {
+                Some(Value::Array(items)) => items.clone(),
+                _ => continue,
+            };
+            let Some(Value::Array(into)) = package.get_mut(key) else {
+                return Err(format!("package {name:?} of the answer has no {key}"));
+            };
+            for item in items {
+                let continues = into.last().is_some_and(|last| {
+                    last.get(name_key).is_some() && last.get(name_key) == item.get(name_key)
+                });
+                match (continues, into.last_mut(), item.get("methods")) {
+                    (true, Some(last), Some(Value::Array(more))) => {
+                        if let Some(Value::Array(methods)) = last.get_mut("methods") {
+                            methods.extend(more.iter().cloned());
+                        }
+                    }
+                    _ => into.push(item),
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What went wrong in the WebSocket handshake, in words.
@@ -712,6 +915,163 @@ mod fake_agent_tests {
         .await;
         let err = Client::connect(&url, "t", SHORT).await.err().unwrap();
         assert!(matches!(err, ClientError::Protocol { .. }), "{err}");
+    }
+
+    /// Answers `hello` like [`friendly`] (saying its own `max_message_bytes` when given), and
+    /// every other request as `reply` says.
+    async fn answering(
+        agent_limit: Option<u64>,
+        reply: impl Fn(&serde_json::Value) -> Reply + Send + 'static,
+    ) -> String {
+        serve(move |r| match r["cmd"].as_str() {
+            Some("hello") => ok(
+                r,
+                json!({"dialect": "fake", "protocol": 1, "session": "s1", "epoch": 3,
+                       "features": ["parts"], "max_message_bytes": agent_limit}),
+            ),
+            _ => reply(r),
+        })
+        .await
+    }
+
+    fn endpoint(url: &str, limit: u64) -> Endpoint {
+        let mut e = Endpoint::from(AgentUrl::parse(url).unwrap());
+        e.max_message_bytes = limit;
+        e
+    }
+
+    #[tokio::test]
+    async fn a_fragmented_answer_is_read_whole() {
+        let url = answering(None, |r| {
+            Reply::Fragmented(
+                json!({"id": r["id"], "ok": true, "result": {"value": "x".repeat(1000)}}),
+                7,
+            )
+        })
+        .await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        assert_eq!(c.eval("x").await.unwrap(), "x".repeat(1000));
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_limit_is_not_sent_and_says_whose_limit() {
+        let asked = Arc::new(std::sync::Mutex::new(0));
+        let count = asked.clone();
+        let url = answering(Some(5000), move |r| {
+            *count.lock().unwrap() += 1;
+            ok(r, json!({"value": "1"}))
+        })
+        .await;
+        let mut c = Client::connect_to(&endpoint(&url, 1 << 20), "t", SHORT)
+            .await
+            .unwrap();
+        assert_eq!(c.send_limit(), 5000);
+        let err = c.eval(&"x".repeat(5000)).await.unwrap_err();
+        assert!(
+            matches!(err, ClientError::TooLarge { limit: 5000, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("the agent's max_message_bytes"),
+            "{err}"
+        );
+        assert_eq!(*asked.lock().unwrap(), 0, "the request was sent");
+        c.close().await;
+        // The client's own limit when it is the smaller one (the fake serves one at a time).
+        let mut c = Client::connect_to(&endpoint(&url, 4096), "t", SHORT)
+            .await
+            .unwrap();
+        let err = c.eval(&"x".repeat(4096)).await.unwrap_err();
+        assert!(
+            err.to_string().contains("this client's max_message_bytes"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_limit_is_too_large_not_a_broken_connection() {
+        let url = answering(None, |r| ok(r, json!({"value": "x".repeat(10_000)}))).await;
+        let mut c = Client::connect_to(&endpoint(&url, 4096), "t", SHORT)
+            .await
+            .unwrap();
+        let err = c.eval("x").await.unwrap_err();
+        assert!(matches!(err, ClientError::TooLarge { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("this client's limit of 4096 bytes"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn close_code_1009_and_a_too_large_answer_are_too_large() {
+        let url = answering(None, |_| Reply::CloseWith(1009)).await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        let err = c.eval("x").await.unwrap_err();
+        assert!(matches!(err, ClientError::TooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("close code 1009"), "{err}");
+        let url = answering(None, |r| {
+            error(r, json!({"kind": "too_large", "message": "the answer would be 9 bytes", "size": 9, "limit": 8}))
+        })
+        .await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        let err = c.eval("x").await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ClientError::TooLarge {
+                    size: Some(9),
+                    limit: 8,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Any other close is a broken connection.
+        let url = answering(None, |_| Reply::CloseWith(1011)).await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        assert!(matches!(
+            c.eval("x").await.unwrap_err(),
+            ClientError::Closed { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_in_parts_is_put_back_together() {
+        let method = |class: &str, sel: &str| json!({"class_name": class, "side": "instance", "selector": sel, "protocol": "p", "source": sel});
+        let class = |name: &str, methods: Vec<serde_json::Value>| json!({"kind": "class", "name": name, "superclass": "Object", "package": "P", "methods": methods});
+        let url = answering(None, move |r| {
+            assert_eq!(r["parts"], true, "a snapshot asks for parts");
+            Reply::Messages(vec![
+                json!({"id": r["id"], "part": {"package": "P", "classes": [class("A", vec![method("A", "a1")]), class("B", vec![method("B", "b1")])], "extensions": []}}),
+                json!({"id": r["id"], "progress": {"phase": "classes", "done": 1, "total": 2}}),
+                json!({"id": r["id"], "part": {"package": "P", "classes": [class("B", vec![method("B", "b2")])], "extensions": []}}),
+                json!({"id": r["id"], "part": {"package": "P", "classes": [], "extensions": [{"class_name": "String", "methods": [method("String", "s1")]}]}}),
+                json!({"id": r["id"], "ok": true, "result": {"session": "s1", "epoch": 3, "unchanged": false, "parts": 3,
+                       "packages": [{"name": "P", "classes": [], "extensions": []}]}}),
+            ])
+        })
+        .await;
+        let mut c = Client::connect(&url, "t", SHORT).await.unwrap();
+        let snap = c.snapshot(vec!["P".into()], None, None).await.unwrap();
+        let p = &snap.packages[0];
+        let names: Vec<(&str, usize)> = p
+            .classes
+            .iter()
+            .map(|c| (c.name.as_str(), c.methods.len()))
+            .collect();
+        assert_eq!(names, [("A", 1), ("B", 2)]);
+        assert_eq!(p.extensions[0].methods[0].selector, "s1");
+    }
+
+    #[test]
+    fn parts_that_do_not_add_up_are_a_protocol_error() {
+        let mut result =
+            json!({"parts": 2, "packages": [{"name": "P", "classes": [], "extensions": []}]});
+        let part = json!({"package": "P", "classes": [], "extensions": []});
+        assert!(merge_parts(&mut result, vec![part.clone()]).is_err());
+        let other = json!({"package": "Q", "classes": [], "extensions": []});
+        assert!(merge_parts(&mut result, vec![part, other]).is_err());
     }
 
     #[tokio::test]

@@ -247,6 +247,8 @@ pub struct Endpoint {
     pub ca_file: Option<PathBuf>,
     /// `ssh://`: extra `-o` options for ssh (`UserKnownHostsFile=…`, `IdentityFile=…`).
     pub ssh_options: Vec<String>,
+    /// The largest message read or sent, in bytes (PROTOCOL.md, Size limit).
+    pub max_message_bytes: u64,
 }
 
 impl From<AgentUrl> for Endpoint {
@@ -255,6 +257,7 @@ impl From<AgentUrl> for Endpoint {
             url,
             ca_file: None,
             ssh_options: Vec::new(),
+            max_message_bytes: super::client::DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }

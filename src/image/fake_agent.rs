@@ -7,6 +7,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{Frame, coding::CloseCode};
 
 /// What the fake does with one request.
 pub enum Reply {
@@ -18,6 +21,10 @@ pub enum Reply {
     Silence,
     /// Drop the connection.
     Close,
+    /// Send this answer in text fragments of at most this many bytes (continuation frames).
+    Fragmented(Value, usize),
+    /// Close the connection with this status code.
+    CloseWith(u16),
 }
 
 /// An ok answer to `request` with `result`.
@@ -64,6 +71,31 @@ where
                     }
                     Reply::Silence => {}
                     Reply::Close => break,
+                    Reply::Fragmented(answer, size) => {
+                        let bytes = answer.to_string().into_bytes();
+                        let pieces: Vec<&[u8]> = bytes.chunks(size.max(1)).collect();
+                        for (i, piece) in pieces.iter().enumerate() {
+                            let opcode = if i == 0 {
+                                OpCode::Data(Data::Text)
+                            } else {
+                                OpCode::Data(Data::Continue)
+                            };
+                            let frame =
+                                Frame::message(piece.to_vec(), opcode, i + 1 == pieces.len());
+                            if ws.send(Message::Frame(frame)).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Reply::CloseWith(code) => {
+                        let _ = ws
+                            .close(Some(CloseFrame {
+                                code: CloseCode::from(code),
+                                reason: "from the fake".into(),
+                            }))
+                            .await;
+                        break;
+                    }
                 }
             }
         }

@@ -33,6 +33,25 @@ pub struct ProgressMessage {
     pub progress: Progress,
 }
 
+/// A part of a `snapshot` answer that is over the size limit (PROTOCOL.md, Size limit): some
+/// classes or extensions of one package, before the answer. It has no `ok`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartMessage {
+    pub id: Option<u64>,
+    pub part: SnapshotPart,
+}
+
+/// Classes and extension methods of one package, in the order of the snapshot. A class cut
+/// between its methods comes again, with the next of its methods, in the next part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotPart {
+    pub package: String,
+    #[serde(default)]
+    pub classes: Vec<WireClass>,
+    #[serde(default)]
+    pub extensions: Vec<WireExtension>,
+}
+
 /// How far the agent got with a long request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
@@ -52,6 +71,10 @@ pub enum Request {
         token: String,
         protocol: u32,
         client: String,
+        /// The largest message this client reads (PROTOCOL.md, Size limit): the agent sends
+        /// nothing larger.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_message_bytes: Option<u64>,
     },
     Ping,
     Snapshot {
@@ -67,6 +90,9 @@ pub enum Request {
         /// Ask for what changed in the image since hotpatch installed it (`drift` per package).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         drift: bool,
+        /// A snapshot over the size limit may come in parts ([`PartMessage`]) before its answer.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        parts: bool,
     },
     Apply {
         batch: Batch,
@@ -78,7 +104,7 @@ pub enum Request {
         timeout_ms: Option<u64>,
     },
     /// Everything `apply` checks (names, classes, compiling every method), without installing
-    /// anything (revision 6, feature `check`): what `push --dry-run` asks.
+    /// anything (revision 9, feature `check`): what `push --dry-run` asks.
     Check {
         batch: Batch,
     },
@@ -86,7 +112,7 @@ pub enum Request {
         /// Who asks, for the agent's audit log.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<ClientIdentity>,
-        /// The application's hooks, run on what changed back (revision 6).
+        /// The application's hooks, run on what changed back (revision 8).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hooks: Option<Hooks>,
     },
@@ -175,7 +201,7 @@ pub struct ApplyOptions {
     /// Who pushes, for the agent's audit log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientIdentity>,
-    /// The application's hooks, run after the batch is installed (revision 6). Absent: the
+    /// The application's hooks, run after the batch is installed (revision 8). Absent: the
     /// agent still sends `hotpatchChanged:` to the classes that define it, and a failure undoes
     /// the batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -565,6 +591,11 @@ pub enum ErrorKind {
     EvalFailed,
     /// `apply` with `drift: refuse` touched definitions changed in the image.
     Drift,
+    /// A string of the request holds a character the image's strings cannot hold (`field`,
+    /// `op`, `line`, `column`, `code_point` say which); nothing was changed.
+    UnholdableCharacter,
+    /// The answer would be larger than the size limit (`size`, `limit`).
+    TooLarge,
     Internal,
     /// A kind this client does not know (a newer agent).
     #[serde(other)]
@@ -578,7 +609,7 @@ pub struct AgentError {
     #[serde(default)]
     pub message: String,
     /// `compile_failed`: every method that did not compile; `apply_failed` and `bad_request`
-    /// (revision 6): every op refused (a name that breaks its rule, a missing superclass or
+    /// (revision 7): every op refused (a name that breaks its rule, a missing superclass or
     /// class), without `line` and `column`.
     #[serde(default)]
     pub errors: Vec<CompileError>,
@@ -588,9 +619,6 @@ pub struct AgentError {
     /// `apply_failed`: index of the op that failed.
     #[serde(default)]
     pub op: Option<u32>,
-    /// `unsupported_protocol`: the versions the agent speaks.
-    #[serde(default)]
-    pub supported: Vec<u32>,
     /// `drift`: the drifted definitions the batch would have overwritten (boxed: errors are
     /// passed around by value and this one is rare).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -599,6 +627,74 @@ pub struct AgentError {
     /// `drift`: most errors have none).
     #[serde(flatten, default)]
     pub hook_failure: Box<HookFailure>,
+    /// The members of `unholdable_character`, `too_large` and `unsupported_protocol` errors
+    /// (boxed: rare, and errors are passed around by value).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Box<ErrorDetail>>,
+}
+
+impl AgentError {
+    /// Where an `unholdable_character` error's character is.
+    pub fn unholdable(&self) -> Option<&Unholdable> {
+        match self.detail.as_deref() {
+            Some(ErrorDetail::Unholdable(u)) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// How large a `too_large` error's answer would have been, and the limit.
+    pub fn too_large(&self) -> Option<TooLarge> {
+        match self.detail.as_deref() {
+            Some(ErrorDetail::TooLarge(t)) => Some(*t),
+            _ => None,
+        }
+    }
+}
+
+/// The members some error kinds add (see [`AgentError::detail`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ErrorDetail {
+    Unholdable(Unholdable),
+    TooLarge(TooLarge),
+    /// `unsupported_protocol`: the versions the agent speaks.
+    Unsupported {
+        supported: Vec<u32>,
+    },
+}
+
+/// The sizes of a `too_large` error, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TooLarge {
+    /// How large the answer would have been.
+    pub size: u64,
+    /// The limit it is over.
+    pub limit: u64,
+}
+
+/// Where an `unholdable_character` error's character is: the request's field (`batch.ops[3].source`),
+/// 1-based line and column in that string, and the character's Unicode code point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unholdable {
+    pub field: String,
+    pub code_point: u32,
+    #[serde(default)]
+    pub line: u32,
+    #[serde(default)]
+    pub column: u32,
+    /// What the image's strings hold (`MacRoman`).
+    #[serde(default)]
+    pub characters: Option<String>,
+}
+
+impl Unholdable {
+    /// `U+65E5 '日'`, the character as Unicode names it and as it looks.
+    pub fn character(&self) -> String {
+        match char::from_u32(self.code_point) {
+            Some(c) if !c.is_control() => format!("U+{:04X} '{c}'", self.code_point),
+            _ => format!("U+{:04X}", self.code_point),
+        }
+    }
 }
 
 /// The hooks of an `apply_failed` that a failing hook caused.
@@ -675,9 +771,16 @@ pub struct HelloInfo {
     /// epoch, what a cached snapshot is valid for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evals: Option<u64>,
-    /// Optional commands and members the agent supports (`drift`, `log`, `adopt`).
+    /// Optional commands and members the agent supports (`drift`, `log`, `adopt`, `overrides`, `hooks`, `parts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
+    /// The largest message the agent reads or sends (PROTOCOL.md, Size limit); older agents
+    /// do not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_message_bytes: Option<u64>,
+    /// What the image's strings hold: `Unicode`, or an 8-bit character set (`MacRoman`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub characters: Option<String>,
 }
 
 impl HelloInfo {
@@ -802,7 +905,7 @@ pub struct ApplyResult {
     pub replayed: bool,
     #[serde(default)]
     pub initialized: Vec<String>,
-    /// The application hooks that ran after the batch was installed (revision 6).
+    /// The application hooks that ran after the batch was installed (revision 8).
     #[serde(default)]
     pub hooks: Vec<HookRun>,
     #[serde(default)]
@@ -831,7 +934,7 @@ pub struct ApplyPhases {
     pub install: u64,
     #[serde(default)]
     pub initialize: u64,
-    /// The application's hooks (revision 6).
+    /// The application's hooks (revision 8).
     #[serde(default)]
     pub hooks: u64,
     #[serde(default)]
@@ -855,7 +958,7 @@ pub struct RollbackResult {
     /// Undo steps that failed (the others still ran); empty when the rollback was exact.
     #[serde(default)]
     pub problems: Vec<String>,
-    /// The application hooks run on what changed back (revision 6).
+    /// The application hooks run on what changed back (revision 8).
     #[serde(default)]
     pub hooks: Vec<HookRun>,
 }
@@ -1175,6 +1278,16 @@ mod tests {
                 );
                 continue;
             }
+            if name.starts_with("part") {
+                let message: PartMessage = serde_json::from_value(value.clone())
+                    .unwrap_or_else(|e| panic!("part example {name}: {e}"));
+                assert_eq!(message.part.classes.len(), 1, "{name}");
+                assert!(
+                    serde_json::from_value::<Answer>(value).is_err(),
+                    "{name} must not read as an answer"
+                );
+                continue;
+            }
             if name.ends_with("-request") {
                 let env: Envelope = serde_json::from_value(value.clone())
                     .unwrap_or_else(|e| panic!("request example {name}: {e}"));
@@ -1271,6 +1384,26 @@ mod tests {
         let err = answer.error.unwrap();
         assert_eq!(err.kind, ErrorKind::CompileFailed);
         assert_eq!((err.errors[0].line, err.errors[0].column), (2, 20));
+    }
+
+    #[test]
+    fn an_unholdable_character_says_where_it_is() {
+        let (_, json) = examples()
+            .into_iter()
+            .find(|(n, _)| n == "apply-unholdable-character")
+            .unwrap();
+        let err = serde_json::from_str::<Answer>(&json)
+            .unwrap()
+            .error
+            .unwrap();
+        assert_eq!(err.kind, ErrorKind::UnholdableCharacter);
+        assert_eq!(err.op, Some(0));
+        let u = err.unholdable().expect("where");
+        assert_eq!(
+            (u.field.as_str(), u.line, u.column),
+            ("batch.ops[0].source", 3, 6)
+        );
+        assert_eq!(u.character(), "U+65E5 '日'");
     }
 
     #[test]

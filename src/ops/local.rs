@@ -26,6 +26,40 @@ pub enum SourceError {
     Other(#[from] anyhow::Error),
 }
 
+impl SourceError {
+    /// Every error, one `path:line:col: message` line each (none for [`SourceError::Other`]).
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            SourceError::Tonel(errors) => errors.iter().map(ToString::to_string).collect(),
+            SourceError::Syntax(errors) => errors.iter().map(ToString::to_string).collect(),
+            SourceError::Other(_) => Vec::new(),
+        }
+    }
+
+    /// The `kind` of its `--json` error object.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceError::Syntax(_) => "syntax_errors",
+            _ => "source_errors",
+        }
+    }
+
+    /// The `errors` of its `--json` error object: each with its path, line and column.
+    pub fn json_errors(&self) -> Vec<serde_json::Value> {
+        match self {
+            SourceError::Tonel(errors) => errors
+                .iter()
+                .map(|e| serde_json::json!({"path": e.path, "line": e.line, "column": e.column, "message": e.message}))
+                .collect(),
+            SourceError::Syntax(errors) => errors
+                .iter()
+                .map(|e| serde_json::to_value(e).unwrap_or_default())
+                .collect(),
+            SourceError::Other(_) => Vec::new(),
+        }
+    }
+}
+
 /// What part of the image a comparison covers.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Scope {

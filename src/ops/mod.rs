@@ -100,6 +100,8 @@ mod tests {
             epoch: 0,
             evals: None,
             features: features.iter().map(|f| (*f).to_owned()).collect(),
+            max_message_bytes: None,
+            characters: None,
         }
     }
 

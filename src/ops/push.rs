@@ -17,7 +17,7 @@ use crate::image::protocol::{
     ErrorKind, HookRun,
 };
 use crate::image::{Client, ClientError, ProgressSink};
-use crate::model::{MethodDef, MethodError, Side};
+use crate::model::{MethodDef, MethodError, MethodKey, Side};
 use crate::plan::state::{Rename, RenameError};
 use crate::plan::{self, Plan, PlanContext, Safety, Step};
 use crate::revision::Revision;
@@ -214,6 +214,10 @@ pub enum PushFailure {
     /// `--ref`: the sources of that revision cannot be had; nothing was sent.
     #[error("{0}; nothing was sent")]
     Revision(#[from] crate::revision::RevisionError),
+    /// The sources hold a character the image's strings cannot hold (an 8-bit image); the agent
+    /// refused the batch before changing anything.
+    #[error("the image cannot hold a character of the sources ({0}); the image is unchanged")]
+    Unholdable(Box<MethodError>),
     /// The agent found definitions changed in the image the batch would replace (seen at
     /// apply time, e.g. after a cached snapshot); nothing was changed.
     #[error(
@@ -444,7 +448,8 @@ pub async fn push(
 }
 
 /// The failure for the agent's refusal of a batch (`apply` or `check`): compile errors placed
-/// in their files, the ops it refuses (each at its definition), or the agent's error as it is.
+/// in their files, the ops it refuses (each at its definition), a character the image cannot
+/// hold (at its place), or the agent's error as it is.
 fn refusal(e: ClientError, plan: &Plan, local: &LocalSources) -> PushFailure {
     match e {
         ClientError::Agent(e) if e.kind == ErrorKind::CompileFailed => {
@@ -458,6 +463,11 @@ fn refusal(e: ClientError, plan: &Plan, local: &LocalSources) -> PushFailure {
         {
             let located = locate_refused(&e.errors, plan, local);
             PushFailure::ApplyFailed(Box::new(e), located)
+        }
+        // A character the image's strings cannot hold (an 8-bit image), at its place in the
+        // sources.
+        ClientError::Agent(e) if e.kind == ErrorKind::UnholdableCharacter => {
+            PushFailure::Unholdable(Box::new(locate_unholdable(&e, plan, local)))
         }
         other => PushFailure::Agent(other),
     }
@@ -585,7 +595,7 @@ fn locate(errors: &[CompileError], plan: &Plan, local: &LocalSources) -> Vec<Met
                 Some(Step::PutMethod(m)) => Some(m),
                 _ => None,
             };
-            let path = method.and_then(|m| file_of(local, m));
+            let path = method.and_then(|m| file_of(local, &m.key()));
             locate_one(e, method, path)
         })
         .collect()
@@ -613,7 +623,7 @@ fn locate_refused(errors: &[CompileError], plan: &Plan, local: &LocalSources) ->
             let ((path, line, column), name) = match plan.steps.get(e.op) {
                 Some(Step::PutMethod(m)) => {
                     let at = m.span.map_or((0, 0), |s| (s.header.line, s.header.column));
-                    ((file_of(local, m), at.0, at.1), m.key().to_string())
+                    ((file_of(local, &m.key()), at.0, at.1), m.key().to_string())
                 }
                 Some(Step::DefineClass(c)) => (class_at(&c.name), format!("class {}", c.name)),
                 Some(Step::Classify { key, .. } | Step::RemoveMethod(key)) => {
@@ -633,24 +643,122 @@ fn locate_refused(errors: &[CompileError], plan: &Plan, local: &LocalSources) ->
         .collect()
 }
 
-/// The Tonel file that defines `method`: its class's file, or the package's extension file.
-fn file_of(local: &LocalSources, method: &MethodDef) -> Option<PathBuf> {
-    let key = method.key();
+/// The Tonel file that defines the method `key`: its class's file, or the package's extension
+/// file.
+fn file_of(local: &LocalSources, key: &MethodKey) -> Option<PathBuf> {
     local.packages.iter().find_map(|p| {
         let in_class = p
             .classes
             .iter()
-            .find(|c| c.name == key.class_name && c.methods.iter().any(|m| m.key() == key))
+            .find(|c| c.name == key.class_name && c.methods.iter().any(|m| &m.key() == key))
             .and_then(|c| c.origin.as_ref());
         let in_extension = || {
             p.extensions
                 .iter()
                 .find(|e| {
-                    e.class_name == key.class_name && e.methods.iter().any(|m| m.key() == key)
+                    e.class_name == key.class_name && e.methods.iter().any(|m| &m.key() == key)
                 })
                 .and_then(|e| e.origin.as_ref())
         };
         in_class.or_else(in_extension).map(|o| o.path.clone())
+    })
+}
+
+/// The Tonel file that defines the class `name`.
+fn class_file_of(local: &LocalSources, name: &str) -> Option<PathBuf> {
+    local
+        .packages
+        .iter()
+        .flat_map(|p| &p.classes)
+        .find(|c| c.name == name)
+        .and_then(|c| c.origin.as_ref())
+        .map(|o| o.path.clone())
+}
+
+/// An `unholdable_character` refusal mapped back to the Tonel file, as a compile error is: a
+/// character in a method's source at its line and column (by the method's span); one in any
+/// other text of the op (a class comment or name, a category, a protocol) where it first occurs
+/// in the file that defines it.
+fn locate_unholdable(e: &AgentError, plan: &Plan, local: &LocalSources) -> MethodError {
+    let Some(u) = e.unholdable() else {
+        return MethodError {
+            path: None,
+            line: 0,
+            column: 0,
+            method: "?".into(),
+            message: e.message.clone(),
+        };
+    };
+    let message = format!(
+        "{} is a character the image's strings cannot hold (they hold {}); nothing was changed",
+        u.character(),
+        u.characters.as_deref().unwrap_or("8-bit characters")
+    );
+    let step = e.op.and_then(|i| plan.steps.get(i as usize));
+    if let Some(Step::PutMethod(m)) = step
+        && u.field.ends_with(".source")
+    {
+        let at = CompileError {
+            op: e.op.map_or(0, |i| i as usize),
+            class_name: m.class_name.clone(),
+            side: m.side,
+            selector: None,
+            message,
+            line: u.line,
+            column: u.column,
+        };
+        return locate_one(&at, Some(m), file_of(local, &m.key()));
+    }
+    let (name, path) = match step {
+        Some(Step::DefineClass(c)) => (format!("class {}", c.name), class_file_of(local, &c.name)),
+        Some(Step::PutMethod(m)) => (m.key().to_string(), file_of(local, &m.key())),
+        Some(Step::Classify { key, .. }) | Some(Step::RemoveMethod(key)) => {
+            (key.to_string(), file_of(local, key))
+        }
+        Some(Step::RemoveClass(name)) => (format!("class {name}"), None),
+        None => (u.field.clone(), None),
+    };
+    let (line, column) = path
+        .as_deref()
+        .and_then(|p| first_place_of(p, u.code_point))
+        .unwrap_or((u.line, u.column));
+    MethodError {
+        path,
+        line,
+        column,
+        method: format!("{name}, {}", what_of(&u.field)),
+        message,
+    }
+}
+
+/// What a field of a batch op is, in words: `batch.ops[2].class.comment` is the comment.
+fn what_of(field: &str) -> &str {
+    let last = field
+        .rsplit('.')
+        .next()
+        .unwrap_or(field)
+        .split('[')
+        .next()
+        .unwrap_or(field);
+    match last {
+        "comment" => "its comment",
+        "package" | "tag" => "its category",
+        "protocol" => "its protocol",
+        "name" | "class_name" => "its name",
+        "superclass" => "its superclass",
+        "inst_vars" | "class_inst_vars" | "class_vars" | "pools" => "its variables",
+        _ => field,
+    }
+}
+
+/// The 1-based line and column (in characters) where the character `code_point` first occurs
+/// in the file at `path`.
+fn first_place_of(path: &std::path::Path, code_point: u32) -> Option<(u32, u32)> {
+    let wanted = char::from_u32(code_point)?;
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().enumerate().find_map(|(n, line)| {
+        let column = line.chars().position(|c| c == wanted)?;
+        Some((u32::try_from(n + 1).ok()?, u32::try_from(column + 1).ok()?))
     })
 }
 

@@ -429,24 +429,12 @@ impl<'a> Run<'a> {
     ) -> Result<Run<'a>> {
         let settings = Settings::resolve(config, target)?;
         let token = target.token()?;
-        let listed = |what: &str, list: Vec<String>| {
-            anyhow::anyhow!(
-                "{} {what}; nothing was built:\n{}",
-                list.len(),
-                list.join("\n")
-            )
-        };
-        // The build would stop at the first method that does not parse: all of them now.
+        // The build would stop at the first method that does not parse: all of them now. The
+        // typed error travels inside the anyhow one so that the CLI lists every error and gives
+        // `--json` its kind (`syntax_errors`, `source_errors`) as a push does.
         let local = local::load_checked(config, &[]).map_err(|e| match e {
-            SourceError::Tonel(errors) => listed(
-                "error(s) in the Tonel sources",
-                errors.iter().map(ToString::to_string).collect(),
-            ),
-            SourceError::Syntax(errors) => listed(
-                "method(s) with syntax errors",
-                errors.iter().map(ToString::to_string).collect(),
-            ),
             SourceError::Other(e) => e,
+            refused => anyhow::Error::new(refused).context("cannot rebuild, nothing was built"),
         })?;
 
         let report = RebuildReport {

@@ -8,6 +8,7 @@
 //! when it fails.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod batches;
 pub mod project;
 pub mod raw;
 
@@ -398,6 +399,25 @@ impl Vm {
         })
     }
 
+    /// Gives the image a changes file, as production images have (the test image has none): a
+    /// method compiled by hand then keeps its exact source, and `pull` can write it byte for byte.
+    pub fn keep_sources(&self) {
+        assert_eq!(
+            self.eval("SourceFiles at: 2 put: (FileStream fileNamed: 'hand-edits.changes'). #ok"),
+            "#ok"
+        );
+    }
+
+    /// Compiles `source` into `class` under `protocol` in the image, as someone at a REPL would
+    /// (a hand edit, drift to hotpatch).
+    pub fn hand_edit(&self, class: &str, source: &str, protocol: &str) {
+        let quoted = source.replace('\'', "''");
+        let answer = self.eval(&format!(
+            "{class} compile: '{quoted}' classified: '{protocol}'. #done"
+        ));
+        assert_eq!(answer, "#done", "the hand edit did not compile");
+    }
+
     /// The agent's current epoch.
     pub fn epoch(&self) -> u64 {
         runtime().block_on(async {
@@ -410,6 +430,11 @@ impl Vm {
             c.close().await;
             e
         })
+    }
+
+    /// The VM's process id (`run-image.sh` execs the VM).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the VM process is still running.
