@@ -8,9 +8,11 @@ use common::{Vm, runtime};
 
 /// The state the image is saved in: the agent's accept loop is queued on the Delay scheduler's
 /// lock (Delay's AccessProtect) while the saving process holds it. That is what happens when the
-/// accept loop's one-second wait ends just as the image shuts its Delays down to save; on a busy
-/// machine it happens now and then. On start-up Delay class>>startUp gives that lock to the
-/// accept loop, which has not run yet when the start-up list restarts the agent.
+/// accept loop's one-second wait ends just as the image shuts its Delays down to save. On start-up
+/// Delay class>>startUp gives that lock to the accept loop, which has not run yet when the
+/// start-up list restarts the agent (the same end is reached without this state when the resumed
+/// loop is preempted inside Delay's critical section before the start-up list stops it; that
+/// one cannot be arranged without a clock).
 ///
 /// The arrangement uses no clock: a process at the accept loop's priority takes the lock, starts
 /// the saving process and lets it run (`Processor yield`) until it waits for the lock, wakes the
