@@ -310,12 +310,21 @@ impl Vm {
     /// start-up list can bring the agent back, on the same port with the same token. This VM
     /// gives up its place first (with one VM allowed at a time, `HOTPATCH_TEST_VMS=1`, the
     /// restart would wait for it forever); a copy of the saved image outlives it.
-    pub fn save_and_restart(mut self) -> Vm {
+    pub fn save_and_restart(self) -> Vm {
+        self.save_and_restart_by(|save| {
+            format!(
+                "[(Delay forMilliseconds: 300) wait. {save}] \
+                 forkAt: Processor userBackgroundPriority. 'saving'"
+            )
+        })
+    }
+
+    /// Like [`Vm::save_and_restart`], with the image saved by the expression `saver` makes of
+    /// the statement that saves and quits (a test arranging the state the image is saved in);
+    /// the expression must answer at once and leave the saving to a process it forks.
+    pub fn save_and_restart_by(mut self, saver: impl Fn(&str) -> String) -> Vm {
         let (save, saved) = Runtime::current().save_and_quit(&self.dir);
-        self.eval(&format!(
-            "[(Delay forMilliseconds: 300) wait. {save}] \
-             forkAt: Processor userBackgroundPriority. 'saving'"
-        ));
+        self.eval(&saver(&save));
         assert!(
             self.wait_for_exit(hang_limit()),
             "the VM did not save and quit within {} s\n{}",
