@@ -54,14 +54,7 @@ fn main() {
     let t = Instant::now();
     let vm = common::Vm::start();
     println!("VM + agent start: {:.1} s", t.elapsed().as_secs_f64());
-    std::fs::write(
-        project.join("hotpatch.toml"),
-        format!(
-            "source = \"src\"\npackages = [\"Bench-Core\"]\n[targets.bench]\nurl = \"{}\"\napply_timeout_secs = 3600\n",
-            vm.url
-        ),
-    )
-    .expect("write hotpatch.toml");
+    bench::configure(&project, &vm.url);
     let run_push =
         |args: &[&str]| bench::timed_push("bench-push", &hotpatch, &project, &vm.token, args);
     let push = |args: &[&str]| run_push(args).0;

@@ -45,14 +45,7 @@ fn main() {
         CLASSES * per_class
     );
     let vm = common::Vm::start();
-    std::fs::write(
-        project.join("hotpatch.toml"),
-        format!(
-            "source = \"src\"\npackages = [\"Bench-Core\"]\n[targets.bench]\nurl = \"{}\"\napply_timeout_secs = 3600\n",
-            vm.url
-        ),
-    )
-    .expect("write hotpatch.toml");
+    bench::configure(&project, &vm.url);
     let run_push =
         |file: &str| bench::timed_push("bench-watch", &hotpatch, &project, &vm.token, &[file]).0;
     let t = Instant::now();

@@ -44,10 +44,10 @@ fn saved_while_the_accept_loop_waits_for_the_delay_lock(save: &str) -> String {
 
 #[test]
 fn the_agent_answers_after_a_restart_of_an_image_saved_while_its_accept_loop_waited_for_a_lock() {
-    // The arrangement reaches into Squeak 2.x's Delay (its AccessProtect lock) and the classic
-    // platform's listener; Spur images' Delay schedulers are built otherwise, and their
-    // platforms have ensure:, so a terminated process gives its locks back there.
-    let why = "arranges Squeak 2.x's Delay lock (AccessProtect), which Spur images do not have";
+    // The arrangement reaches into Squeak 2.x's Delay lock and the classic platform's
+    // listener, and the lost lock needs a platform without ensure:; Cuis and Pharo have
+    // ensure:, so a process terminated there gives its locks back.
+    let why = "arranges Squeak 2.x's Delay lock (AccessProtect) and a platform without ensure:";
     if skip_on(Runtime::Cuis, why) || skip_on(Runtime::Pharo, why) {
         return;
     }

@@ -27,6 +27,18 @@ pub fn methods_and_runs(usage: &str, methods: usize, runs: usize) -> (usize, usi
     (methods, runs)
 }
 
+/// Writes the generated project's `hotpatch.toml`: its one package, one target `bench` at `url`,
+/// with room for a first push of every method.
+pub fn configure(project: &Path, url: &str) {
+    std::fs::write(
+        project.join("hotpatch.toml"),
+        format!(
+            "source = \"src\"\npackages = [\"Bench-Core\"]\n[targets.bench]\nurl = \"{url}\"\napply_timeout_secs = 3600\n"
+        ),
+    )
+    .expect("write hotpatch.toml");
+}
+
 /// Runs `hotpatch push ARGS…` in `project` with `token`, end to end: its time and stdout. A push
 /// that fails ends the benchmark (exit 1) with what it printed, under the name `bench`.
 pub fn timed_push(
